@@ -1,0 +1,49 @@
+using MetaRl.Core;
+
+namespace MetaRl.Envs;
+
+/// <summary>What one step returned (Gymnasium's reward, terminated, truncated); the observation is written into the caller's span.</summary>
+public readonly record struct StepResult(float Reward, bool Terminated, bool Truncated, bool Success = false)
+{
+    public bool Done => Terminated || Truncated;
+}
+
+/// <summary>
+/// Gymnasium's environment contract in C#, without allocation per step: observations are written into
+/// a span the caller owns. Observations are flat floats (a Discrete observation is one-hot); actions are
+/// flat floats (a Discrete action is one float holding the index). Each env owns its random generator.
+/// </summary>
+public interface IEnv
+{
+    Space ObservationSpace { get; }
+    Space ActionSpace { get; }
+    /// <summary>Steps after which an episode is truncated.</summary>
+    int MaxEpisodeSteps { get; }
+    /// <summary>Starts an episode; a seed reseeds the env's own generator.</summary>
+    void Reset(int? seed, Span<float> observation);
+    StepResult Step(ReadOnlySpan<float> action, Span<float> observation);
+}
+
+/// <summary>An env that can be switched to another task of its family without being rebuilt.</summary>
+public interface ITaskEnv<TTask> : IEnv
+{
+    TTask Task { get; set; }
+}
+
+internal static class EnvChecks
+{
+    public static int DiscreteAction(ReadOnlySpan<float> action, int n)
+    {
+        if (action.Length != 1) throw new ArgumentException($"a Discrete({n}) action is one float holding the index; got {action.Length} floats", nameof(action));
+        int a = (int)action[0];
+        if (a < 0 || a >= n || a != action[0]) throw new ArgumentOutOfRangeException(nameof(action), action[0], $"action must be an integer in [0, {n - 1}]");
+        return a;
+    }
+
+    public static void Length(ReadOnlySpan<float> action, int n)
+    {
+        if (action.Length != n) throw new ArgumentException($"expected an action of {n} floats, got {action.Length}", nameof(action));
+    }
+
+    public static Rng Seeded(Rng rng, int? seed) => seed is { } s ? new Rng(s) : rng;
+}

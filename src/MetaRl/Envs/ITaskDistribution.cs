@@ -1,0 +1,58 @@
+using MetaRl.Core;
+
+namespace MetaRl.Envs;
+
+/// <summary>The fixed task sets every method is evaluated on: meta-training tasks, held-out test tasks from the same distribution, and out-of-distribution tasks.</summary>
+public sealed record TaskSplits<TTask>(IReadOnlyList<TTask> Train, IReadOnlyList<TTask> Test, IReadOnlyList<TTask> OutOfDistribution);
+
+/// <summary>A family of tasks: how to draw them and how to make an env for one. Tasks are small records.</summary>
+public interface ITaskDistribution
+{
+    /// <summary>The registry name (e.g. "2d-navigation").</summary>
+    string Name { get; }
+    string Description { get; }
+    Space ObservationSpace { get; }
+    Space ActionSpace { get; }
+    int MaxEpisodeSteps { get; }
+    /// <summary>Draws n tasks from the training distribution.</summary>
+    IReadOnlyList<object> SampleTasks(int n, Rng rng);
+    /// <summary>Makes an env set to the given task (an object of this family's task type), with its own generator.</summary>
+    IEnv CreateEnv(object task, Rng rng);
+}
+
+/// <summary>The typed view of a task family.</summary>
+public interface ITaskDistribution<TTask> : ITaskDistribution where TTask : notnull
+{
+    IReadOnlyList<TTask> Sample(int n, Rng rng);
+    /// <summary>Draws n tasks from outside the training distribution.</summary>
+    IReadOnlyList<TTask> SampleOutOfDistribution(int n, Rng rng);
+    ITaskEnv<TTask> CreateEnv(TTask task, Rng rng);
+}
+
+/// <summary>Shared plumbing: default splits drawn with fixed seeds, and the untyped members.</summary>
+public abstract class TaskDistribution<TTask> : ITaskDistribution<TTask> where TTask : notnull
+{
+    public abstract string Name { get; }
+    public abstract string Description { get; }
+    public abstract Space ObservationSpace { get; }
+    public abstract Space ActionSpace { get; }
+    public abstract int MaxEpisodeSteps { get; }
+    public abstract IReadOnlyList<TTask> Sample(int n, Rng rng);
+    public abstract IReadOnlyList<TTask> SampleOutOfDistribution(int n, Rng rng);
+    public abstract ITaskEnv<TTask> CreateEnv(TTask task, Rng rng);
+
+    /// <summary>Train, test and OOD sets drawn with fixed seeds, so every run and every method sees the same ones.</summary>
+    public virtual TaskSplits<TTask> DefaultSplits(int trainCount = 100, int testCount = 40, int oodCount = 40) =>
+        new(Sample(trainCount, new Rng(1001)), Sample(testCount, new Rng(2002)), SampleOutOfDistribution(oodCount, new Rng(3003)));
+
+    public IReadOnlyList<object> SampleTasks(int n, Rng rng) => Sample(n, rng).Cast<object>().ToList();
+
+    public IEnv CreateEnv(object task, Rng rng) => task is TTask t
+        ? CreateEnv(t, rng)
+        : throw new ArgumentException($"{Name} takes tasks of type {typeof(TTask).Name}, not {task?.GetType().Name ?? "null"}", nameof(task));
+
+    protected static void CheckCount(int n)
+    {
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "the number of tasks must be >= 0");
+    }
+}

@@ -1,0 +1,80 @@
+namespace MetaRl.Envs;
+
+/// <summary>
+/// Many envs stepped in one call over flat arrays (struct of arrays): observations [envs * obsSize],
+/// actions [envs * actionSize]. There is no auto-reset: an env that is done stays done until reset,
+/// so the sampler can collect fixed-length episodes with masks.
+/// </summary>
+public interface IVectorEnv
+{
+    int NumEnvs { get; }
+    int ObservationSize { get; }
+    int ActionSize { get; }
+    Space ObservationSpace { get; }
+    Space ActionSpace { get; }
+    /// <summary>The current observation of every env, [NumEnvs * ObservationSize].</summary>
+    ReadOnlySpan<float> Observations { get; }
+    /// <summary>Whether env i has finished its episode.</summary>
+    bool IsDone(int i);
+    /// <summary>Resets every env; env i is seeded with seed + i when a seed is given.</summary>
+    void Reset(int? seed = null);
+    void ResetEnv(int i, int? seed = null);
+    /// <summary>Steps every env that is not done; done envs get reward 0 and keep their observation.</summary>
+    void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated);
+}
+
+/// <summary>Vectorises any <see cref="IEnv"/> (each with its own task and generator) without allocating per step.</summary>
+public sealed class VectorEnv : IVectorEnv
+{
+    readonly IEnv[] _envs;
+    readonly float[] _obs;
+    readonly bool[] _done;
+
+    public VectorEnv(IReadOnlyList<IEnv> envs)
+    {
+        if (envs.Count == 0) throw new ArgumentException("a vector env needs at least one env", nameof(envs));
+        _envs = envs.ToArray();
+        ObservationSpace = _envs[0].ObservationSpace;
+        ActionSpace = _envs[0].ActionSpace;
+        ObservationSize = ObservationSpace.FlatSize;
+        ActionSize = ActionSpace is Discrete ? 1 : ActionSpace.FlatSize;
+        foreach (var e in _envs)
+            if (e.ObservationSpace.FlatSize != ObservationSize || e.ActionSpace.FlatSize != ActionSpace.FlatSize)
+                throw new ArgumentException("all envs of a vector env must share their spaces", nameof(envs));
+        _obs = new float[_envs.Length * ObservationSize];
+        _done = new bool[_envs.Length];
+    }
+
+    public int NumEnvs => _envs.Length;
+    public int ObservationSize { get; }
+    public int ActionSize { get; }
+    public Space ObservationSpace { get; }
+    public Space ActionSpace { get; }
+    public ReadOnlySpan<float> Observations => _obs;
+    public IEnv this[int i] => _envs[i];
+    public bool IsDone(int i) => _done[i];
+
+    public void Reset(int? seed = null)
+    {
+        for (int i = 0; i < _envs.Length; i++) ResetEnv(i, seed is { } s ? s + i : null);
+    }
+
+    public void ResetEnv(int i, int? seed = null)
+    {
+        _envs[i].Reset(seed, _obs.AsSpan(i * ObservationSize, ObservationSize));
+        _done[i] = false;
+    }
+
+    public void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
+    {
+        if (actions.Length != _envs.Length * ActionSize)
+            throw new ArgumentException($"expected {_envs.Length * ActionSize} action floats ({_envs.Length} envs x {ActionSize}), got {actions.Length}", nameof(actions));
+        for (int i = 0; i < _envs.Length; i++)
+        {
+            if (_done[i]) { rewards[i] = 0; terminated[i] = false; truncated[i] = false; continue; }
+            var r = _envs[i].Step(actions.Slice(i * ActionSize, ActionSize), _obs.AsSpan(i * ObservationSize, ObservationSize));
+            rewards[i] = r.Reward; terminated[i] = r.Terminated; truncated[i] = r.Truncated;
+            _done[i] = r.Done;
+        }
+    }
+}

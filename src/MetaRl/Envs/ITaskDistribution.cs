@@ -18,6 +18,10 @@ public interface ITaskDistribution
     IReadOnlyList<object> SampleTasks(int n, Rng rng);
     /// <summary>Makes an env set to the given task (an object of this family's task type), with its own generator.</summary>
     IEnv CreateEnv(object task, Rng rng);
+    /// <summary>The default train / test / out-of-distribution task sets (fixed seeds), untyped.</summary>
+    TaskSplits<object> Splits();
+    /// <summary>Switches an env made by this distribution to another task.</summary>
+    void SetTask(IEnv env, object task);
 }
 
 /// <summary>The typed view of a task family.</summary>
@@ -45,11 +49,23 @@ public abstract class TaskDistribution<TTask> : ITaskDistribution<TTask> where T
     public virtual TaskSplits<TTask> DefaultSplits(int trainCount = 100, int testCount = 40, int oodCount = 40) =>
         new(Sample(trainCount, new Rng(1001)), Sample(testCount, new Rng(2002)), SampleOutOfDistribution(oodCount, new Rng(3003)));
 
+    public TaskSplits<object> Splits()
+    {
+        var s = DefaultSplits();
+        return new(s.Train.Cast<object>().ToList(), s.Test.Cast<object>().ToList(), s.OutOfDistribution.Cast<object>().ToList());
+    }
+
     public IReadOnlyList<object> SampleTasks(int n, Rng rng) => Sample(n, rng).Cast<object>().ToList();
 
     public IEnv CreateEnv(object task, Rng rng) => task is TTask t
         ? CreateEnv(t, rng)
         : throw new ArgumentException($"{Name} takes tasks of type {typeof(TTask).Name}, not {task?.GetType().Name ?? "null"}", nameof(task));
+
+    public void SetTask(IEnv env, object task)
+    {
+        if (env is not ITaskEnv<TTask> taskEnv) throw new ArgumentException($"{Name} cannot set the task of a {env.GetType().Name}", nameof(env));
+        taskEnv.Task = task is TTask t ? t : throw new ArgumentException($"{Name} takes tasks of type {typeof(TTask).Name}, not {task?.GetType().Name ?? "null"}", nameof(task));
+    }
 
     protected static void CheckCount(int n)
     {

@@ -16,6 +16,8 @@ public interface IVectorEnv
     ReadOnlySpan<float> Observations { get; }
     /// <summary>Whether env i has finished its episode.</summary>
     bool IsDone(int i);
+    /// <summary>Whether each env's last step met its task's success condition.</summary>
+    ReadOnlySpan<bool> LastSuccess { get; }
     /// <summary>Resets every env; env i is seeded with seed + i when a seed is given.</summary>
     void Reset(int? seed = null);
     void ResetEnv(int i, int? seed = null);
@@ -28,7 +30,7 @@ public sealed class VectorEnv : IVectorEnv
 {
     readonly IEnv[] _envs;
     readonly float[] _obs;
-    readonly bool[] _done;
+    readonly bool[] _done, _success;
 
     public VectorEnv(IReadOnlyList<IEnv> envs)
     {
@@ -43,6 +45,7 @@ public sealed class VectorEnv : IVectorEnv
                 throw new ArgumentException("all envs of a vector env must share their spaces", nameof(envs));
         _obs = new float[_envs.Length * ObservationSize];
         _done = new bool[_envs.Length];
+        _success = new bool[_envs.Length];
     }
 
     public int NumEnvs => _envs.Length;
@@ -53,6 +56,7 @@ public sealed class VectorEnv : IVectorEnv
     public ReadOnlySpan<float> Observations => _obs;
     public IEnv this[int i] => _envs[i];
     public bool IsDone(int i) => _done[i];
+    public ReadOnlySpan<bool> LastSuccess => _success;
 
     public void Reset(int? seed = null)
     {
@@ -71,9 +75,9 @@ public sealed class VectorEnv : IVectorEnv
             throw new ArgumentException($"expected {_envs.Length * ActionSize} action floats ({_envs.Length} envs x {ActionSize}), got {actions.Length}", nameof(actions));
         for (int i = 0; i < _envs.Length; i++)
         {
-            if (_done[i]) { rewards[i] = 0; terminated[i] = false; truncated[i] = false; continue; }
+            if (_done[i]) { rewards[i] = 0; terminated[i] = false; truncated[i] = false; _success[i] = false; continue; }
             var r = _envs[i].Step(actions.Slice(i * ActionSize, ActionSize), _obs.AsSpan(i * ObservationSize, ObservationSize));
-            rewards[i] = r.Reward; terminated[i] = r.Terminated; truncated[i] = r.Truncated;
+            rewards[i] = r.Reward; terminated[i] = r.Terminated; truncated[i] = r.Truncated; _success[i] = r.Success;
             _done[i] = r.Done;
         }
     }

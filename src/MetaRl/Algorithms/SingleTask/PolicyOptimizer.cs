@@ -1,0 +1,55 @@
+using MetaRl.Experiments;
+using MetaRl.Policies;
+using MetaRl.Sampling;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.SingleTask;
+
+/// <summary>One on-policy update from a batch of episodes (the "train" half of collect-then-train).</summary>
+public abstract class PolicyOptimizer(Policy policy)
+{
+    public Policy Policy { get; } = policy;
+
+    /// <summary>Updates the policy from the batch; returns named statistics (loss, KL, ...).</summary>
+    public abstract IReadOnlyDictionary<string, double> Update(EpisodeBatch batch);
+
+    /// <summary>Everything a resumed run needs beyond the policy's parameters (optimizer moments, critics).</summary>
+    public virtual void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
+    public virtual void LoadState(BinaryReader r) => Policy.Parameters.Load(r);
+
+    /// <summary>Masked mean over the steps episodes took.</summary>
+    protected static Tensor MaskedMean(Tensor x, Tensor mask) => (x * mask).sum() / mask.sum().clamp_min(1);
+
+    /// <summary>Advantages from the linear feature baseline fitted on this batch, normalised (pytorch-maml-rl's recipe).</summary>
+    protected static float[] LinearBaselineAdvantages(EpisodeBatch batch, double gamma, double lambda)
+    {
+        var returns = Advantages.DiscountedReturns(batch, gamma);
+        var values = Baselines.LinearFeatureBaseline.FitPredict(batch, returns);
+        var adv = Advantages.Gae(batch, values, gamma, lambda);
+        Advantages.Normalize(adv, batch.Mask);
+        return adv;
+    }
+
+    protected static void CheckFinite(double value, string what)
+    {
+        if (!double.IsFinite(value)) throw new NonFiniteException($"{what} became {value}");
+    }
+}
+
+/// <summary>Raised when a loss or statistic becomes NaN or infinite: the run stops and keeps its last good checkpoint.</summary>
+public sealed class NonFiniteException(string message) : Exception(message);
+
+/// <summary>Settings shared by single-task training runs.</summary>
+public sealed class CommonConfig
+{
+    [Key("num-batches", "policy updates (iterations) in the run", Min = 1)] public int NumBatches { get; set; } = 100;
+    [Key("batch-size", "episodes collected per update", Min = 1)] public int BatchSize { get; set; } = 20;
+    [Key("hidden-sizes", "hidden layer sizes of the policy MLP", Min = 1)] public int[] HiddenSizes { get; set; } = [64, 64];
+    [Key("nonlinearity", "hidden activation", OneOf = "tanh,relu")] public string Nonlinearity { get; set; } = "tanh";
+    [Key("init-std", "initial standard deviation of a Gaussian policy", Min = 0, MinExclusive = true)] public double InitStd { get; set; } = 1.0;
+    [Key("gamma", "discount factor", Min = 0, Max = 1)] public double Gamma { get; set; } = 0.99;
+    [Key("task-index", "which task of the training split a single-task run learns", Min = 0)] public int TaskIndex { get; set; }
+    [Key("checkpoint-every", "iterations between checkpoints", Min = 1)] public int CheckpointEvery { get; set; } = 10;
+
+    public Activation Activation => Nonlinearity == "relu" ? Activation.Relu : Activation.Tanh;
+}

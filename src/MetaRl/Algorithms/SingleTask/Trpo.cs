@@ -1,0 +1,96 @@
+using MetaRl.Experiments;
+using MetaRl.Policies;
+using MetaRl.Sampling;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.SingleTask;
+
+public sealed class TrpoConfig
+{
+    [Key("max-kl", "trust region: bound on the mean KL(old || new) of an update", Min = 0, MinExclusive = true)] public double MaxKl { get; set; } = 0.01;
+    [Key("cg-iters", "conjugate-gradient iterations", Min = 1)] public int CgIters { get; set; } = 10;
+    [Key("cg-damping", "damping added to the Fisher-vector product", Min = 0)] public double CgDamping { get; set; } = 1e-5;
+    [Key("ls-max-steps", "backtracking line-search steps", Min = 1)] public int LsMaxSteps { get; set; } = 15;
+    [Key("ls-backtrack-ratio", "line-search shrink factor", Min = 0, Max = 1, MinExclusive = true)] public double LsBacktrackRatio { get; set; } = 0.8;
+    [Key("gae-lambda", "GAE lambda (1 = Monte-Carlo returns minus the baseline)", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 1.0;
+}
+
+/// <summary>What one trust-region step did.</summary>
+public sealed record TrpoStepResult(double LossBefore, double LossAfter, double Kl, int LineSearchSteps, bool Accepted);
+
+/// <summary>
+/// Trust Region Policy Optimization (Schulman et al. 2015), Appendix C: with g the gradient of the
+/// surrogate loss L and F the Hessian of the mean KL(old || new) at the old parameters,
+///   1. s = F^-1 g by conjugate gradient on Fisher-vector products (no F is ever formed);
+///   2. scale the step to the trust region: beta = sqrt(2 maxKl / s^T F s);
+///   3. backtrack theta - beta s, beta *= ratio, until the loss improves and KL &lt;= maxKl.
+/// The step is generic over the loss and KL so that MAML-TRPO reuses it with post-adaptation losses.
+/// </summary>
+public static class TrpoStep
+{
+    /// <param name="parameters">Leaf parameters, updated in place.</param>
+    /// <param name="loss">Recomputes the surrogate loss (to minimise) at the current parameters.</param>
+    /// <param name="kl">Recomputes the mean KL(old || current) at the current parameters.</param>
+    /// <param name="config">Trust region, conjugate-gradient and line-search settings.</param>
+    public static TrpoStepResult Apply(ParameterSet parameters, Func<Tensor> loss, Func<Tensor> kl, TrpoConfig config)
+    {
+        using var scope = NewDisposeScope();
+        var oldLoss = loss();
+        double lossBefore = oldLoss.item<float>();
+        if (!double.IsFinite(lossBefore)) throw new NonFiniteException($"the TRPO surrogate loss became {lossBefore}");
+        var g = cat(autograd.grad([oldLoss], parameters.Values, retain_graph: true).Select(t => t.reshape(-1)).ToList(), 0);
+
+        var fvp = Curvature.HessianVectorProduct(kl(), parameters, config.CgDamping);
+        var stepDir = Curvature.ConjugateGradient(fvp, g, config.CgIters);
+        double shs = 0.5 * stepDir.dot(fvp(stepDir)).item<float>();
+        if (!(shs > 0)) return new TrpoStepResult(lossBefore, lossBefore, 0, 0, false); // flat or indefinite: no step
+        var step = stepDir / Math.Sqrt(shs / config.MaxKl);
+
+        var oldParams = parameters.Flatten().detach().clone();
+        double stepSize = 1;
+        for (int i = 0; i < config.LsMaxSteps; i++, stepSize *= config.LsBacktrackRatio)
+        {
+            parameters.CopyFrom(parameters.Unflatten(oldParams - stepSize * step));
+            using var _ = no_grad();
+            double newLoss = loss().item<float>(), newKl = kl().item<float>();
+            if (newLoss < lossBefore && newKl <= config.MaxKl)
+                return new TrpoStepResult(lossBefore, newLoss, newKl, i + 1, true);
+        }
+        parameters.CopyFrom(parameters.Unflatten(oldParams));
+        return new TrpoStepResult(lossBefore, lossBefore, 0, config.LsMaxSteps, false);
+    }
+}
+
+/// <summary>TRPO on one task: surrogate E[pi(a|s)/pi_old(a|s) A] with the linear feature baseline (GAE).</summary>
+public sealed class Trpo(Policy policy, TrpoConfig config, CommonConfig common) : PolicyOptimizer(policy)
+{
+    public override IReadOnlyDictionary<string, double> Update(EpisodeBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var adv = EpisodeBatch.AsTensor(LinearBaselineAdvantages(batch, common.Gamma, config.GaeLambda), batch);
+        var obs = batch.ObservationsTensor();
+        var actions = batch.ActionsTensor();
+        var mask = batch.MaskTensor();
+        IActionDistribution oldPi;
+        Tensor oldLogp;
+        using (no_grad())
+        {
+            oldPi = Policy.Distribution(obs).Detach();
+            oldLogp = oldPi.LogProb(actions).detach();
+        }
+        Tensor Loss()
+        {
+            var ratio = (Policy.Distribution(obs).LogProb(actions) - oldLogp).exp();
+            return -MaskedMean(ratio * adv, mask);
+        }
+        Tensor Kl() => MaskedMean(Policy.Distribution(obs).KlFrom(oldPi), mask);
+
+        var r = TrpoStep.Apply(Policy.Parameters, Loss, Kl, config);
+        return new Dictionary<string, double>
+        {
+            ["loss_before"] = r.LossBefore, ["loss_after"] = r.LossAfter, ["kl"] = r.Kl,
+            ["ls_steps"] = r.LineSearchSteps, ["accepted"] = r.Accepted ? 1 : 0,
+        };
+    }
+}

@@ -1,0 +1,34 @@
+using MetaRl.Policies;
+using MetaRl.Sampling;
+using MetaRl.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MetaRl.Baselines;
+
+/// <summary>A state-value MLP V(s) trained by regression on returns (PPO's critic).</summary>
+public sealed class ValueNetwork
+{
+    readonly int _layers;
+    readonly Activation _activation;
+
+    public ValueNetwork(int observationSize, IReadOnlyList<int> hiddenSizes, Rng rng, Activation activation = Activation.Tanh)
+    {
+        Parameters = ParameterSet.Leaves(Mlp.Init("value.", [observationSize, .. hiddenSizes, 1], rng));
+        _layers = hiddenSizes.Count + 1;
+        _activation = activation;
+    }
+
+    public ParameterSet Parameters { get; }
+
+    /// <summary>V for observations [..., obs], shape [...].</summary>
+    public Tensor Forward(Tensor observations) => Mlp.Forward(observations, Parameters, "value.", _layers, _activation).squeeze(-1);
+
+    /// <summary>Values of every step of a batch, [T, N] flattened (zero where masked).</summary>
+    public float[] Predict(EpisodeBatch b)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return (Forward(b.ObservationsTensor()) * b.MaskTensor()).data<float>().ToArray();
+    }
+}

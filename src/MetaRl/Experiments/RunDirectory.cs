@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text.Json;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MetaRl.Experiments;
+
+/// <summary>
+/// runs/&lt;experiment&gt;/&lt;time&gt;-seed&lt;k&gt;/: config.yaml (resolved), progress.csv (one row per
+/// iteration, no wall-clock columns, so a seed reproduces it byte for byte), TensorBoard events under tb/,
+/// checkpoint.bin (written to a temporary file and renamed), summary.json.
+/// </summary>
+public sealed class RunDirectory
+{
+    public const string ConfigFile = "config.yaml", ProgressFile = "progress.csv", CheckpointFile = "checkpoint.bin", SummaryFile = "summary.json";
+    SummaryWriter? _tensorboard;
+
+    RunDirectory(string path) => Path = System.IO.Path.GetFullPath(path);
+
+    public string Path { get; }
+    public string ConfigPath => System.IO.Path.Combine(Path, ConfigFile);
+    public string ProgressPath => System.IO.Path.Combine(Path, ProgressFile);
+    public string CheckpointPath => System.IO.Path.Combine(Path, CheckpointFile);
+    public string SummaryPath => System.IO.Path.Combine(Path, SummaryFile);
+
+    /// <summary>A new directory under root/experiment named by the current time and the seed.</summary>
+    public static RunDirectory Create(string root, string experiment, int seed)
+    {
+        string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        string path = System.IO.Path.Combine(root, experiment, $"{stamp}-seed{seed}");
+        for (int k = 2; Directory.Exists(path); k++) path = System.IO.Path.Combine(root, experiment, $"{stamp}-seed{seed}-{k}");
+        Directory.CreateDirectory(path);
+        return new RunDirectory(path);
+    }
+
+    public static RunDirectory Open(string path)
+    {
+        if (!File.Exists(System.IO.Path.Combine(path, ConfigFile)))
+            throw new UsageException($"'{path}' is not a run directory (no {ConfigFile})");
+        return new RunDirectory(path);
+    }
+
+    /// <summary>Reads config.yaml back: the algorithm, env and seed, and the remaining config values.</summary>
+    public (string Algorithm, string Env, int Seed, Dictionary<string, string> Values) ReadConfig()
+    {
+        var values = Config.ReadYaml(ConfigPath);
+        string Take(string key) => values.Remove(key, out var v) ? v : throw new UsageException($"{ConfigPath} has no '{key}'");
+        string algorithm = Take("algorithm"), env = Take("env");
+        if (!int.TryParse(Take("seed"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int seed))
+            throw new UsageException($"{ConfigPath}: 'seed' must be an integer");
+        return (algorithm, env, seed, values);
+    }
+
+    public void WriteConfig(string yaml) => File.WriteAllText(ConfigPath, yaml);
+
+    /// <summary>Appends one iteration's row (writing the header first on a new file).</summary>
+    public void AppendProgress(IterationResult r)
+    {
+        var stats = r.Stats.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+        if (!File.Exists(ProgressPath))
+            File.WriteAllText(ProgressPath, string.Join(",", new[] { "iteration", "env_steps", "mean_return", "success_rate" }.Concat(stats.Select(s => s.Key))) + "\n");
+        var cells = new[] { r.Iteration.ToString(CultureInfo.InvariantCulture), r.EnvSteps.ToString(CultureInfo.InvariantCulture), F(r.MeanReturn), F(r.SuccessRate) }
+            .Concat(stats.Select(s => F(s.Value)));
+        File.AppendAllText(ProgressPath, string.Join(",", cells) + "\n");
+
+        _tensorboard ??= utils.tensorboard.SummaryWriter(System.IO.Path.Combine(Path, "tb"), createRunName: false);
+        _tensorboard.add_scalar("return/mean", (float)r.MeanReturn, r.Iteration);
+        _tensorboard.add_scalar("return/success_rate", (float)r.SuccessRate, r.Iteration);
+        foreach (var (k, v) in stats) _tensorboard.add_scalar($"train/{k}", (float)v, r.Iteration);
+    }
+
+    /// <summary>Drops progress rows after <paramref name="iteration"/> (a resumed run continues from its checkpoint, not from rows written after it).</summary>
+    public void TruncateProgress(int iteration)
+    {
+        if (!File.Exists(ProgressPath)) return;
+        var lines = File.ReadAllLines(ProgressPath);
+        File.WriteAllLines(ProgressPath, lines.Take(1 + iteration));
+    }
+
+    public void WriteSummary(object summary) =>
+        File.WriteAllText(SummaryPath, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+
+    static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

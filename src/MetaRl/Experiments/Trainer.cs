@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using MetaRl.Algorithms.SingleTask;
+
+namespace MetaRl.Experiments;
+
+/// <summary>Progress of a run as it goes, for progress bars and logs.</summary>
+public sealed record TrainingProgress(IterationResult Result, int TotalIterations, double EnvStepsPerSecond, TimeSpan Elapsed);
+
+/// <summary>The training loop around a <see cref="TrainingRun"/>: logs every iteration, checkpoints, and a final summary.</summary>
+public static class Trainer
+{
+    /// <summary>Starts a new run in a fresh run directory.</summary>
+    public static RunDirectory Start(TrainingRun run, string runsRoot, Action<TrainingProgress>? onIteration = null)
+    {
+        var dir = RunDirectory.Create(runsRoot, $"{run.Algorithm}-{run.Distribution.Name}", run.Seed);
+        dir.WriteConfig(run.ConfigYaml());
+        Continue(run, dir, onIteration);
+        return dir;
+    }
+
+    /// <summary>Rebuilds a run from its directory and last checkpoint; further config values (e.g. a longer num-batches) may be given.</summary>
+    public static TrainingRun Resume(RunDirectory dir, IReadOnlyDictionary<string, string>? overrides = null)
+    {
+        var (algorithm, env, seed, values) = dir.ReadConfig();
+        foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) values[k] = v;
+        var run = new TrainingRun(algorithm, env, values, seed);
+        run.LoadCheckpoint(dir.CheckpointPath);
+        dir.WriteConfig(run.ConfigYaml());
+        dir.TruncateProgress(run.Iteration);
+        return run;
+    }
+
+    /// <summary>Runs the remaining iterations. A non-finite loss stops the run before anything is written for that iteration, so the last checkpoint stays good.</summary>
+    public static void Continue(TrainingRun run, RunDirectory dir, Action<TrainingProgress>? onIteration = null)
+    {
+        var clock = Stopwatch.StartNew();
+        long stepsAtStart = run.EnvSteps;
+        IterationResult? last = null;
+        while (run.Iteration < run.Common.NumBatches)
+        {
+            last = run.RunIteration();
+            dir.AppendProgress(last);
+            if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches)
+                run.SaveCheckpoint(dir.CheckpointPath);
+            double sps = (run.EnvSteps - stepsAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+            onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed));
+        }
+        dir.WriteSummary(new
+        {
+            algorithm = run.Algorithm,
+            env = run.Distribution.Name,
+            seed = run.Seed,
+            task = run.Task.ToString(),
+            iterations = run.Iteration,
+            env_steps = run.EnvSteps,
+            final_mean_return = last?.MeanReturn,
+            final_success_rate = last?.SuccessRate,
+            seconds_this_session = clock.Elapsed.TotalSeconds,
+        });
+    }
+}

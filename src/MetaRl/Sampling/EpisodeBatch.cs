@@ -1,0 +1,56 @@
+using static TorchSharp.torch;
+
+namespace MetaRl.Sampling;
+
+/// <summary>
+/// Episodes collected side by side, time-major: element (t, e) of a [T, N] array is at t * N + e.
+/// Mask(t, e) = 1 where episode e took step t. Episodes are grouped by task: episode e belongs to
+/// task TaskIndex[e]. Arrays are plain floats; the tensor views are made on demand (the caller's
+/// dispose scope owns them).
+/// </summary>
+public sealed class EpisodeBatch
+{
+    public EpisodeBatch(int horizon, int episodes, int observationSize, int actionSize, int[] taskIndex)
+    {
+        Horizon = horizon; Episodes = episodes; ObservationSize = observationSize; ActionSize = actionSize;
+        TaskIndex = taskIndex;
+        Observations = new float[horizon * episodes * observationSize];
+        Actions = new float[horizon * episodes * actionSize];
+        Rewards = new float[horizon * episodes];
+        Mask = new float[horizon * episodes];
+        Lengths = new int[episodes];
+        Success = new bool[episodes];
+    }
+
+    public int Horizon { get; }
+    public int Episodes { get; }
+    public int ObservationSize { get; }
+    public int ActionSize { get; }
+    public int[] TaskIndex { get; }
+    public float[] Observations { get; }
+    public float[] Actions { get; }
+    public float[] Rewards { get; }
+    public float[] Mask { get; }
+    public int[] Lengths { get; }
+    /// <summary>Whether the episode reached its task's success condition at some step.</summary>
+    public bool[] Success { get; }
+
+    public int Steps => Lengths.Sum();
+
+    /// <summary>Undiscounted return of each episode.</summary>
+    public double[] EpisodeReturns()
+    {
+        var g = new double[Episodes];
+        for (int t = 0; t < Horizon; t++)
+            for (int e = 0; e < Episodes; e++) g[e] += Rewards[t * Episodes + e];
+        return g;
+    }
+
+    public double MeanReturn => EpisodeReturns().Average();
+    public double SuccessRate => Success.Count(s => s) / (double)Episodes;
+
+    public Tensor ObservationsTensor() => tensor(Observations, [Horizon, Episodes, ObservationSize]);
+    public Tensor ActionsTensor() => tensor(Actions, [Horizon, Episodes, ActionSize]);
+    public Tensor MaskTensor() => tensor(Mask, [Horizon, Episodes]);
+    public static Tensor AsTensor(float[] perStep, EpisodeBatch b) => tensor(perStep, [b.Horizon, b.Episodes]);
+}

@@ -1,0 +1,113 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MetaRl.Torch;
+
+/// <summary>
+/// Named parameter tensors in a fixed order: a policy's own leaf parameters, or adapted ones (MAML's
+/// theta' = theta - alpha grad L) that keep their graph back to the leaves. Policies run with either.
+/// </summary>
+public sealed class ParameterSet
+{
+    readonly string[] _names;
+    readonly Tensor[] _values;
+
+    public ParameterSet(IReadOnlyList<(string Name, Tensor Value)> items)
+    {
+        _names = items.Select(i => i.Name).ToArray();
+        _values = items.Select(i => i.Value).ToArray();
+        if (_names.Distinct().Count() != _names.Length) throw new ArgumentException("parameter names must be unique", nameof(items));
+    }
+
+    public IReadOnlyList<string> Names => _names;
+    public System.Collections.ObjectModel.ReadOnlyCollection<Tensor> Values => Array.AsReadOnly(_values);
+    public int Count => _values.Length;
+    public long NumScalars => _values.Sum(v => v.numel());
+
+    public Tensor this[string name]
+    {
+        get
+        {
+            int i = Array.IndexOf(_names, name);
+            return i >= 0 ? _values[i] : throw new KeyNotFoundException($"no parameter '{name}'; have {string.Join(", ", _names)}");
+        }
+    }
+
+    /// <summary>Leaf parameters that require gradients and live outside any dispose scope (they belong to the policy).</summary>
+    public static ParameterSet Leaves(IReadOnlyList<(string Name, Tensor Value)> items) =>
+        new(items.Select(i => (i.Name, (Tensor)new Parameter(i.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope())).ToList());
+
+    /// <summary>The leaves as TorchSharp parameters, for optimizers.</summary>
+    public IEnumerable<Parameter> AsParameters() => _values.Select(v => v as Parameter ?? throw new InvalidOperationException("only a leaf parameter set can be optimised"));
+
+    public ParameterSet Map(Func<string, Tensor, Tensor> f) => new(_names.Select((n, i) => (n, f(n, _values[i]))).ToList());
+
+    /// <summary>One vector of all parameters (for TRPO's flat updates).</summary>
+    public Tensor Flatten() => cat(_values.Select(v => v.reshape(-1)).ToList(), 0);
+
+    /// <summary>Splits a flat vector into tensors shaped like these parameters.</summary>
+    public ParameterSet Unflatten(Tensor flat)
+    {
+        long offset = 0;
+        var items = new List<(string, Tensor)>(_values.Length);
+        for (int i = 0; i < _values.Length; i++)
+        {
+            long n = _values[i].numel();
+            items.Add((_names[i], flat.narrow(0, offset, n).view(_values[i].shape)));
+            offset += n;
+        }
+        if (offset != flat.numel()) throw new ArgumentException($"flat vector has {flat.numel()} values, parameters {offset}", nameof(flat));
+        return new ParameterSet(items);
+    }
+
+    /// <summary>
+    /// One gradient step on <paramref name="loss"/>: theta' = theta - stepSize * grad. Second order keeps
+    /// the graph (create_graph and retain_graph, both: TorchSharp does not imply the second), so a later
+    /// loss at theta' differentiates through this step; first order treats the gradient as a constant.
+    /// </summary>
+    public ParameterSet Adapt(Tensor loss, double stepSize, bool firstOrder = false)
+    {
+        var grads = autograd.grad([loss], _values, retain_graph: !firstOrder, create_graph: !firstOrder);
+        return new ParameterSet(_names.Select((n, i) => (n, _values[i] - stepSize * (firstOrder ? grads[i].detach() : grads[i]))).ToList());
+    }
+
+    /// <summary>Overwrites these (leaf) values in place, without recording gradients.</summary>
+    public void CopyFrom(ParameterSet other)
+    {
+        using var _ = no_grad();
+        for (int i = 0; i < _values.Length; i++) _values[i].copy_(other._values[i]);
+    }
+
+    public ParameterSet DetachedClone() => Map((_, v) => v.detach().clone());
+
+    public void Save(BinaryWriter w)
+    {
+        w.Write(_values.Length);
+        for (int i = 0; i < _values.Length; i++)
+        {
+            w.Write(_names[i]);
+            var data = _values[i].detach().cpu().to(float32).data<float>().ToArray();
+            w.Write(data.Length);
+            foreach (var x in data) w.Write(x);
+        }
+    }
+
+    /// <summary>Reads values saved by <see cref="Save"/> into these tensors; names and sizes must match.</summary>
+    public void Load(BinaryReader r)
+    {
+        int n = r.ReadInt32();
+        if (n != _values.Length) throw new InvalidDataException($"checkpoint has {n} parameter tensors, the policy {_values.Length}");
+        using var _ = no_grad();
+        for (int i = 0; i < n; i++)
+        {
+            string name = r.ReadString();
+            if (name != _names[i]) throw new InvalidDataException($"checkpoint parameter '{name}' where the policy has '{_names[i]}'");
+            int len = r.ReadInt32();
+            if (len != _values[i].numel()) throw new InvalidDataException($"checkpoint parameter '{name}' has {len} values, the policy {_values[i].numel()}");
+            var data = new float[len];
+            for (int j = 0; j < len; j++) data[j] = r.ReadSingle();
+            _values[i].copy_(tensor(data).view(_values[i].shape));
+        }
+    }
+}

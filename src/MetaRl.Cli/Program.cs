@@ -1,1 +1,3 @@
-Console.WriteLine("metarl");
+using MetaRl.Cli;
+
+return Cli.Run(args, Console.Out, Console.Error, interactive: !Console.IsOutputRedirected);

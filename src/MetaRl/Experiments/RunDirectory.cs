@@ -5,6 +5,9 @@ using static TorchSharp.torch;
 
 namespace MetaRl.Experiments;
 
+/// <summary>One row of an evaluation table: mean return with its 95% confidence half-width.</summary>
+public sealed record EvaluationRow(string Split, int Tasks, int EpisodesPerTask, double MeanReturn, double Ci95, double SuccessRate);
+
 /// <summary>
 /// runs/&lt;experiment&gt;/&lt;time&gt;-seed&lt;k&gt;/: config.yaml (resolved), progress.csv (one row per
 /// iteration, no wall-clock columns, so a seed reproduces it byte for byte), TensorBoard events under tb/,
@@ -75,6 +78,14 @@ public sealed class RunDirectory
         if (!File.Exists(ProgressPath)) return;
         var lines = File.ReadAllLines(ProgressPath);
         File.WriteAllLines(ProgressPath, lines.Take(1 + iteration));
+    }
+
+    /// <summary>Writes an evaluation table to evaluation.csv.</summary>
+    public void WriteEvaluation(IReadOnlyList<EvaluationRow> rows)
+    {
+        var lines = new List<string> { "tasks,num_tasks,episodes_per_task,mean_return,ci95,success_rate" };
+        lines.AddRange(rows.Select(r => string.Join(",", r.Split, r.Tasks.ToString(CultureInfo.InvariantCulture), r.EpisodesPerTask.ToString(CultureInfo.InvariantCulture), F(r.MeanReturn), F(r.Ci95), F(r.SuccessRate))));
+        File.WriteAllLines(System.IO.Path.Combine(Path, "evaluation.csv"), lines);
     }
 
     public void WriteSummary(object summary) =>

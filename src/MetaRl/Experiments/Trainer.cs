@@ -21,12 +21,19 @@ public static class Trainer
     /// <summary>Rebuilds a run from its directory and last checkpoint; further config values (e.g. a longer num-batches) may be given.</summary>
     public static TrainingRun Resume(RunDirectory dir, IReadOnlyDictionary<string, string>? overrides = null)
     {
+        var run = Load(dir, overrides);
+        dir.WriteConfig(run.ConfigYaml());
+        dir.TruncateProgress(run.Iteration);
+        return run;
+    }
+
+    /// <summary>Rebuilds a run from its directory and last checkpoint without changing any file (for evaluation).</summary>
+    public static TrainingRun Load(RunDirectory dir, IReadOnlyDictionary<string, string>? overrides = null)
+    {
         var (algorithm, env, seed, values) = dir.ReadConfig();
         foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) values[k] = v;
         var run = new TrainingRun(algorithm, env, values, seed);
         run.LoadCheckpoint(dir.CheckpointPath);
-        dir.WriteConfig(run.ConfigYaml());
-        dir.TruncateProgress(run.Iteration);
         return run;
     }
 

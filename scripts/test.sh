@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite, then prints "N passed, N failed" computed from the TRX results.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+results="$(mktemp -d)"
+dotnet test MetaRl.slnx -c Release --logger "trx;LogFileName=results.trx" --results-directory "$results"
+rc=$?
+trx="$(find "$results" -name '*.trx' -print -quit)"
+if [ -z "$trx" ]; then
+  echo "no test results were written (the build failed?)" >&2
+  echo "0 passed, 0 failed"
+  exit $(( rc == 0 ? 1 : rc ))
+fi
+counters="$(grep -o '<Counters [^>]*>' "$trx")"
+count() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+passed="$(count passed)"; failed="$(count failed)"
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit $rc

@@ -1,0 +1,133 @@
+using MetaRl.Cli;
+using MetaRl.Experiments;
+
+namespace MetaRl.Tests.Cli;
+
+/// <summary>The `metarl` tool end to end, in process: runs, resume, reproducibility and the handling of bad input.</summary>
+public class CliTests : IDisposable
+{
+    readonly string _root = Directory.CreateTempSubdirectory("metarl-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    string Train(string outDir, params string[] extra)
+    {
+        var (code, output, err) = Run(["train", .. extra, "--out", Path.Combine(_root, outDir)]);
+        Assert.True(code == 0, $"train failed ({code}): {err}");
+        return output.Split('\n').Single(l => l.StartsWith("Results: ", StringComparison.Ordinal))["Results: ".Length..].Trim();
+    }
+
+    static readonly string[] Small = ["--set", "hidden-sizes=16,16", "--set", "batch-size=6", "--set", "checkpoint-every=3", "--seed", "5"];
+
+    [Theory]
+    [InlineData("ppo")]
+    [InlineData("trpo")]
+    [InlineData("vpg")]
+    public void ResumingContinuesExactlyAsAnUninterruptedRun(string algorithm)
+    {
+        string straight = Train("a", [algorithm, "--iterations", "6", .. Small]);
+        string split = Train("b", [algorithm, "--iterations", "3", .. Small]);
+        var (code, _, err) = Run("train", "--resume", split, "--iterations", "6");
+        Assert.True(code == 0, err);
+        string expected = File.ReadAllText(Path.Combine(straight, RunDirectory.ProgressFile));
+        Assert.Equal(7, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(expected, File.ReadAllText(Path.Combine(split, RunDirectory.ProgressFile)));
+    }
+
+    [Fact]
+    public void TheSameSeedGivesAnIdenticalProgressFileAndAnotherSeedDoesNot()
+    {
+        string a = Train("a", ["ppo", "--iterations", "3", .. Small]);
+        string b = Train("b", ["ppo", "--iterations", "3", .. Small]);
+        string c = Train("c", ["ppo", "--iterations", "3", .. Small[..^1], "6"]);
+        string Progress(string d) => File.ReadAllText(Path.Combine(d, RunDirectory.ProgressFile));
+        Assert.Equal(Progress(a), Progress(b));
+        Assert.NotEqual(Progress(a), Progress(c));
+    }
+
+    [Fact]
+    public void ARunWritesItsConfigProgressTensorboardCheckpointAndSummary()
+    {
+        string dir = Train("a", ["vpg", "--iterations", "2", .. Small]);
+        Assert.Matches(@"vpg-2d-navigation[/\\]\d{8}-\d{6}-seed5$", dir);
+        foreach (var f in new[] { RunDirectory.ConfigFile, RunDirectory.ProgressFile, RunDirectory.CheckpointFile, RunDirectory.SummaryFile })
+            Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir, "tb"), "events.out.tfevents.*"));
+        Assert.Contains("batch-size: 6", File.ReadAllText(Path.Combine(dir, RunDirectory.ConfigFile)));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp*")); // checkpoints are renamed into place
+
+        var (code, output, err) = Run("eval", dir, "--episodes", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("test split", output);
+        Assert.Contains("out-of-distribution", output);
+        Assert.True(File.Exists(Path.Combine(dir, "evaluation.csv")));
+    }
+
+    [Theory]
+    [InlineData("unknown env 'moon'; valid envs: 2d-navigation", "train", "ppo", "--env", "moon")]
+    [InlineData("unknown algorithm 'dqn'; valid algorithms: vpg, ppo, trpo", "train", "dqn")]
+    [InlineData("unknown config key 'lr-typo'; allowed keys:", "train", "ppo", "--set", "lr-typo=1")]
+    [InlineData("config key 'lr' must be > 0; got -0.1", "train", "ppo", "--set", "lr=-0.1")]
+    [InlineData("config key 'batch-size' must be >= 1; got 0", "train", "ppo", "--set", "batch-size=0")]
+    [InlineData("config key 'max-kl' takes a number; got 'big'", "train", "trpo", "--set", "max-kl=big")]
+    [InlineData("config key 'nonlinearity' must be one of tanh, relu; got 'gelu'", "train", "ppo", "--set", "nonlinearity=gelu")]
+    [InlineData("--set takes key=value, got 'lr'", "train", "ppo", "--set", "lr")]
+    [InlineData("is not a run directory", "eval", "/nonexistent/run")]
+    public void UserMistakesGetOneClearLineAndExitCode2(string message, params string[] args)
+    {
+        var (code, output, err) = Run(args[0] == "train" ? [.. args, "--out", Path.Combine(_root, "x")] : args);
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains(message, err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+        Assert.False(Directory.Exists(Path.Combine(_root, "x")) && Directory.EnumerateFiles(Path.Combine(_root, "x"), "progress.csv", SearchOption.AllDirectories).Any(),
+            "nothing may be trained before the input is checked");
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public void ParseErrorsExitWith2()
+    {
+        var (code, _, err) = Run("train", "ppo", "--seed", "abc");
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("abc", err);
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, Run("frobnicate").Code);
+    }
+
+    [Fact]
+    public void ConfigFilesAreReadAndCheckedLikeOverrides()
+    {
+        string file = Path.Combine(_root, "c.yaml");
+        File.WriteAllText(file, "batch-size: 4\nhidden-sizes: [8, 8]\nmax-kl: 0.02\n");
+        string dir = Train("a", ["trpo", "--config", file, "--iterations", "1"]);
+        var yaml = File.ReadAllText(Path.Combine(dir, RunDirectory.ConfigFile));
+        Assert.Contains("hidden-sizes: [8, 8]", yaml);
+        Assert.Contains("max-kl: 0.02", yaml);
+        File.WriteAllText(file, "max-kl: -1\n");
+        var (code, _, err) = Run("train", "trpo", "--config", file);
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("'max-kl' must be > 0", err);
+    }
+
+    [Fact]
+    public void ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint()
+    {
+        string outDir = Path.Combine(_root, "nan");
+        var (code, _, err) = Run("train", "vpg", "--iterations", "10", "--set", "lr=1e30", "--set", "checkpoint-every=1", "--set", "batch-size=4", "--out", outDir);
+        Assert.Equal(global::MetaRl.Cli.Cli.RunFailed, code);
+        Assert.Contains("training stopped", err);
+        Assert.Contains("NaN", err);
+        Assert.DoesNotContain("   at ", err);
+        string dir = Directory.GetDirectories(Path.Combine(outDir, "vpg-2d-navigation")).Single();
+        var run = Trainer.Load(RunDirectory.Open(dir));
+        Assert.InRange(run.Iteration, 1, 9);
+        Assert.All(run.Policy.Parameters.Values, p => Assert.True(p.isfinite().all().item<bool>()));
+        Assert.Equal(run.Iteration + 1, File.ReadAllLines(Path.Combine(dir, RunDirectory.ProgressFile)).Length);
+    }
+}

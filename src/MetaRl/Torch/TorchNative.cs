@@ -86,9 +86,10 @@ public static class TorchNative
             string dir = Path.GetDirectoryName(original)!;
             foreach (var dep in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
             {
-                string path = File.Exists(Path.Combine(dir, dep)) ? Path.Combine(dir, dep) : FindInNativeSearchPath(dep) ?? dep;
-                if (!NativeLibrary.TryLoad(path, out _))
-                    return $"cannot load {dep} (needed by {LibraryFile}) from {path}";
+                string? path = File.Exists(Path.Combine(dir, dep)) ? Path.Combine(dir, dep) : FindInNativeSearchPath(dep);
+                if (path is null) return $"{dep} (needed by {LibraryFile}) is not beside {original} nor in the native search path; is the TorchSharp-cpu package restored completely?";
+                try { NativeLibrary.Load(path); }
+                catch (DllNotFoundException e) { return $"cannot load {path} (needed by {LibraryFile}): {OneLine(e.Message)}"; }
             }
         }
 

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(MetaRl.Benchmarks.SamplerBenchmarks).Assembly).Run(args);

@@ -1,0 +1,120 @@
+using MetaRl.Envs;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Policies;
+
+/// <summary>
+/// A recurrent policy for agents whose hidden state is their task belief (RL2, L2RL): a GRU over the
+/// per-step input, then a linear head to a Gaussian mean (state-independent log-std) or to categorical
+/// logits. Functional like the MLP policies: every call may take an explicit <see cref="ParameterSet"/>.
+/// The GRU is PyTorch's (Cho et al. 2014):
+///   r = sigma(W_ir x + b_ir + W_hr h + b_hr),  z = sigma(W_iz x + b_iz + W_hz h + b_hz),
+///   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h.
+/// </summary>
+public sealed class GruPolicy
+{
+    public GruPolicy(int inputSize, Space actionSpace, int hiddenSize, Rng rng, double initStd = 1.0)
+    {
+        if (hiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "must be >= 1");
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+        ActionSpace = actionSpace;
+        int outputs = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
+        // PyTorch's GRU init: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
+        double k = 1 / Math.Sqrt(hiddenSize);
+        Tensor U(params long[] shape)
+        {
+            var data = new float[shape.Aggregate(1L, (a, b) => a * b)];
+            for (int i = 0; i < data.Length; i++) data[i] = (float)rng.Uniform(-k, k);
+            return tensor(data, shape);
+        }
+        var items = new List<(string, Tensor)>
+        {
+            ("gru.weight_ih", U(3 * hiddenSize, inputSize)), ("gru.weight_hh", U(3 * hiddenSize, hiddenSize)),
+            ("gru.bias_ih", U(3 * hiddenSize)), ("gru.bias_hh", U(3 * hiddenSize)),
+        };
+        items.AddRange(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));
+        if (actionSpace is Box box) items.Add(("log_std", full(box.Dim, Math.Log(initStd))));
+        Parameters = ParameterSet.Leaves(items);
+    }
+
+    public int InputSize { get; }
+    public int HiddenSize { get; }
+    public Space ActionSpace { get; }
+    public ParameterSet Parameters { get; }
+
+    public Tensor InitialState(int batch) => zeros(batch, HiddenSize);
+
+    /// <summary>One GRU step: the next hidden state [B, H] from inputs [B, in] and hidden [B, H].</summary>
+    public Tensor Cell(Tensor x, Tensor h, ParameterSet? parameters = null)
+    {
+        var p = parameters ?? Parameters;
+        var gi = nn.functional.linear(x, p["gru.weight_ih"], p["gru.bias_ih"]).chunk(3, -1);
+        var gh = nn.functional.linear(h, p["gru.weight_hh"], p["gru.bias_hh"]).chunk(3, -1);
+        var r = (gi[0] + gh[0]).sigmoid();
+        var z = (gi[1] + gh[1]).sigmoid();
+        var n = (gi[2] + r * gh[2]).tanh();
+        return (1 - z) * n + z * h;
+    }
+
+    /// <summary>The action distribution read from hidden states [..., H].</summary>
+    public IActionDistribution Head(Tensor hidden, ParameterSet? parameters = null)
+    {
+        var p = parameters ?? Parameters;
+        var o = Mlp.Forward(hidden, p, "head.", 1, Activation.Tanh);
+        return ActionSpace is Discrete ? new Categorical(o) : new DiagGaussian(o, p["log_std"]);
+    }
+
+    /// <summary>
+    /// Runs the GRU over a whole sequence of inputs [T, B, in] from h0 [B, H] and returns the action
+    /// distributions [T, B] (for the policy-gradient loss, backpropagating through time) and the last state.
+    /// Where <paramref name="resetBefore"/>[t, b] is 1 the hidden state is zeroed before step t (a new trial).
+    /// </summary>
+    public (IActionDistribution Distribution, Tensor LastHidden) Sequence(Tensor inputs, Tensor h0, Tensor? resetBefore = null, ParameterSet? parameters = null)
+    {
+        long steps = inputs.shape[0];
+        var h = h0;
+        var hiddens = new List<Tensor>((int)steps);
+        for (long t = 0; t < steps; t++)
+        {
+            if (resetBefore is not null) h = h * (1 - resetBefore[t]).unsqueeze(-1);
+            h = Cell(inputs[t], h, parameters);
+            hiddens.Add(h);
+        }
+        return (Head(stack(hiddens, 0), parameters), h);
+    }
+
+    /// <summary>The sampler's fast path: one step for <paramref name="count"/> inputs; returns the next hidden state (no graph).</summary>
+    public Tensor Act(float[] inputs, int count, Tensor hidden, float[] actions, Rng rng, ParameterSet? parameters = null, bool deterministic = false)
+    {
+        using var _ = no_grad();
+        var x = tensor(inputs.AsSpan(0, count * InputSize).ToArray(), [count, InputSize]);
+        var next = Cell(x, hidden, parameters).DetachFromDisposeScope();
+        using var scope = NewDisposeScope();
+        var dist = Head(next, parameters);
+        if (dist is DiagGaussian g)
+        {
+            int a = ActionSpace.FlatSize;
+            g.Mean.data<float>().CopyTo(actions.AsSpan(0, count * a));
+            if (!deterministic)
+            {
+                var std = g.LogStd.exp().data<float>().ToArray();
+                for (int i = 0; i < count; i++)
+                    for (int j = 0; j < a; j++) actions[i * a + j] += std[j] * (float)rng.Normal();
+            }
+        }
+        else
+        {
+            int k = ((Discrete)ActionSpace).N;
+            var probs = ((Categorical)dist).LogProbs.exp().data<float>().ToArray();
+            for (int i = 0; i < count; i++)
+            {
+                var row = probs.AsSpan(i * k, k);
+                if (deterministic) { int best = 0; for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j; actions[i] = best; }
+                else actions[i] = rng.Categorical(row);
+            }
+        }
+        return next;
+    }
+}

@@ -124,7 +124,7 @@ public static class Cli
             string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", TrainingRun.Algorithms.Keys)}) or give --resume <run-dir>");
             var newRun = new TrainingRun(algo, p.GetValue(env)!, values, p.GetValue(seed));
             RunDirectory? created = null;
-            stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}, task {newRun.Task}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
+            stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}{(newRun.Task is { } t ? $", task {t}" : "")}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
             WithProgress(stdout, interactive, newRun, report => created = Trainer.Start(newRun, p.GetValue(outDir)!, report));
             stdout.WriteLine($"Results: {created!.Path}");
             return Ok;
@@ -152,7 +152,7 @@ public static class Cli
                 var (mean, ci) = Statistics.MeanAndCi95(returns);
                 rows.Add((name, tasks.Count, mean, ci, success));
             }
-            Add("trained task", [run.Task]);
+            if (run.Task is { } task) Add("trained task", [task]);
             Add("train split", splits.Train);
             Add("test split", splits.Test);
             Add("out-of-distribution", splits.OutOfDistribution);

@@ -57,7 +57,7 @@ public static class Trainer
             algorithm = run.Algorithm,
             env = run.Distribution.Name,
             seed = run.Seed,
-            task = run.Task.ToString(),
+            task = run.Task?.ToString(),
             iterations = run.Iteration,
             env_steps = run.EnvSteps,
             final_mean_return = last?.MeanReturn,

@@ -1,3 +1,5 @@
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
 using MetaRl.Policies;
@@ -11,9 +13,9 @@ namespace MetaRl.Experiments;
 public sealed record IterationResult(int Iteration, long EnvSteps, double MeanReturn, double SuccessRate, int BatchSteps, IReadOnlyDictionary<string, double> Stats);
 
 /// <summary>
-/// A single-task training run: the task distribution, one task of its training split, a policy, an
-/// optimizer (VPG, PPO or TRPO) and the run's one generator. Built from names and config values, so the
-/// CLI, resume and tests construct it the same way.
+/// A training run: the task distribution, a learner (single-task VPG/PPO/TRPO on one task of the training
+/// split, or a meta-learner over the whole distribution), its config and the run's one generator. Built
+/// from names and config values, so the CLI, resume and tests construct it the same way.
 /// </summary>
 public sealed class TrainingRun
 {
@@ -22,9 +24,11 @@ public sealed class TrainingRun
         ["vpg"] = "REINFORCE with the linear feature baseline, Adam (single task)",
         ["ppo"] = "PPO, clipped objective, GAE, value network, minibatch epochs (single task)",
         ["trpo"] = "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
+        ["maml"] = "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
+        ["fomaml"] = "first-order MAML: MAML-TRPO with the inner gradient treated as a constant",
     };
 
-    const string Magic = "METARL-CHECKPOINT-1";
+    const string Magic = "METARL-CHECKPOINT-2";
 
     public TrainingRun(string algorithm, string env, IReadOnlyDictionary<string, string> values, int seed)
     {
@@ -33,48 +37,67 @@ public sealed class TrainingRun
         Algorithm = algorithm;
         Distribution = EnvRegistry.Create(env);
         Seed = seed;
-        AlgorithmConfig = algorithm switch { "vpg" => new VpgConfig(), "ppo" => new PpoConfig(), _ => new TrpoConfig() };
-        Config.Bind(values, Common, AlgorithmConfig);
-        var train = Distribution.Splits().Train;
-        if (Common.TaskIndex >= train.Count)
-            throw new UsageException($"config key 'task-index' must be < {train.Count} (the training split's size); got {Common.TaskIndex}");
-        Task = train[Common.TaskIndex];
+        if (algorithm == "ppo") Common.GaeLambda = 0.95;
+        if (algorithm is "maml" or "fomaml") Common.NumBatches = 500;
+        Configs = algorithm switch
+        {
+            "vpg" => [Common, new SingleTaskConfig(), new VpgConfig()],
+            "ppo" => [Common, new SingleTaskConfig(), new PpoConfig()],
+            "trpo" => [Common, new SingleTaskConfig(), new TrpoConfig()],
+            _ => [Common, new MamlConfig { FirstOrder = algorithm == "fomaml" }, new TrpoConfig()],
+        };
+        Config.Bind(values, Configs);
 
         TorchNative.EnsureLoaded();
         Rng = new Rng(seed);
         Policy = PolicyFactory.ForSpaces(Distribution.ObservationSpace, Distribution.ActionSpace, Common.HiddenSizes, Rng.Split(), Common.Activation, Common.InitStd);
-        Optimizer = AlgorithmConfig switch
+        Learner = Configs[1] switch
+        {
+            SingleTaskConfig single => SingleTask(single),
+            MamlConfig maml => new MamlTrpo(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
+            _ => throw new InvalidOperationException(),
+        };
+    }
+
+    ILearner SingleTask(SingleTaskConfig single)
+    {
+        var train = Distribution.Splits().Train;
+        if (single.TaskIndex >= train.Count)
+            throw new UsageException($"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
+        PolicyOptimizer optimizer = Configs[2] switch
         {
             VpgConfig c => new Vpg(Policy, c, Common),
             PpoConfig c => new Ppo(Policy, c, Common, Rng),
-            TrpoConfig c => (PolicyOptimizer)new Trpo(Policy, c, Common),
+            TrpoConfig c => new Trpo(Policy, c, Common),
             _ => throw new InvalidOperationException(),
         };
-        Sampler = new Sampler(Distribution);
+        return new SingleTaskLearner(optimizer, new Sampler(Distribution), train[single.TaskIndex], single.BatchSize, Rng);
     }
 
     public string Algorithm { get; }
     public int Seed { get; }
     public ITaskDistribution Distribution { get; }
     public CommonConfig Common { get; } = new();
-    public object AlgorithmConfig { get; }
-    public object Task { get; }
+    /// <summary>Every config record of the run, in the order they are written to config.yaml.</summary>
+    public object[] Configs { get; }
     public Rng Rng { get; }
     public Policy Policy { get; }
-    public PolicyOptimizer Optimizer { get; }
-    public Sampler Sampler { get; }
+    public ILearner Learner { get; }
+    /// <summary>The one task of a single-task run; null for a meta-learner.</summary>
+    public object? Task => (Learner as SingleTaskLearner)?.Task;
     public int Iteration { get; private set; }
     public long EnvSteps { get; private set; }
 
+    public T Get<T>() => Configs.OfType<T>().Single();
+
     /// <summary>The resolved config, as written to a run's config.yaml.</summary>
     public string ConfigYaml() =>
-        $"algorithm: {Algorithm}\nenv: {Distribution.Name}\nseed: {Seed}\n" + Config.ToYaml(Common, AlgorithmConfig);
+        $"algorithm: {Algorithm}\nenv: {Distribution.Name}\nseed: {Seed}\n" + Config.ToYaml(Configs);
 
-    /// <summary>Collect a batch on the task, update the policy.</summary>
+    /// <summary>One iteration of the learner; a NaN or infinite parameter stops the run before anything is saved.</summary>
     public IterationResult RunIteration()
     {
-        var batch = Sampler.Sample(Policy, [Task], Common.BatchSize, Rng);
-        var stats = Optimizer.Update(batch);
+        var r = Learner.Iterate();
         foreach (var p in Policy.Parameters.Values)
         {
             using var scope = NewDisposeScope();
@@ -82,8 +105,8 @@ public sealed class TrainingRun
                 throw new NonFiniteException("a policy parameter became NaN or infinite");
         }
         Iteration++;
-        EnvSteps += batch.Steps;
-        return new IterationResult(Iteration, EnvSteps, batch.MeanReturn, batch.SuccessRate, batch.Steps, stats);
+        EnvSteps += r.EnvSteps;
+        return new IterationResult(Iteration, EnvSteps, r.MeanReturn, r.SuccessRate, r.EnvSteps, r.Stats);
     }
 
     /// <summary>Writes the whole training state to a temporary file, then renames it into place.</summary>
@@ -97,7 +120,7 @@ public sealed class TrainingRun
             var s = Rng.State;
             w.Write(s.S0); w.Write(s.S1); w.Write(s.S2); w.Write(s.S3);
             w.Write(s.SpareNormal.HasValue); w.Write(s.SpareNormal ?? 0);
-            Optimizer.SaveState(w);
+            Learner.SaveState(w);
         }
         File.Move(tmp, path, overwrite: true);
     }
@@ -114,10 +137,10 @@ public sealed class TrainingRun
         ulong s0 = r.ReadUInt64(), s1 = r.ReadUInt64(), s2 = r.ReadUInt64(), s3 = r.ReadUInt64();
         bool hasSpare = r.ReadBoolean(); double spare = r.ReadDouble();
         Rng.Restore(new RngState(s0, s1, s2, s3, hasSpare ? spare : null));
-        Optimizer.LoadState(r);
+        Learner.LoadState(r);
     }
 
-    /// <summary>Mean undiscounted return (and success rate) of the current policy on the given tasks.</summary>
+    /// <summary>Mean undiscounted return (and success rate) of the current policy, without adaptation, on the given tasks.</summary>
     public (double MeanReturn, double SuccessRate, double[] Returns) Evaluate(IReadOnlyList<object> tasks, int episodesPerTask, int seed)
     {
         var batch = new Sampler(Distribution).Sample(Policy, tasks, episodesPerTask, new Rng(seed));

@@ -32,15 +32,22 @@ public static class Mlp
         return n;
     }
 
-    /// <summary>x -> act(W0 x + b0) -> ... -> W_last h + b_last (no activation on the output).</summary>
+    /// <summary>
+    /// x -> act(W0 x + b0) -> ... -> W_last h + b_last (no activation on the output). With per-task
+    /// parameters (weights [K, out, in], biases [K, out], e.g. MAML's adapted ones) the leading dimension
+    /// of x is the task: x [K, ..., in] runs as one batched matrix product per layer.
+    /// </summary>
     public static Tensor Forward(Tensor x, ParameterSet p, string prefix, int layers, Activation activation)
     {
-        var h = x;
+        bool perTask = p[$"{prefix}0.weight"].dim() == 3;
+        var shape = x.shape;
+        var h = perTask ? x.reshape(shape[0], -1, shape[^1]) : x;
         for (int i = 0; i < layers; i++)
         {
-            h = nn.functional.linear(h, p[$"{prefix}{i}.weight"], p[$"{prefix}{i}.bias"]);
+            Tensor w = p[$"{prefix}{i}.weight"], b = p[$"{prefix}{i}.bias"];
+            h = perTask ? h.bmm(w.transpose(1, 2)) + b.unsqueeze(1) : nn.functional.linear(h, w, b);
             if (i + 1 < layers) h = activation == Activation.Tanh ? h.tanh() : h.relu();
         }
-        return h;
+        return perTask ? h.reshape([.. shape[..^1], h.shape[^1]]) : h;
     }
 }

@@ -30,8 +30,14 @@ public abstract class Policy
     /// <summary>Chooses actions for <paramref name="count"/> observations [count * ObservationSize] into actions [count * ActionSize].</summary>
     public abstract void Act(float[] observations, int count, float[] actions, Rng rng, ParameterSet? parameters = null, bool deterministic = false);
 
-    protected Tensor Observe(float[] observations, int count) =>
-        tensor(observations.AsSpan(0, count * ObservationSize).ToArray(), [count, ObservationSize]);
+    /// <summary>Observations as [count, obs], or [K, count / K, obs] for per-task parameters (envs are task-major).</summary>
+    protected Tensor Observe(float[] observations, int count, int? taskCount = null)
+    {
+        var data = observations.Length == count * ObservationSize ? observations : observations.AsSpan(0, count * ObservationSize).ToArray();
+        if (taskCount is not { } k) return tensor(data, [count, ObservationSize]);
+        if (count % k != 0) throw new ArgumentException($"{count} envs cannot be split evenly over {k} tasks' parameters");
+        return tensor(data, [k, count / k, ObservationSize]);
+    }
 }
 
 /// <summary>Gaussian MLP policy with a state-independent log-std (pytorch-maml-rl's NormalMLPPolicy).</summary>
@@ -51,7 +57,11 @@ public sealed class GaussianMlpPolicy : Policy
     public override IActionDistribution Distribution(Tensor observations, ParameterSet? parameters = null)
     {
         var p = parameters ?? Parameters;
-        return new DiagGaussian(Mlp.Forward(observations, p, "mean.", _layers, _activation), p["log_std"]);
+        var mean = Mlp.Forward(observations, p, "mean.", _layers, _activation);
+        var logStd = p["log_std"];
+        if (p.TaskCount is { } k) // per-task log-std [K, A] against means [K, ..., A]
+            logStd = logStd.reshape([k, .. Enumerable.Repeat(1L, (int)mean.dim() - 2), logStd.shape[^1]]);
+        return new DiagGaussian(mean, logStd);
     }
 
     public override void Act(float[] observations, int count, float[] actions, Rng rng, ParameterSet? parameters = null, bool deterministic = false)
@@ -60,13 +70,18 @@ public sealed class GaussianMlpPolicy : Policy
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var p = parameters ?? Parameters;
-        var mean = Mlp.Forward(Observe(observations, count), p, "mean.", _layers, _activation);
+        var mean = Mlp.Forward(Observe(observations, count, p.TaskCount), p, "mean.", _layers, _activation);
         mean.data<float>().CopyTo(actions.AsSpan(0, count * a));
         if (deterministic) return;
+        // Shared: std [A]; per task: std [K, A], and env i belongs to task i / (count / K).
         var std = p["log_std"].exp().data<float>().ToArray();
+        int perTask = count / (p.TaskCount ?? 1);
         for (int i = 0; i < count; i++)
+        {
+            int offset = p.TaskCount is null ? 0 : i / perTask * a;
             for (int j = 0; j < a; j++)
-                actions[i * a + j] += std[j] * (float)rng.Normal();
+                actions[i * a + j] += std[offset + j] * (float)rng.Normal();
+        }
     }
 }
 
@@ -92,7 +107,8 @@ public sealed class CategoricalMlpPolicy : Policy
         int k = ((Discrete)ActionSpace).N;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var logits = Mlp.Forward(Observe(observations, count), parameters ?? Parameters, "logits.", _layers, _activation);
+        var p = parameters ?? Parameters;
+        var logits = Mlp.Forward(Observe(observations, count, p.TaskCount), p, "logits.", _layers, _activation);
         if (_probs.Length < count * k) _probs = new float[count * k];
         logits.softmax(-1).data<float>().CopyTo(_probs.AsSpan(0, count * k));
         for (int i = 0; i < count; i++)

@@ -46,14 +46,41 @@ public static class Advantages
     }
 
     /// <summary>Normalises the masked entries to zero mean and unit standard deviation, in place.</summary>
-    public static void Normalize(float[] x, float[] mask, double epsilon = 1e-8)
+    public static void Normalize(float[] x, float[] mask, double epsilon = 1e-8) => Normalize(x, mask, _ => true, 1, epsilon);
+
+    /// <summary>Normalises the masked entries of the episodes <paramref name="include"/> selects, in place ([T, N] layout with N episodes).</summary>
+    static void Normalize(float[] x, float[] mask, Func<int, bool> include, int episodes, double epsilon)
     {
         double sum = 0, count = 0;
-        for (int i = 0; i < x.Length; i++) { sum += x[i] * mask[i]; count += mask[i]; }
+        for (int i = 0; i < x.Length; i++) if (include(i % episodes)) { sum += x[i] * mask[i]; count += mask[i]; }
         if (count == 0) return;
         double mean = sum / count, sq = 0;
-        for (int i = 0; i < x.Length; i++) sq += mask[i] * (x[i] - mean) * (x[i] - mean);
+        for (int i = 0; i < x.Length; i++) if (include(i % episodes)) sq += mask[i] * (x[i] - mean) * (x[i] - mean);
         double std = Math.Sqrt(sq / count) + epsilon;
-        for (int i = 0; i < x.Length; i++) x[i] = mask[i] == 0 ? 0 : (float)((x[i] - mean) / std);
+        for (int i = 0; i < x.Length; i++) if (include(i % episodes)) x[i] = mask[i] == 0 ? 0 : (float)((x[i] - mean) / std);
+    }
+
+    /// <summary>
+    /// Advantages for a multi-task batch as pytorch-maml-rl computes them: per task, the linear feature
+    /// baseline is fitted on that task's episodes, GAE is taken, and the result is normalised over that task's steps.
+    /// </summary>
+    public static float[] PerTask(EpisodeBatch b, double gamma, double lambda, double epsilon = 1e-8)
+    {
+        var returns = DiscountedReturns(b, gamma);
+        var values = new float[returns.Length];
+        int tasks = b.TaskIndex.Max() + 1;
+        for (int k = 0; k < tasks; k++)
+        {
+            var episodes = Enumerable.Range(0, b.Episodes).Where(e => b.TaskIndex[e] == k).ToArray();
+            var fitted = Baselines.LinearFeatureBaseline.FitPredict(b, returns, episodes);
+            for (int t = 0; t < b.Horizon; t++) foreach (int e in episodes) values[t * b.Episodes + e] = fitted[t * b.Episodes + e];
+        }
+        var adv = Gae(b, values, gamma, lambda);
+        for (int k = 0; k < tasks; k++)
+        {
+            int task = k;
+            Normalize(adv, b.Mask, e => b.TaskIndex[e] == task, b.Episodes, epsilon);
+        }
+        return adv;
     }
 }

@@ -41,7 +41,17 @@ public sealed class ParameterSet
     /// <summary>The leaves as TorchSharp parameters, for optimizers.</summary>
     public IEnumerable<Parameter> AsParameters() => _values.Select(v => v as Parameter ?? throw new InvalidOperationException("only a leaf parameter set can be optimised"));
 
-    public ParameterSet Map(Func<string, Tensor, Tensor> f) => new(_names.Select((n, i) => (n, f(n, _values[i]))).ToList());
+    /// <summary>Number of tasks of a per-task set (values with a leading task dimension), or null for a shared set.</summary>
+    public int? TaskCount { get; init; }
+
+    /// <summary>
+    /// K per-task copies of these parameters, stacked on a new leading dimension, still functions of the
+    /// originals. Differentiating a sum of per-task losses with respect to the copies gives every task's own
+    /// gradient in one backward pass: the batched inner loop of MAML.
+    /// </summary>
+    public ParameterSet Replicate(int k) => new(_names.Select((n, i) => (n, _values[i].unsqueeze(0).expand([k, .. _values[i].shape]))).ToList()) { TaskCount = k };
+
+    public ParameterSet Map(Func<string, Tensor, Tensor> f) => new(_names.Select((n, i) => (n, f(n, _values[i]))).ToList()) { TaskCount = TaskCount };
 
     /// <summary>One vector of all parameters (for TRPO's flat updates).</summary>
     public Tensor Flatten() => cat(_values.Select(v => v.reshape(-1)).ToList(), 0);
@@ -69,7 +79,7 @@ public sealed class ParameterSet
     public ParameterSet Adapt(Tensor loss, double stepSize, bool firstOrder = false)
     {
         var grads = autograd.grad([loss], _values, retain_graph: !firstOrder, create_graph: !firstOrder);
-        return new ParameterSet(_names.Select((n, i) => (n, _values[i] - stepSize * (firstOrder ? grads[i].detach() : grads[i]))).ToList());
+        return new ParameterSet(_names.Select((n, i) => (n, _values[i] - stepSize * (firstOrder ? grads[i].detach() : grads[i]))).ToList()) { TaskCount = TaskCount };
     }
 
     /// <summary>Overwrites these (leaf) values in place, without recording gradients.</summary>
@@ -80,6 +90,11 @@ public sealed class ParameterSet
     }
 
     public ParameterSet DetachedClone() => Map((_, v) => v.detach().clone());
+
+    /// <summary>Task k's parameters of a per-task set (a view).</summary>
+    public ParameterSet ForTask(int k) => TaskCount is null
+        ? throw new InvalidOperationException("not a per-task parameter set")
+        : new(_names.Select((n, i) => (n, _values[i][k])).ToList());
 
     public void Save(BinaryWriter w)
     {

@@ -39,17 +39,23 @@ public abstract class PolicyOptimizer(Policy policy)
 /// <summary>Raised when a loss or statistic becomes NaN or infinite: the run stops and keeps its last good checkpoint.</summary>
 public sealed class NonFiniteException(string message) : Exception(message);
 
-/// <summary>Settings shared by single-task training runs.</summary>
+/// <summary>Settings every training run has: the run's length, the policy network, the discount.</summary>
 public sealed class CommonConfig
 {
-    [Key("num-batches", "policy updates (iterations) in the run", Min = 1)] public int NumBatches { get; set; } = 100;
-    [Key("batch-size", "episodes collected per update", Min = 1)] public int BatchSize { get; set; } = 20;
+    [Key("num-batches", "iterations (policy or meta-updates) in the run", Min = 1)] public int NumBatches { get; set; } = 100;
     [Key("hidden-sizes", "hidden layer sizes of the policy MLP", Min = 1)] public int[] HiddenSizes { get; set; } = [64, 64];
     [Key("nonlinearity", "hidden activation", OneOf = "tanh,relu")] public string Nonlinearity { get; set; } = "tanh";
     [Key("init-std", "initial standard deviation of a Gaussian policy", Min = 0, MinExclusive = true)] public double InitStd { get; set; } = 1.0;
     [Key("gamma", "discount factor", Min = 0, Max = 1)] public double Gamma { get; set; } = 0.99;
-    [Key("task-index", "which task of the training split a single-task run learns", Min = 0)] public int TaskIndex { get; set; }
+    [Key("gae-lambda", "GAE lambda (1 = Monte-Carlo returns minus the baseline)", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 1.0;
     [Key("checkpoint-every", "iterations between checkpoints", Min = 1)] public int CheckpointEvery { get; set; } = 10;
 
     public Activation Activation => Nonlinearity == "relu" ? Activation.Relu : Activation.Tanh;
+}
+
+/// <summary>Settings of single-task runs: which task, how many episodes per update.</summary>
+public sealed class SingleTaskConfig
+{
+    [Key("batch-size", "episodes collected per update", Min = 1)] public int BatchSize { get; set; } = 20;
+    [Key("task-index", "which task of the training split a single-task run learns", Min = 0)] public int TaskIndex { get; set; }
 }

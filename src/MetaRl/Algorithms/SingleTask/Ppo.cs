@@ -15,7 +15,6 @@ public sealed class PpoConfig
     [Key("clip", "clipping range epsilon of the probability ratio", Min = 0, MinExclusive = true)] public double Clip { get; set; } = 0.2;
     [Key("epochs", "passes over each batch", Min = 1)] public int Epochs { get; set; } = 10;
     [Key("minibatches", "minibatches per epoch", Min = 1)] public int Minibatches { get; set; } = 4;
-    [Key("gae-lambda", "GAE lambda", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 0.95;
     [Key("ent-coef", "entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; }
     [Key("max-grad-norm", "gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 0.5;
 }
@@ -46,7 +45,7 @@ public sealed class Ppo : PolicyOptimizer
     {
         using var scope = NewDisposeScope();
         var values = Value.Predict(batch);
-        var adv = Advantages.Gae(batch, values, _common.Gamma, _config.GaeLambda);
+        var adv = Advantages.Gae(batch, values, _common.Gamma, _common.GaeLambda);
         var returns = new float[adv.Length];
         for (int i = 0; i < adv.Length; i++) returns[i] = adv[i] + values[i];
 

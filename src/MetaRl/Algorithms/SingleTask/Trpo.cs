@@ -13,7 +13,6 @@ public sealed class TrpoConfig
     [Key("cg-damping", "damping added to the Fisher-vector product", Min = 0)] public double CgDamping { get; set; } = 1e-5;
     [Key("ls-max-steps", "backtracking line-search steps", Min = 1)] public int LsMaxSteps { get; set; } = 15;
     [Key("ls-backtrack-ratio", "line-search shrink factor", Min = 0, Max = 1, MinExclusive = true)] public double LsBacktrackRatio { get; set; } = 0.8;
-    [Key("gae-lambda", "GAE lambda (1 = Monte-Carlo returns minus the baseline)", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 1.0;
 }
 
 /// <summary>What one trust-region step did.</summary>
@@ -25,23 +24,23 @@ public sealed record TrpoStepResult(double LossBefore, double LossAfter, double 
 ///   1. s = F^-1 g by conjugate gradient on Fisher-vector products (no F is ever formed);
 ///   2. scale the step to the trust region: beta = sqrt(2 maxKl / s^T F s);
 ///   3. backtrack theta - beta s, beta *= ratio, until the loss improves and KL &lt;= maxKl.
-/// The step is generic over the loss and KL so that MAML-TRPO reuses it with post-adaptation losses.
+/// The step is generic over the objective so that MAML-TRPO reuses it with post-adaptation losses.
 /// </summary>
 public static class TrpoStep
 {
     /// <param name="parameters">Leaf parameters, updated in place.</param>
-    /// <param name="loss">Recomputes the surrogate loss (to minimise) at the current parameters.</param>
-    /// <param name="kl">Recomputes the mean KL(old || current) at the current parameters.</param>
+    /// <param name="objective">The surrogate loss (to minimise) and the mean KL(old || current) at the current parameters, with their graphs.</param>
+    /// <param name="evaluate">The same two numbers at the current parameters without a graph (for the line search).</param>
     /// <param name="config">Trust region, conjugate-gradient and line-search settings.</param>
-    public static TrpoStepResult Apply(ParameterSet parameters, Func<Tensor> loss, Func<Tensor> kl, TrpoConfig config)
+    public static TrpoStepResult Apply(ParameterSet parameters, Func<(Tensor Loss, Tensor Kl)> objective, Func<(double Loss, double Kl)> evaluate, TrpoConfig config)
     {
         using var scope = NewDisposeScope();
-        var oldLoss = loss();
+        var (oldLoss, oldKl) = objective();
         double lossBefore = oldLoss.item<float>();
         if (!double.IsFinite(lossBefore)) throw new NonFiniteException($"the TRPO surrogate loss became {lossBefore}");
         var g = cat(autograd.grad([oldLoss], parameters.Values, retain_graph: true).Select(t => t.reshape(-1)).ToList(), 0);
 
-        var fvp = Curvature.HessianVectorProduct(kl(), parameters, config.CgDamping);
+        var fvp = Curvature.HessianVectorProduct(oldKl, parameters, config.CgDamping);
         var stepDir = Curvature.ConjugateGradient(fvp, g, config.CgIters);
         double shs = 0.5 * stepDir.dot(fvp(stepDir)).item<float>();
         if (!(shs > 0)) return new TrpoStepResult(lossBefore, lossBefore, 0, 0, false); // flat or indefinite: no step
@@ -52,8 +51,7 @@ public static class TrpoStep
         for (int i = 0; i < config.LsMaxSteps; i++, stepSize *= config.LsBacktrackRatio)
         {
             parameters.CopyFrom(parameters.Unflatten(oldParams - stepSize * step));
-            using var _ = no_grad();
-            double newLoss = loss().item<float>(), newKl = kl().item<float>();
+            var (newLoss, newKl) = evaluate();
             if (newLoss < lossBefore && newKl <= config.MaxKl)
                 return new TrpoStepResult(lossBefore, newLoss, newKl, i + 1, true);
         }
@@ -68,7 +66,7 @@ public sealed class Trpo(Policy policy, TrpoConfig config, CommonConfig common) 
     public override IReadOnlyDictionary<string, double> Update(EpisodeBatch batch)
     {
         using var scope = NewDisposeScope();
-        var adv = EpisodeBatch.AsTensor(LinearBaselineAdvantages(batch, common.Gamma, config.GaeLambda), batch);
+        var adv = EpisodeBatch.AsTensor(LinearBaselineAdvantages(batch, common.Gamma, common.GaeLambda), batch);
         var obs = batch.ObservationsTensor();
         var actions = batch.ActionsTensor();
         var mask = batch.MaskTensor();
@@ -79,14 +77,21 @@ public sealed class Trpo(Policy policy, TrpoConfig config, CommonConfig common) 
             oldPi = Policy.Distribution(obs).Detach();
             oldLogp = oldPi.LogProb(actions).detach();
         }
-        Tensor Loss()
+        (Tensor Loss, Tensor Kl) Objective()
         {
-            var ratio = (Policy.Distribution(obs).LogProb(actions) - oldLogp).exp();
-            return -MaskedMean(ratio * adv, mask);
+            var pi = Policy.Distribution(obs);
+            var ratio = (pi.LogProb(actions) - oldLogp).exp();
+            return (-MaskedMean(ratio * adv, mask), MaskedMean(pi.KlFrom(oldPi), mask));
         }
-        Tensor Kl() => MaskedMean(Policy.Distribution(obs).KlFrom(oldPi), mask);
+        (double, double) Evaluate()
+        {
+            using var inner = NewDisposeScope();
+            using var _ = no_grad();
+            var (l, k) = Objective();
+            return (l.item<float>(), k.item<float>());
+        }
 
-        var r = TrpoStep.Apply(Policy.Parameters, Loss, Kl, config);
+        var r = TrpoStep.Apply(Policy.Parameters, Objective, Evaluate, config);
         return new Dictionary<string, double>
         {
             ["loss_before"] = r.LossBefore, ["loss_after"] = r.LossAfter, ["kl"] = r.Kl,

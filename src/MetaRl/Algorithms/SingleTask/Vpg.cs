@@ -10,7 +10,6 @@ namespace MetaRl.Algorithms.SingleTask;
 public sealed class VpgConfig
 {
     [Key("lr", "Adam learning rate", Min = 0, MinExclusive = true)] public double Lr { get; set; } = 0.01;
-    [Key("gae-lambda", "GAE lambda (1 = Monte-Carlo returns minus the baseline)", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 1.0;
 }
 
 /// <summary>
@@ -40,7 +39,7 @@ public sealed class Vpg : PolicyOptimizer
     public override IReadOnlyDictionary<string, double> Update(EpisodeBatch batch)
     {
         using var scope = NewDisposeScope();
-        var adv = LinearBaselineAdvantages(batch, _common.Gamma, _config.GaeLambda);
+        var adv = LinearBaselineAdvantages(batch, _common.Gamma, _common.GaeLambda);
         _optimizer.zero_grad();
         var loss = Loss(Policy, batch, adv);
         double lossValue = loss.item<float>();

@@ -35,11 +35,35 @@ internal static class Bench
         stdout.WriteLine($"env steps/s: median {rates[rates.Count / 2]:0} (min {rates[0]:0}, max {rates[^1]:0}) over {repeats} batches");
     }
 
-    /// <summary>Resident memory of a PPO run on 2D navigation after iteration 50 and after the last.</summary>
-    public static void Memory(TextWriter stdout, int iterations)
+    /// <summary>
+    /// Seconds per MAML-TRPO meta-iteration with the reference settings on 2D navigation (20 tasks x 20
+    /// episodes x 100 steps, one inner step, TRPO outer step): the median of the timed iterations after one
+    /// warm-up, against pytorch-maml-rl's 16.5 s measured on this machine (shared/reference/peers.md).
+    /// </summary>
+    public static void Maml(TextWriter stdout, int iterations, int threads)
+    {
+        if (iterations < 1) throw new UsageException("--iterations must be >= 1");
+        var run = new TrainingRun("maml", "2d-navigation", new Dictionary<string, string>(), seed: 1);
+        run.RunIteration(); // warm-up: JIT, allocator, first-touch memory
+        var seconds = new List<double>();
+        for (int i = 0; i < iterations; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            run.RunIteration();
+            seconds.Add(clock.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        double median = seconds[seconds.Count / 2];
+        stdout.WriteLine($"maml: MAML-TRPO, 2d-navigation, 20 tasks x 20 episodes x 100 steps, 1 inner step, TRPO (cg-iters 10), {threads} libtorch thread(s)");
+        stdout.WriteLine($"seconds per meta-iteration: median {median:0.00} (min {seconds[0]:0.00}, max {seconds[^1]:0.00}) over {iterations} iterations after a warm-up");
+        stdout.WriteLine($"pytorch-maml-rl on this machine: 16.5 s; ratio {16.5 / median:0.0}x faster (bar: 5x, i.e. <= 3.3 s)");
+    }
+
+    /// <summary>Resident memory of a run on 2D navigation after iteration 50 and after the last.</summary>
+    public static void Memory(TextWriter stdout, string algorithm, int iterations)
     {
         if (iterations < 60) throw new UsageException("--iterations must be >= 60 for the memory benchmark (it compares iteration 50 with the last)");
-        var run = new TrainingRun("ppo", "2d-navigation", new Dictionary<string, string> { ["num-batches"] = $"{iterations}" }, seed: 1);
+        var run = new TrainingRun(algorithm, "2d-navigation", new Dictionary<string, string> { ["num-batches"] = $"{iterations}" }, seed: 1);
         long at50 = 0;
         for (int i = 1; i <= iterations; i++)
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MetaRl.Algorithms;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Core;
 using MetaRl.Envs;
@@ -49,6 +50,8 @@ public static class Cli
         root.Add(EvalCommand(stdout));
         root.Add(BenchCommand(stdout));
         root.Add(DemoCommand(stdout, interactive));
+        root.Add(ReproduceCommand(stdout));
+        root.Add(PlotCommand(stdout));
         return root;
     }
 
@@ -86,7 +89,8 @@ public static class Cli
 
     static readonly Dictionary<string, string> Experiments = new()
     {
-        ["demo"] = "PPO on one 2D-navigation goal for 30 iterations (the README's first command), then an evaluation",
+        ["demo"] = "MAML-TRPO on 2D navigation for 15 meta-iterations, then the adaptation table (the README's first command)",
+        [MamlReproduction.Name] = "MAML-TRPO vs pretrained, scratch and oracle on 2D navigation, 3 seeds x 500 iterations, beside pytorch-maml-rl's numbers",
     };
 
     static Command TrainCommand(TextWriter stdout, bool interactive)
@@ -134,33 +138,115 @@ public static class Cli
 
     static Command EvalCommand(TextWriter stdout)
     {
-        var runDir = new Argument<string>("run-dir") { Description = "a run directory written by 'metarl train'" };
-        var episodes = new Option<int>("--episodes") { Description = "episodes per task", DefaultValueFactory = _ => 10 };
-        var cmd = new Command("eval", "Evaluate a run's last checkpoint on its task and on the train / test / out-of-distribution splits") { runDir, episodes };
+        var runDirs = new Argument<string[]>("run-dir") { Description = "run directories written by 'metarl train' (several runs of a meta-learner are combined, CI over runs)", Arity = ArgumentArity.OneOrMore };
+        var episodes = new Option<int>("--episodes") { Description = "single-task runs: episodes per task", DefaultValueFactory = _ => 10 };
+        var steps = new Option<int>("--steps") { Description = "meta-learners: adaptation steps to evaluate", DefaultValueFactory = _ => 3 };
+        var cmd = new Command("eval", "Evaluate runs: single-task policies on their task and the splits; meta-learners after 0..k adaptation steps on the train / test / out-of-distribution splits") { runDirs, episodes, steps };
         cmd.SetAction(p =>
         {
-            var dir = RunDirectory.Open(p.GetValue(runDir)!);
-            int eps = p.GetValue(episodes);
-            if (eps < 1) throw new UsageException("--episodes must be >= 1");
             SetThreads(1);
-            var run = Trainer.Load(dir);
-            var splits = run.Distribution.Splits();
+            var dirs = p.GetValue(runDirs)!.Select(RunDirectory.Open).ToList();
+            int eps = p.GetValue(episodes), budget = p.GetValue(steps);
+            if (eps < 1) throw new UsageException("--episodes must be >= 1");
+            if (budget < 0) throw new UsageException("--steps must be >= 0");
+            var runs = dirs.Select(d => (Dir: d, Run: Trainer.Load(d))).ToList();
+            if (runs.All(r => r.Run.Learner is IMetaLearner))
+            {
+                var curves = new List<List<AdaptationPoint>>();
+                foreach (var (dir, run) in runs)
+                {
+                    var curve = MetaEvaluator.Evaluate(run.Algorithm, (IMetaLearner)run.Learner, run.Distribution.Splits(), budget, [run.Seed * 1000 + 1, run.Seed * 1000 + 2]);
+                    File.WriteAllText(Path.Combine(dir.Path, "adaptation.csv"), MetaEvaluator.ToCsv(curve));
+                    curves.Add(curve);
+                }
+                var points = MetaEvaluator.AcrossRuns(curves);
+                var table = new Table().Title($"return after k adaptation steps ({runs.Count} run{(runs.Count > 1 ? "s, CI over runs" : ", CI over tasks")})")
+                    .AddColumn("method").AddColumn("split");
+                for (int k = 0; k <= budget; k++) table.AddColumn($"step {k}");
+                table.AddColumn("success");
+                foreach (var g in points.GroupBy(x => (x.Method, x.Split)))
+                {
+                    var row = new List<string> { g.Key.Method, g.Key.Split };
+                    row.AddRange(g.OrderBy(x => x.Step).Select(x => FormattableString.Invariant($"{x.MeanReturn:0.00} ±{x.Ci95:0.00}")));
+                    row.Add($"{g.OrderBy(x => x.Step).Last().SuccessRate:P0}");
+                    table.AddRow(row.ToArray());
+                }
+                ConsoleFor(stdout).Write(table);
+                stdout.WriteLine($"Written: adaptation.csv in each run directory; plot with 'metarl plot {string.Join(" ", dirs.Select(d => d.Path))}'");
+                return Ok;
+            }
+            if (runs.Count > 1) throw new UsageException("several run directories can be combined only for meta-learners");
+            var (single, singleRun) = runs[0];
+            var splits = singleRun.Distribution.Splits();
             var rows = new List<(string Split, int Tasks, double Mean, double Ci, double Success)>();
             void Add(string name, IReadOnlyList<object> tasks)
             {
-                var (_, success, returns) = run.Evaluate(tasks, eps, seed: 12345);
+                var (_, success, returns) = singleRun.Evaluate(tasks, eps, seed: 12345);
                 var (mean, ci) = Statistics.MeanAndCi95(returns);
                 rows.Add((name, tasks.Count, mean, ci, success));
             }
-            if (run.Task is { } task) Add("trained task", [task]);
+            if (singleRun.Task is { } task) Add("trained task", [task]);
             Add("train split", splits.Train);
             Add("test split", splits.Test);
             Add("out-of-distribution", splits.OutOfDistribution);
-            var table = new Table().Title($"{run.Algorithm} on {run.Distribution.Name}, iteration {run.Iteration}")
+            var t = new Table().Title($"{singleRun.Algorithm} on {singleRun.Distribution.Name}, iteration {singleRun.Iteration}")
                 .AddColumn("tasks").AddColumn("n").AddColumn("mean return").AddColumn("95% CI").AddColumn("success");
-            foreach (var r in rows) table.AddRow(r.Split, $"{r.Tasks}", $"{r.Mean:0.00}", $"±{r.Ci:0.00}", $"{r.Success:P0}");
-            ConsoleFor(stdout).Write(table);
-            dir.WriteEvaluation(rows.Select(r => new EvaluationRow(r.Split, r.Tasks, eps, r.Mean, r.Ci, r.Success)).ToList());
+            foreach (var r in rows) t.AddRow(r.Split, $"{r.Tasks}", $"{r.Mean:0.00}", $"±{r.Ci:0.00}", $"{r.Success:P0}");
+            ConsoleFor(stdout).Write(t);
+            single.WriteEvaluation(rows.Select(r => new EvaluationRow(r.Split, r.Tasks, eps, r.Mean, r.Ci, r.Success)).ToList());
+            return Ok;
+        });
+        return cmd;
+    }
+
+    static Command ReproduceCommand(TextWriter stdout)
+    {
+        var name = new Argument<string>("experiment") { Description = MamlReproduction.Name };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name);
+        var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds", DefaultValueFactory = _ => "1,2,3" };
+        var iterations = new Option<int?>("--iterations") { Description = "meta-iterations per run (reference: 500)" };
+        var quick = new Option<bool>("--quick") { Description = "a few minutes: 3 iterations, one seed, smaller batches (a smoke test, not the reference settings)" };
+        var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, outDir, threads };
+        cmd.SetAction(p =>
+        {
+            SetThreads(p.GetValue(threads));
+            bool isQuick = p.GetValue(quick);
+            var seedList = ParseSeeds(isQuick ? "1" : p.GetValue(seeds)!);
+            int its = p.GetValue(iterations) ?? (isQuick ? 3 : 500);
+            if (its < 1) throw new UsageException("--iterations must be >= 1");
+            string root = MamlReproduction.Run(new MamlReproduction.Options(seedList, its, isQuick, p.GetValue(outDir)!), stdout);
+            foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(root, "adaptation.csv")), Path.Combine(root, "adaptation")))
+                stdout.WriteLine($"Plot: {f}");
+            return Ok;
+        });
+        return cmd;
+    }
+
+    static int[] ParseSeeds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var seeds = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out seeds[i]))
+                throw new UsageException($"--seeds takes comma-separated integers; got '{text}'");
+        return seeds.Length > 0 ? seeds : throw new UsageException("--seeds needs at least one seed");
+    }
+
+    static Command PlotCommand(TextWriter stdout)
+    {
+        var paths = new Argument<string[]>("path") { Description = "run directories or reproductions (anything holding an adaptation.csv; run 'metarl eval' first for a run)", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--out") { Description = "output file prefix (default: adaptation beside the first path)" };
+        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given (PNG and SVG)") { paths, output };
+        cmd.SetAction(p =>
+        {
+            var csvs = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, "adaptation.csv")).ToList();
+            foreach (var csv in csvs)
+                if (!File.Exists(csv)) throw new UsageException($"no adaptation.csv at '{csv}'; run 'metarl eval <run-dir>' first");
+            var points = MetaEvaluator.AcrossRuns(csvs.Select(MetaEvaluator.FromCsv).ToList());
+            string prefix = p.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(csvs[0]))!, "adaptation");
+            foreach (var f in AdaptationPlot.Write(points, prefix)) stdout.WriteLine($"Plot: {f}");
             return Ok;
         });
         return cmd;
@@ -168,15 +254,21 @@ public static class Cli
 
     static Command BenchCommand(TextWriter stdout)
     {
-        var which = new Argument<string>("benchmark") { Description = "sampler or memory" };
-        which.AcceptOnlyFromAmong("sampler", "memory");
-        var iterations = new Option<int>("--iterations") { Description = "memory: PPO iterations", DefaultValueFactory = _ => 300 };
-        var cmd = new Command("bench", "Throughput and memory benchmarks (one thread)") { which, iterations };
+        var which = new Argument<string>("benchmark") { Description = "sampler, memory, maml or maml-memory" };
+        which.AcceptOnlyFromAmong("sampler", "memory", "maml", "maml-memory");
+        var iterations = new Option<int?>("--iterations") { Description = "memory: iterations (default 300 PPO, 500 MAML); maml: timed meta-iterations (default 6)" };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads (sampler and memory: 1)", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("bench", "Throughput and memory benchmarks") { which, iterations, threads };
         cmd.SetAction(p =>
         {
-            SetThreads(1);
-            if (p.GetValue(which) == "sampler") Bench.Sampler(stdout);
-            else Bench.Memory(stdout, p.GetValue(iterations));
+            SetThreads(p.GetValue(threads));
+            switch (p.GetValue(which))
+            {
+                case "sampler": Bench.Sampler(stdout); break;
+                case "memory": Bench.Memory(stdout, "ppo", p.GetValue(iterations) ?? 300); break;
+                case "maml-memory": Bench.Memory(stdout, "maml", p.GetValue(iterations) ?? 500); break;
+                default: Bench.Maml(stdout, p.GetValue(iterations) ?? 6, p.GetValue(threads)); break;
+            }
             return Ok;
         });
         return cmd;
@@ -185,15 +277,15 @@ public static class Cli
     static Command DemoCommand(TextWriter stdout, bool interactive)
     {
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
-        var cmd = new Command("demo", "A short training demo: PPO on a 2D-navigation goal, then its evaluation table") { outDir };
+        var cmd = new Command("demo", "A short meta-training demo: MAML-TRPO on 2D navigation for 15 meta-iterations, then the adaptation table on train / test / OOD tasks") { outDir };
         cmd.SetAction(p =>
         {
             string outRoot = p.GetValue(outDir)!;
-            int code = Run(["train", "ppo", "--env", "2d-navigation", "--iterations", "30", "--out", outRoot], stdout, stdout, interactive);
+            int code = Run(["train", "maml", "--env", "2d-navigation", "--iterations", "15", "--threads", "2", "--out", outRoot], stdout, stdout, interactive);
             if (code != Ok) return code;
-            var latest = new DirectoryInfo(Path.Combine(outRoot, "ppo-2d-navigation")).GetDirectories().OrderBy(d => d.Name, StringComparer.Ordinal).Last();
+            var latest = new DirectoryInfo(Path.Combine(outRoot, "maml-2d-navigation")).GetDirectories().OrderBy(d => d.Name, StringComparer.Ordinal).Last();
             code = Run(["eval", latest.FullName], stdout, stdout, interactive);
-            stdout.WriteLine($"Results (config.yaml, progress.csv, tb/, checkpoint.bin, summary.json, evaluation.csv): {latest.FullName}");
+            stdout.WriteLine($"Results (config.yaml, progress.csv with pre/post-adaptation returns, tb/, checkpoint.bin, summary.json, adaptation.csv): {latest.FullName}");
             return code;
         });
         return cmd;

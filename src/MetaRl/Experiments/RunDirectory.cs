@@ -36,6 +36,15 @@ public sealed class RunDirectory
         return new RunDirectory(path);
     }
 
+    /// <summary>A run directory at a fixed path (for reproductions that resume what exists).</summary>
+    public static RunDirectory At(string path)
+    {
+        Directory.CreateDirectory(path);
+        return new RunDirectory(path);
+    }
+
+    public bool HasCheckpoint => File.Exists(CheckpointPath);
+
     public static RunDirectory Open(string path)
     {
         if (!File.Exists(System.IO.Path.Combine(path, ConfigFile)))

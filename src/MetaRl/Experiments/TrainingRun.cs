@@ -26,6 +26,7 @@ public sealed class TrainingRun
         ["trpo"] = "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
         ["maml"] = "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
         ["fomaml"] = "first-order MAML: MAML-TRPO with the inner gradient treated as a constant",
+        ["pretrain"] = "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
     };
 
     const string Magic = "METARL-CHECKPOINT-2";
@@ -38,7 +39,7 @@ public sealed class TrainingRun
         Distribution = EnvRegistry.Create(env);
         Seed = seed;
         if (algorithm == "ppo") Common.GaeLambda = 0.95;
-        if (algorithm is "maml" or "fomaml") Common.NumBatches = 500;
+        if (algorithm is "maml" or "fomaml" or "pretrain") Common.NumBatches = 500;
         Configs = algorithm switch
         {
             "vpg" => [Common, new SingleTaskConfig(), new VpgConfig()],
@@ -54,6 +55,7 @@ public sealed class TrainingRun
         Learner = Configs[1] switch
         {
             SingleTaskConfig single => SingleTask(single),
+            MamlConfig maml when algorithm == "pretrain" => new JointPretraining(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
             MamlConfig maml => new MamlTrpo(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
             _ => throw new InvalidOperationException(),
         };

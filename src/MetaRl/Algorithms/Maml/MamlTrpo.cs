@@ -40,7 +40,11 @@ public sealed class MamlTrpo : IMetaLearner
     {
         _tasks = tasks; Policy = policy; Maml = maml; Trpo = trpo; Common = common; _rng = rng;
         _sampler = new Sampler(tasks);
+        Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
     }
+
+    /// <summary>The inner loop and the test-time adaptation.</summary>
+    public GradientAdaptation Adaptation { get; }
 
     public Policy Policy { get; }
     public MamlConfig Maml { get; }
@@ -53,10 +57,10 @@ public sealed class MamlTrpo : IMetaLearner
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(Maml.MetaBatchSize, _rng);
         var train = _sampler.Sample(Policy, tasks, Maml.FastBatchSize, _rng);                     // line 5
-        var trainData = new TaskBatch(train, tasks.Count, Advantages.PerTask(train, Common.Gamma, Common.GaeLambda));
+        var trainData = Adaptation.Prepare(train, tasks.Count);
         var adapted = Adapt(Policy.Parameters, trainData, Maml.NumSteps, firstOrder: true);       // lines 6-7 (for sampling)
         var valid = _sampler.Sample(Policy, tasks, Maml.FastBatchSize, _rng, adapted.Map((_, v) => v.detach())); // line 8
-        var validData = new TaskBatch(valid, tasks.Count, Advantages.PerTask(valid, Common.Gamma, Common.GaeLambda));
+        var validData = Adaptation.Prepare(valid, tasks.Count);
 
         // Line 10: TRPO on the post-adaptation surrogate. The old policy is the adapted one at the current theta.
         IActionDistribution? oldPi = null;
@@ -88,101 +92,12 @@ public sealed class MamlTrpo : IMetaLearner
         });
     }
 
-    /// <summary>
-    /// theta'_i = theta - alpha grad L_Ti(theta), for every task at once, <paramref name="steps"/> times on
-    /// the same episodes. <paramref name="start"/> is shared (the policy's leaves) or already per task.
-    /// </summary>
-    public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder)
-    {
-        var theta = start.TaskCount is null ? start.Replicate(data.Tasks) : start;
-        for (int s = 0; s < steps; s++)
-        {
-            var logp = Policy.Distribution(data.Observations, theta).LogProb(data.Actions);
-            // Sum over tasks of each task's REINFORCE loss: its gradient with respect to the per-task copies is every task's own gradient.
-            var loss = -data.EpisodeMeanPerTask(logp * data.Advantages).sum();
-            theta = theta.Adapt(loss, Maml.FastLr, firstOrder);
-        }
-        return theta;
-    }
+    /// <summary>The inner loop: theta'_i = theta - alpha grad L_Ti(theta) for all tasks at once.</summary>
+    public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder) => Adaptation.Adapt(start, data, steps, firstOrder);
 
-    /// <summary>Adaptation as evaluated in the MAML paper: sample with the current parameters, record the return, take an inner step on those episodes; repeat.</summary>
-    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
-    {
-        using var scope = NewDisposeScope();
-        var returns = new double[budget + 1][];
-        var success = new double[budget + 1][];
-        ParameterSet theta = Policy.Parameters.DetachedClone().Replicate(tasks.Count);
-        for (int step = 0; ; step++)
-        {
-            var batch = _sampler.Sample(Policy, tasks, Maml.FastBatchSize, rng, theta);
-            (returns[step], success[step]) = PerTaskMeans(batch, tasks.Count);
-            if (step == budget) break;
-            var data = new TaskBatch(batch, tasks.Count, Advantages.PerTask(batch, Common.Gamma, Common.GaeLambda));
-            using var _ = enable_grad();
-            var leaves = theta.Map((_, v) => v.detach().requires_grad_(true));
-            theta = Adapt(leaves, data, 1, firstOrder: true).Map((_, v) => v.detach());
-        }
-        return new AdaptationResult(returns, success);
-    }
-
-    internal static (double[] Returns, double[] Success) PerTaskMeans(EpisodeBatch batch, int tasks)
-    {
-        var episodeReturns = batch.EpisodeReturns();
-        var r = new double[tasks];
-        var s = new double[tasks];
-        var n = new int[tasks];
-        for (int e = 0; e < batch.Episodes; e++)
-        {
-            int k = batch.TaskIndex[e];
-            r[k] += episodeReturns[e]; s[k] += batch.Success[e] ? 1 : 0; n[k]++;
-        }
-        for (int k = 0; k < tasks; k++) { r[k] /= n[k]; s[k] /= n[k]; }
-        return (r, s);
-    }
+    /// <summary>Adaptation as evaluated in the MAML paper: return before adapting, and after each inner step on fresh episodes.</summary>
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
 
     public void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
     public void LoadState(BinaryReader r) => Policy.Parameters.Load(r);
-}
-
-/// <summary>
-/// A multi-task batch as tensors in task layout: [K, T, E, ...] for K tasks of E episodes (the sampler's
-/// [T, K*E] split by task), with advantages and the per-episode masks and lengths.
-/// </summary>
-public sealed class TaskBatch
-{
-    public TaskBatch(EpisodeBatch batch, int tasks, float[] advantages)
-        : this(tasks, ByTask(batch.ObservationsTensor(), tasks), ByTask(batch.ActionsTensor(), tasks),
-               ByTask(batch.MaskTensor(), tasks), ByTask(EpisodeBatch.AsTensor(advantages, batch), tasks))
-    {
-    }
-
-    TaskBatch(int tasks, Tensor observations, Tensor actions, Tensor mask, Tensor advantages)
-    {
-        Tasks = tasks;
-        Observations = observations; Actions = actions; Mask = mask; Advantages = advantages;
-        Lengths = Mask.sum([1L]).clamp_min(1); // [K, E]
-    }
-
-    /// <summary>The same data in another precision (double for gradient checks).</summary>
-    public TaskBatch To(ScalarType type) => new(Tasks, Observations.to(type), Actions.to(type), Mask.to(type), Advantages.to(type));
-
-    public int Tasks { get; }
-    public Tensor Observations { get; }
-    public Tensor Actions { get; }
-    public Tensor Mask { get; }
-    public Tensor Advantages { get; }
-    public Tensor Lengths { get; }
-
-    /// <summary>[T, K*E, ...] -> [K, T, E, ...] (episodes are task-major in a sampler batch).</summary>
-    public static Tensor ByTask(Tensor x, int tasks)
-    {
-        var s = x.shape;
-        return x.view([s[0], (long)tasks, s[1] / tasks, .. s[2..]]).transpose(0, 1);
-    }
-
-    /// <summary>pytorch-maml-rl's weighted mean: each episode's mean over its steps, then the mean over a task's episodes: [K].</summary>
-    public Tensor EpisodeMeanPerTask(Tensor x) => ((x * Mask).sum([1L]) / Lengths).mean([1]);
-
-    /// <summary>The mean over tasks of <see cref="EpisodeMeanPerTask"/>.</summary>
-    public Tensor EpisodeMean(Tensor x) => EpisodeMeanPerTask(x).mean();
 }

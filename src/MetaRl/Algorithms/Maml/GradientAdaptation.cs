@@ -1,0 +1,121 @@
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Policies;
+using MetaRl.Sampling;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.Maml;
+
+/// <summary>
+/// Adaptation by gradient steps, as in MAML and its baselines (a pre-trained policy fine-tuned, a policy
+/// trained from scratch): theta'_i = theta - alpha grad L_Ti(theta) with L the REINFORCE loss and the
+/// linear feature baseline, for all tasks of a batch at once through per-task copies of theta.
+/// </summary>
+public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fastLr, int fastBatchSize, CommonConfig common)
+{
+    public double FastLr => fastLr;
+    public int FastBatchSize => fastBatchSize;
+
+    /// <summary>
+    /// <paramref name="steps"/> inner steps on the same episodes, from <paramref name="start"/> (shared,
+    /// e.g. the policy's leaves, or already per task). Second order keeps the graph for the meta-gradient.
+    /// </summary>
+    public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder)
+    {
+        var theta = start.TaskCount is null ? start.Replicate(data.Tasks) : start;
+        for (int s = 0; s < steps; s++)
+        {
+            var logp = policy.Distribution(data.Observations, theta).LogProb(data.Actions);
+            // Sum over tasks of each task's REINFORCE loss: its gradient with respect to the per-task copies is every task's own gradient.
+            var loss = -data.EpisodeMeanPerTask(logp * data.Advantages).sum();
+            theta = theta.Adapt(loss, fastLr, firstOrder);
+        }
+        return theta;
+    }
+
+    /// <summary>Per-task advantages of a sampled batch in task layout.</summary>
+    public TaskBatch Prepare(EpisodeBatch batch, int tasks) =>
+        new(batch, tasks, Advantages.PerTask(batch, common.Gamma, common.GaeLambda));
+
+    /// <summary>
+    /// Test-time adaptation as the MAML paper evaluates it: sample fast-batch-size episodes per task with
+    /// the current parameters and record their return; take one inner step on them; repeat budget times.
+    /// Starts from the policy's own parameters.
+    /// </summary>
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
+    {
+        using var scope = NewDisposeScope();
+        var returns = new double[budget + 1][];
+        var success = new double[budget + 1][];
+        var theta = policy.Parameters.DetachedClone().Replicate(tasks.Count);
+        for (int step = 0; ; step++)
+        {
+            var batch = sampler.Sample(policy, tasks, fastBatchSize, rng, theta);
+            (returns[step], success[step]) = PerTaskMeans(batch, tasks.Count);
+            if (step == budget) break;
+            using var _ = enable_grad();
+            var leaves = theta.Map((_, v) => v.detach().requires_grad_(true));
+            theta = Adapt(leaves, Prepare(batch, tasks.Count), 1, firstOrder: true).Map((_, v) => v.detach());
+        }
+        return new AdaptationResult(returns, success);
+    }
+
+    /// <summary>Mean return and success rate of each task's episodes.</summary>
+    public static (double[] Returns, double[] Success) PerTaskMeans(EpisodeBatch batch, int tasks)
+    {
+        var episodeReturns = batch.EpisodeReturns();
+        var r = new double[tasks];
+        var s = new double[tasks];
+        var n = new int[tasks];
+        for (int e = 0; e < batch.Episodes; e++)
+        {
+            int k = batch.TaskIndex[e];
+            r[k] += episodeReturns[e]; s[k] += batch.Success[e] ? 1 : 0; n[k]++;
+        }
+        for (int k = 0; k < tasks; k++) { r[k] /= n[k]; s[k] /= n[k]; }
+        return (r, s);
+    }
+}
+
+/// <summary>
+/// A multi-task batch as tensors in task layout: [K, T, E, ...] for K tasks of E episodes (the sampler's
+/// [T, K*E] split by task), with advantages and the per-episode masks and lengths.
+/// </summary>
+public sealed class TaskBatch
+{
+    public TaskBatch(EpisodeBatch batch, int tasks, float[] advantages)
+        : this(tasks, ByTask(batch.ObservationsTensor(), tasks), ByTask(batch.ActionsTensor(), tasks),
+               ByTask(batch.MaskTensor(), tasks), ByTask(EpisodeBatch.AsTensor(advantages, batch), tasks))
+    {
+    }
+
+    TaskBatch(int tasks, Tensor observations, Tensor actions, Tensor mask, Tensor advantages)
+    {
+        Tasks = tasks;
+        Observations = observations; Actions = actions; Mask = mask; Advantages = advantages;
+        Lengths = Mask.sum([1L]).clamp_min(1); // [K, E]
+    }
+
+    public int Tasks { get; }
+    public Tensor Observations { get; }
+    public Tensor Actions { get; }
+    public Tensor Mask { get; }
+    public Tensor Advantages { get; }
+    public Tensor Lengths { get; }
+
+    /// <summary>The same data in another precision (double for gradient checks).</summary>
+    public TaskBatch To(ScalarType type) => new(Tasks, Observations.to(type), Actions.to(type), Mask.to(type), Advantages.to(type));
+
+    /// <summary>[T, K*E, ...] -> [K, T, E, ...] (episodes are task-major in a sampler batch).</summary>
+    public static Tensor ByTask(Tensor x, int tasks)
+    {
+        var s = x.shape;
+        return x.view([s[0], (long)tasks, s[1] / tasks, .. s[2..]]).transpose(0, 1);
+    }
+
+    /// <summary>pytorch-maml-rl's weighted mean: each episode's mean over its steps, then the mean over a task's episodes: [K].</summary>
+    public Tensor EpisodeMeanPerTask(Tensor x) => ((x * Mask).sum([1L]) / Lengths).mean([1L]);
+
+    /// <summary>The mean over tasks of <see cref="EpisodeMeanPerTask"/>.</summary>
+    public Tensor EpisodeMean(Tensor x) => EpisodeMeanPerTask(x).mean();
+}

@@ -1,0 +1,76 @@
+using MetaRl.Algorithms;
+using MetaRl.Envs;
+
+namespace MetaRl.Evaluation;
+
+/// <summary>One point of an adaptation curve: mean return (95% CI half-width) and success rate after a number of adaptation steps.</summary>
+public sealed record AdaptationPoint(string Method, string Split, int Step, double MeanReturn, double Ci95, double SuccessRate, int Samples);
+
+/// <summary>
+/// The evaluation protocol shared by every method (Meta-World's split, MAML's adaptation curve): adapt to
+/// the tasks of each split (train, held-out test, out of distribution) with the method's own notion of an
+/// adaptation step, and record the return before adapting and after each step. Each evaluation seed
+/// draws new episodes; the confidence interval is over tasks (one run) or over runs (several).
+/// </summary>
+public static class MetaEvaluator
+{
+    public static readonly string[] SplitNames = ["train", "test", "ood"];
+
+    /// <summary>Adaptation curves of one learner on the default splits (at most <paramref name="maxTasks"/> tasks each).</summary>
+    public static List<AdaptationPoint> Evaluate(string method, IMetaLearner learner, TaskSplits<object> splits, int budget, IReadOnlyList<int> seeds, int maxTasks = 40) =>
+        Evaluate(method, (tasks, rng) => learner.AdaptTo(tasks, budget, rng), splits, budget, seeds, maxTasks);
+
+    /// <summary>The same for any adaptation procedure (baselines such as an oracle or a from-scratch policy).</summary>
+    public static List<AdaptationPoint> Evaluate(string method, Func<IReadOnlyList<object>, Rng, AdaptationResult> adapt, TaskSplits<object> splits, int budget, IReadOnlyList<int> seeds, int maxTasks = 40)
+    {
+        var points = new List<AdaptationPoint>();
+        foreach (var (name, all) in new[] { ("train", splits.Train), ("test", splits.Test), ("ood", splits.OutOfDistribution) })
+        {
+            var tasks = all.Take(maxTasks).ToList();
+            var perTask = new double[budget + 1][];
+            var success = new double[budget + 1];
+            for (int s = 0; s <= budget; s++) perTask[s] = new double[tasks.Count];
+            foreach (int seed in seeds)
+            {
+                var r = adapt(tasks, new Rng(seed));
+                for (int s = 0; s <= budget; s++)
+                    for (int k = 0; k < tasks.Count; k++)
+                    {
+                        perTask[s][k] += r.Returns[s][k] / seeds.Count;
+                        success[s] += r.SuccessRates[s][k] / (seeds.Count * tasks.Count);
+                    }
+            }
+            for (int s = 0; s <= budget; s++)
+            {
+                var (mean, ci) = Statistics.MeanAndCi95(perTask[s]);
+                points.Add(new AdaptationPoint(method, name, s, mean, ci, success[s], tasks.Count));
+            }
+        }
+        return points;
+    }
+
+    /// <summary>Combines the curves of several runs of the same method: mean over runs, CI over runs.</summary>
+    public static List<AdaptationPoint> AcrossRuns(IReadOnlyList<List<AdaptationPoint>> runs) =>
+        runs.SelectMany(r => r)
+            .GroupBy(p => (p.Method, p.Split, p.Step))
+            .Select(g =>
+            {
+                var means = g.Select(p => p.MeanReturn).ToList();
+                var (mean, ci) = means.Count > 1 ? Statistics.MeanAndCi95(means) : (means[0], g.First().Ci95);
+                return new AdaptationPoint(g.Key.Method, g.Key.Split, g.Key.Step, mean, ci, g.Average(p => p.SuccessRate), means.Count > 1 ? means.Count : g.First().Samples);
+            })
+            .OrderBy(p => p.Method, StringComparer.Ordinal).ThenBy(p => Array.IndexOf(SplitNames, p.Split)).ThenBy(p => p.Step)
+            .ToList();
+
+    public static string ToCsv(IEnumerable<AdaptationPoint> points) =>
+        "method,split,step,mean_return,ci95,success_rate,n\n" + string.Join("", points.Select(p =>
+            FormattableString.Invariant($"{p.Method},{p.Split},{p.Step},{p.MeanReturn:R},{p.Ci95:R},{p.SuccessRate:R},{p.Samples}\n")));
+
+    public static List<AdaptationPoint> FromCsv(string path) =>
+        File.ReadLines(path).Skip(1).Where(l => l.Length > 0).Select(l =>
+        {
+            var c = l.Split(',');
+            double D(string x) => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture);
+            return new AdaptationPoint(c[0], c[1], int.Parse(c[2], System.Globalization.CultureInfo.InvariantCulture), D(c[3]), D(c[4]), D(c[5]), int.Parse(c[6], System.Globalization.CultureInfo.InvariantCulture));
+        }).ToList();
+}

@@ -131,3 +131,30 @@ public class CliTests : IDisposable
         Assert.Equal(run.Iteration + 1, File.ReadAllLines(Path.Combine(dir, RunDirectory.ProgressFile)).Length);
     }
 }
+
+public class ReproductionCliTests : IDisposable
+{
+    readonly string _root = Directory.CreateTempSubdirectory("metarl-repro-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void QuickReproductionRunsEndToEndAndResumes()
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(["reproduce", "maml-2d-navigation", "--quick", "--out", _root], o, e);
+        Assert.True(code == 0, e.ToString());
+        string dir = Path.Combine(_root, "reproduce-maml-2d-navigation-quick");
+        string report = File.ReadAllText(Path.Combine(dir, "report.md"));
+        foreach (var method in new[] { "maml", "pretrain", "scratch", "oracle" }) Assert.Contains($"| {method} | test |", report);
+        Assert.Contains("pytorch-maml-rl", report);
+        foreach (var split in new[] { "train", "test", "ood" }) Assert.True(new FileInfo(Path.Combine(dir, $"adaptation-{split}.png")).Length > 1000);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "maml-seed1", RunDirectory.ProgressFile)).Length);
+
+        // A second call finds the runs complete and only evaluates again.
+        var o2 = new StringWriter();
+        Assert.Equal(0, MetaRl.Cli.Cli.Run(["reproduce", "maml-2d-navigation", "--quick", "--out", _root], o2, e));
+        Assert.Contains("resuming at iteration 3", o2.ToString());
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "maml-seed1", RunDirectory.ProgressFile)).Length);
+    }
+}

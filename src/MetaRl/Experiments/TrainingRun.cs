@@ -26,6 +26,8 @@ public sealed class TrainingRun
         ["trpo"] = "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
         ["maml"] = "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
         ["fomaml"] = "first-order MAML: MAML-TRPO with the inner gradient treated as a constant",
+        ["promp"] = "ProMP (MAML-PPO): LVC inner step, clipped outer objective with a KL penalty on the pre-update policy (Rothfuss et al. 2018)",
+        ["reptile"] = "Reptile for RL: k VPG steps per task, then theta += epsilon (phi - theta), batched over tasks (Nichol et al. 2018)",
         ["pretrain"] = "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
     };
 
@@ -39,12 +41,14 @@ public sealed class TrainingRun
         Distribution = EnvRegistry.Create(env);
         Seed = seed;
         if (algorithm == "ppo") Common.GaeLambda = 0.95;
-        if (algorithm is "maml" or "fomaml" or "pretrain") Common.NumBatches = 500;
+        if (algorithm is "maml" or "fomaml" or "promp" or "reptile" or "pretrain") Common.NumBatches = 500;
         Configs = algorithm switch
         {
             "vpg" => [Common, new SingleTaskConfig(), new VpgConfig()],
             "ppo" => [Common, new SingleTaskConfig(), new PpoConfig()],
             "trpo" => [Common, new SingleTaskConfig(), new TrpoConfig()],
+            "promp" => [Common, new MamlConfig(), new ProMpConfig()],
+            "reptile" => [Common, new MamlConfig(), new ReptileConfig()],
             _ => [Common, new MamlConfig { FirstOrder = algorithm == "fomaml" }, new TrpoConfig()],
         };
         Config.Bind(values, Configs);
@@ -55,6 +59,8 @@ public sealed class TrainingRun
         Learner = Configs[1] switch
         {
             SingleTaskConfig single => SingleTask(single),
+            MamlConfig maml when algorithm == "promp" => new ProMp(Distribution, Policy, maml, Get<ProMpConfig>(), Common, Rng),
+            MamlConfig maml when algorithm == "reptile" => new Reptile(Distribution, Policy, maml, Get<ReptileConfig>(), Common, Rng),
             MamlConfig maml when algorithm == "pretrain" => new JointPretraining(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
             MamlConfig maml => new MamlTrpo(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
             _ => throw new InvalidOperationException(),

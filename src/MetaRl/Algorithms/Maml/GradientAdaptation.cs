@@ -19,15 +19,24 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
     /// <summary>
     /// <paramref name="steps"/> inner steps on the same episodes, from <paramref name="start"/> (shared,
     /// e.g. the policy's leaves, or already per task). Second order keeps the graph for the meta-gradient.
+    /// With <paramref name="lowVarianceCurvature"/> the inner objective is ProMP's LVC estimator,
+    /// E[pi_theta / stop_gradient(pi_theta_o) A]: the same gradient, a Hessian without the high-variance term.
     /// </summary>
-    public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder)
+    public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder, bool lowVarianceCurvature = false)
     {
         var theta = start.TaskCount is null ? start.Replicate(data.Tasks) : start;
+        Tensor? samplingLogp = null;
         for (int s = 0; s < steps; s++)
         {
             var logp = policy.Distribution(data.Observations, theta).LogProb(data.Actions);
-            // Sum over tasks of each task's REINFORCE loss: its gradient with respect to the per-task copies is every task's own gradient.
-            var loss = -data.EpisodeMeanPerTask(logp * data.Advantages).sum();
+            // Sum over tasks of each task's loss: its gradient with respect to the per-task copies is every task's own gradient.
+            Tensor loss;
+            if (lowVarianceCurvature)
+            {
+                samplingLogp ??= logp.detach();
+                loss = -data.EpisodeMeanPerTask((logp - samplingLogp).exp() * data.Advantages).sum();
+            }
+            else loss = -data.EpisodeMeanPerTask(logp * data.Advantages).sum();
             theta = theta.Adapt(loss, fastLr, firstOrder);
         }
         return theta;

@@ -1,0 +1,96 @@
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs;
+using MetaRl.Experiments;
+using MetaRl.Policies;
+using MetaRl.Sampling;
+using MetaRl.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.Maml;
+
+/// <summary>ProMP's settings (Rothfuss et al. 2018 and their code's run scripts); task batch sizes as MAML's.</summary>
+public sealed class ProMpConfig
+{
+    [Key("meta-lr", "beta: Adam step size of the meta-update", Min = 0, MinExclusive = true)] public double MetaLr { get; set; } = 1e-3;
+    [Key("promp-steps", "N: optimisation steps of the clipped objective per meta-batch", Min = 1)] public int ProMpSteps { get; set; } = 5;
+    [Key("clip", "epsilon: clipping range of the likelihood ratio", Min = 0, MinExclusive = true)] public double Clip { get; set; } = 0.3;
+    [Key("inner-kl-penalty", "eta: weight of the KL between the pre-update policies", Min = 0)] public double InnerKlPenalty { get; set; } = 5e-4;
+}
+
+/// <summary>
+/// ProMP, "Proximal Meta-Policy Search" (Rothfuss et al. 2018), Algorithm 1:
+///   3: sample a batch of tasks T_i
+///  6-10 (n = 0): theta_o = theta; sample D_i with pi_theta; theta'_o,i = theta + alpha grad J_LR(theta);
+///       sample D'_i with pi_theta'_o,i
+///  11: theta'_i = theta + alpha grad J_LVC(theta) on D_i (low-variance curvature inner objective)
+///  12: theta += beta grad [ sum_i J_CLIP(theta'_i) on D'_i - eta KL(pi_theta_o || pi_theta) on D_i ]   (N times, Adam)
+/// J_CLIP is PPO's clipped surrogate with the ratio pi_theta'_i / pi_theta'_o,i.
+/// </summary>
+public sealed class ProMp : IMetaLearner
+{
+    readonly ITaskDistribution _tasks;
+    readonly Sampler _sampler;
+    readonly MamlConfig _maml;
+    readonly ProMpConfig _promp;
+    readonly Rng _rng;
+    readonly optim.Optimizer _optimizer;
+
+    public ProMp(ITaskDistribution tasks, Policy policy, MamlConfig maml, ProMpConfig promp, CommonConfig common, Rng rng)
+    {
+        _tasks = tasks; Policy = policy; _maml = maml; _promp = promp; _rng = rng;
+        _sampler = new Sampler(tasks);
+        Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
+        _optimizer = optim.Adam(policy.Parameters.AsParameters(), promp.MetaLr);
+    }
+
+    public Policy Policy { get; }
+    public GradientAdaptation Adaptation { get; }
+
+    public LearnerIteration Iterate()
+    {
+        using var scope = NewDisposeScope();
+        var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);
+        var train = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng);                         // line 8
+        var trainData = Adaptation.Prepare(train, tasks.Count);
+        var adaptedO = Adaptation.Adapt(Policy.Parameters, trainData, _maml.NumSteps, firstOrder: true).Map((_, v) => v.detach()); // line 9
+        var valid = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng, adaptedO);               // line 10
+        var validData = Adaptation.Prepare(valid, tasks.Count);
+        Tensor oldLogp;
+        IActionDistribution prePolicyO;
+        using (no_grad())
+        {
+            oldLogp = Policy.Distribution(validData.Observations, adaptedO).LogProb(validData.Actions);
+            prePolicyO = Policy.Distribution(trainData.Observations, Policy.Parameters.Replicate(tasks.Count)).Detach();
+        }
+
+        double objective = 0, innerKl = 0;
+        for (int n = 0; n < _promp.ProMpSteps; n++)
+        {
+            using var inner = NewDisposeScope();
+            var adapted = Adaptation.Adapt(Policy.Parameters, trainData, _maml.NumSteps, firstOrder: _maml.FirstOrder, lowVarianceCurvature: true); // line 11
+            var ratio = (Policy.Distribution(validData.Observations, adapted).LogProb(validData.Actions) - oldLogp).exp();
+            var a = validData.Advantages;
+            var clipped = validData.EpisodeMean(min(ratio * a, ratio.clamp(1 - _promp.Clip, 1 + _promp.Clip) * a));
+            var kl = trainData.EpisodeMean(Policy.Distribution(trainData.Observations, Policy.Parameters.Replicate(tasks.Count)).KlFrom(prePolicyO));
+            var loss = -clipped + _promp.InnerKlPenalty * kl;                                           // line 12
+            objective = clipped.item<float>(); innerKl = kl.item<float>();
+            if (!double.IsFinite(objective)) throw new NonFiniteException($"the ProMP objective became {objective}");
+            _optimizer.zero_grad();
+            loss.backward();
+            _optimizer.step();
+        }
+        return new LearnerIteration(valid.MeanReturn, valid.SuccessRate, train.Steps + valid.Steps, new Dictionary<string, double>
+        {
+            ["pre_return"] = train.MeanReturn, ["post_return"] = valid.MeanReturn,
+            ["pre_success"] = train.SuccessRate, ["post_success"] = valid.SuccessRate,
+            ["clip_objective"] = objective, ["inner_kl"] = innerKl,
+        });
+    }
+
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
+
+    public void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); ((OptimizerHelper)_optimizer).save_state_dict(w); }
+    public void LoadState(BinaryReader r) { Policy.Parameters.Load(r); ((OptimizerHelper)_optimizer).load_state_dict(r); }
+}

@@ -13,6 +13,7 @@ public static class Curvature
     /// </summary>
     public static Func<Tensor, Tensor> HessianVectorProduct(Tensor f, ParameterSet p, double damping = 0)
     {
+        if (!f.requires_grad) throw new InvalidOperationException("the function has no graph: it was computed under no_grad or from detached parameters");
         var grads = autograd.grad([f], p.Values, create_graph: true, retain_graph: true);
         var flatGrad = cat(grads.Select(g => g.reshape(-1)).ToList(), 0);
         return v =>

@@ -51,6 +51,10 @@ public sealed class ParameterSet
     /// </summary>
     public ParameterSet Replicate(int k) => new(_names.Select((n, i) => (n, _values[i].unsqueeze(0).expand([k, .. _values[i].shape]))).ToList()) { TaskCount = k };
 
+    /// <summary>K per-task copies of these values as new leaves (no graph back to these): for per-task gradient steps and Hessian products.</summary>
+    public ParameterSet ReplicateLeaves(int k) =>
+        new(_names.Select((n, i) => (n, _values[i].detach().unsqueeze(0).repeat([k, .. Enumerable.Repeat(1L, (int)_values[i].dim())]).requires_grad_(true))).ToList()) { TaskCount = k };
+
     public ParameterSet Map(Func<string, Tensor, Tensor> f) => new(_names.Select((n, i) => (n, f(n, _values[i]))).ToList()) { TaskCount = TaskCount };
 
     /// <summary>One vector of all parameters (for TRPO's flat updates).</summary>
@@ -78,6 +82,9 @@ public sealed class ParameterSet
     /// </summary>
     public ParameterSet Adapt(Tensor loss, double stepSize, bool firstOrder = false)
     {
+        // libtorch aborts the whole process (no .NET exception) on a gradient of a loss without a graph.
+        if (!loss.requires_grad)
+            throw new InvalidOperationException("the adaptation loss has no graph: it was computed under no_grad or from detached parameters");
         var grads = autograd.grad([loss], _values, retain_graph: !firstOrder, create_graph: !firstOrder);
         return new ParameterSet(_names.Select((n, i) => (n, _values[i] - stepSize * (firstOrder ? grads[i].detach() : grads[i]))).ToList()) { TaskCount = TaskCount };
     }

@@ -69,6 +69,17 @@ public class PolicyAndCurvatureTests
     }
 
     [Fact]
+    public void GradientsOfAGraphlessLossAreRefusedInsteadOfAbortingTheProcess()
+    {
+        using var scope = NewDisposeScope();
+        var p = ParameterSet.Leaves([("w", ones(3))]);
+        Tensor loss;
+        using (no_grad()) loss = (p["w"] * 2).sum();
+        Assert.Throws<InvalidOperationException>(() => p.Adapt(loss, 0.1));
+        Assert.Throws<InvalidOperationException>(() => Curvature.HessianVectorProduct(loss, p));
+    }
+
+    [Fact]
     public void ConjugateGradientSolvesASymmetricPositiveDefiniteSystem()
     {
         using var scope = NewDisposeScope();

@@ -3,6 +3,7 @@ using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
 using MetaRl.Envs.Navigation;
 using MetaRl.Policies;
+using MetaRl.Algorithms;
 using MetaRl.Sampling;
 using MetaRl.Torch;
 using static TorchSharp.torch;
@@ -84,6 +85,30 @@ public class MamlGradientTests
         Assert.True((first - gSum).abs().max().item<double>() < 1e-9, "FOMAML's gradient is the sum of the post-adaptation gradients");
         Assert.True((second - (gSum - Alpha * hg)).abs().max().item<double>() < 1e-9, "MAML's gradient adds -alpha H g");
         Assert.True(hg.abs().max().item<double>() > 1e-6, "the Hessian term must not vanish, or the test shows nothing");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheDecomposedKlHessianEqualsDoubleBackpropagationThroughTheAdaptation(bool firstOrder)
+    {
+        using var scope = NewDisposeScope();
+        var train = _train.To(float32);
+        var valid = _valid.To(float32);
+        var oldPi = _policy.Distribution(valid.Observations, _maml.Adapt(_policy.Parameters, train, 1, firstOrder: true)).Detach();
+        var kl = valid.EpisodeMean(_policy.Distribution(valid.Observations, _maml.Adapt(_policy.Parameters, train, 1, firstOrder)).KlFrom(oldPi));
+        var reference = Curvature.HessianVectorProduct(kl, _policy.Parameters);
+        var decomposed = _maml.KlHessianVectorProduct(train, valid, oldPi, firstOrder);
+        var gen = new Generator(5);
+        for (int trial = 0; trial < 3; trial++)
+        {
+            var v = randn(new long[] { _policy.Parameters.NumScalars }, generator: gen);
+            var a = reference(v);
+            var b = decomposed(v);
+            double relative = ((a - b).norm() / a.norm()).item<float>();
+            Assert.True(relative < 1e-3, $"relative difference {relative}");
+            Assert.True(a.norm().item<float>() > 1e-6);
+        }
     }
 
     [Fact]

@@ -81,7 +81,11 @@ public sealed class MamlTrpo : IMetaLearner
             var (l, k) = Objective(firstOrder: true); // the line search needs values only: first order suffices
             return (l.item<float>(), k.item<float>());
         }
-        var step = TrpoStep.Apply(Policy.Parameters, () => Objective(Maml.FirstOrder), Evaluate, Trpo);
+        // With one inner step the KL's Hessian has a cheaper exact form (see KlHessianVectorProduct); it is
+        // built on first use, after the objective has fixed the old policy.
+        Func<Tensor, Tensor>? product = null;
+        var step = TrpoStep.Apply(Policy.Parameters, () => Objective(Maml.FirstOrder), Evaluate, Trpo,
+            Maml.NumSteps == 1 ? v => (product ??= KlHessianVectorProduct(trainData, validData, oldPi!, Maml.FirstOrder))(v) : null);
 
         return new LearnerIteration(valid.MeanReturn, valid.SuccessRate, train.Steps + valid.Steps, new Dictionary<string, double>
         {
@@ -90,6 +94,37 @@ public sealed class MamlTrpo : IMetaLearner
             ["loss_before"] = step.LossBefore, ["loss_after"] = step.LossAfter, ["kl"] = step.Kl,
             ["ls_steps"] = step.LineSearchSteps, ["accepted"] = step.Accepted ? 1 : 0,
         });
+    }
+
+    /// <summary>
+    /// v -> H v for the meta-objective's KL at the current (old) parameters, with one inner step. Since the
+    /// KL is minimal there, its gradient with respect to the adapted parameters vanishes and the Hessian
+    /// is exactly H = sum_k J_k^T F_k J_k, with J_k = I - alpha H_inner,k (identity for first order) and F_k
+    /// the KL's Hessian at theta'_k. Three double-backward products of first-order graphs replace one
+    /// product through the second-order adaptation graph, which costs about twice as much.
+    /// </summary>
+    public Func<Tensor, Tensor> KlHessianVectorProduct(TaskBatch train, TaskBatch valid, IActionDistribution oldPi, bool firstOrder)
+    {
+        int k = train.Tasks;
+        var theta = Policy.Parameters;
+        // Per-task copies as leaves; the inner gradient with its graph, for products with H_inner,k.
+        var copies = theta.ReplicateLeaves(k);
+        var logp = Policy.Distribution(train.Observations, copies).LogProb(train.Actions);
+        var innerGrad = autograd.grad([-train.EpisodeMeanPerTask(logp * train.Advantages).sum()], copies.Values, create_graph: true, retain_graph: true);
+        var adapted = copies.Map((n, v) => (v - Adaptation.FastLr * innerGrad[copies.Names.ToList().IndexOf(n)]).detach().requires_grad_(true));
+        var kl = valid.EpisodeMean(Policy.Distribution(valid.Observations, adapted).KlFrom(oldPi));
+        var klGrad = autograd.grad([kl], adapted.Values, create_graph: true, retain_graph: true);
+
+        Tensor[] Product(IList<Tensor> grads, ParameterSet at, Tensor[] v) =>
+            autograd.grad([grads.Zip(v).Select(p => (p.First * p.Second).sum()).Aggregate((a, b) => a + b)], at.Values, retain_graph: true).ToArray();
+        Tensor[] J(Tensor[] v) => firstOrder ? v : v.Zip(Product(innerGrad, copies, v)).Select(p => p.First - Adaptation.FastLr * p.Second).ToArray();
+
+        return flat =>
+        {
+            var perTask = theta.Unflatten(flat.detach()).Values.Select(t => t.unsqueeze(0).expand([k, .. t.shape])).ToArray();
+            var z = J(Product(klGrad, adapted, J(perTask)));
+            return cat(z.Select(t => t.sum([0L]).reshape(-1)).ToList(), 0);
+        };
     }
 
     /// <summary>The inner loop: theta'_i = theta - alpha grad L_Ti(theta) for all tasks at once.</summary>

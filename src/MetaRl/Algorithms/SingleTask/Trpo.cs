@@ -32,7 +32,12 @@ public static class TrpoStep
     /// <param name="objective">The surrogate loss (to minimise) and the mean KL(old || current) at the current parameters, with their graphs.</param>
     /// <param name="evaluate">The same two numbers at the current parameters without a graph (for the line search).</param>
     /// <param name="config">Trust region, conjugate-gradient and line-search settings.</param>
-    public static TrpoStepResult Apply(ParameterSet parameters, Func<(Tensor Loss, Tensor Kl)> objective, Func<(double Loss, double Kl)> evaluate, TrpoConfig config)
+    /// <param name="klHessianVectorProduct">
+    /// Optional: a cheaper exact product with the KL's Hessian at the old parameters (without damping);
+    /// by default the product is taken by double backpropagation through the objective's KL.
+    /// </param>
+    public static TrpoStepResult Apply(ParameterSet parameters, Func<(Tensor Loss, Tensor Kl)> objective, Func<(double Loss, double Kl)> evaluate, TrpoConfig config,
+        Func<Tensor, Tensor>? klHessianVectorProduct = null)
     {
         using var scope = NewDisposeScope();
         var (oldLoss, oldKl) = objective();
@@ -40,7 +45,9 @@ public static class TrpoStep
         if (!double.IsFinite(lossBefore)) throw new NonFiniteException($"the TRPO surrogate loss became {lossBefore}");
         var g = cat(autograd.grad([oldLoss], parameters.Values, retain_graph: true).Select(t => t.reshape(-1)).ToList(), 0);
 
-        var fvp = Curvature.HessianVectorProduct(oldKl, parameters, config.CgDamping);
+        var fvp = klHessianVectorProduct is null
+            ? Curvature.HessianVectorProduct(oldKl, parameters, config.CgDamping)
+            : v => klHessianVectorProduct(v) + config.CgDamping * v;
         var stepDir = Curvature.ConjugateGradient(fvp, g, config.CgIters);
         double shs = 0.5 * stepDir.dot(fvp(stepDir)).item<float>();
         if (!(shs > 0)) return new TrpoStepResult(lossBefore, lossBefore, 0, 0, false); // flat or indefinite: no step

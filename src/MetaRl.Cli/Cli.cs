@@ -157,6 +157,7 @@ public static class Cli
                 {
                     var curve = MetaEvaluator.Evaluate(run.Algorithm, (IMetaLearner)run.Learner, run.Distribution.Splits(), budget, [run.Seed * 1000 + 1, run.Seed * 1000 + 2]);
                     File.WriteAllText(Path.Combine(dir.Path, "adaptation.csv"), MetaEvaluator.ToCsv(curve));
+                    dir.AddToSummary("adaptation", curve);
                     curves.Add(curve);
                 }
                 var points = MetaEvaluator.AcrossRuns(curves);
@@ -296,7 +297,7 @@ public static class Cli
         if (!interactive)
         {
             train(p => stdout.WriteLine(FormattableString.Invariant(
-                $"iter {p.Result.Iteration}/{p.TotalIterations}  mean return {p.Result.MeanReturn:0.00}  success {p.Result.SuccessRate:P0}  {p.EnvStepsPerSecond:0} env steps/s  ETA {Eta(p)}")));
+                $"iter {p.Result.Iteration}/{p.TotalIterations}  {Returns(p.Result)}  success {p.Result.SuccessRate:P0}  {p.EnvStepsPerSecond:0} env steps/s  ETA {Eta(p)}")));
             return;
         }
         AnsiConsole.Progress()
@@ -308,11 +309,17 @@ public static class Cli
                 train(p =>
                 {
                     task.Description = Markup.Escape(FormattableString.Invariant(
-                        $"iter {p.Result.Iteration}/{p.TotalIterations} return {p.Result.MeanReturn:0.00} {p.EnvStepsPerSecond:0} steps/s"));
+                        $"iter {p.Result.Iteration}/{p.TotalIterations} {Returns(p.Result)} {p.EnvStepsPerSecond:0} steps/s"));
                     task.Value = p.Result.Iteration;
                 });
             });
     }
+
+    /// <summary>"mean return x", or for a meta-learner the return before and after adaptation.</summary>
+    static string Returns(IterationResult r) =>
+        r.Stats.TryGetValue("pre_return", out var pre) && r.Stats.TryGetValue("post_return", out var post)
+            ? FormattableString.Invariant($"return pre {pre:0.00} post {post:0.00}")
+            : FormattableString.Invariant($"mean return {r.MeanReturn:0.00}");
 
     static string Eta(TrainingProgress p)
     {

@@ -97,8 +97,18 @@ public sealed class RunDirectory
         File.WriteAllLines(System.IO.Path.Combine(Path, "evaluation.csv"), lines);
     }
 
-    public void WriteSummary(object summary) =>
-        File.WriteAllText(SummaryPath, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+    public void WriteSummary(object summary) => File.WriteAllText(SummaryPath, JsonSerializer.Serialize(summary, Json));
+
+    // NaN is a legitimate value here (a confidence interval of one sample).
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>Adds (or replaces) one property of summary.json, keeping the rest.</summary>
+    public void AddToSummary(string key, object value)
+    {
+        var node = File.Exists(SummaryPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(SummaryPath))!.AsObject() : new System.Text.Json.Nodes.JsonObject();
+        node[key] = JsonSerializer.SerializeToNode(value, Json);
+        File.WriteAllText(SummaryPath, node.ToJsonString(Json));
+    }
 
     static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -70,6 +70,30 @@ public class CliTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, "evaluation.csv")));
     }
 
+    [Fact]
+    public void AMetaLearnerRunIsEvaluatedByAdaptationStepsAndPlotted()
+    {
+        var (code, output, err) = Run("train", "maml", "--iterations", "2", "--set", "meta-batch-size=3", "--set", "fast-batch-size=2", "--set", "hidden-sizes=8", "--out", Path.Combine(_root, "m"));
+        Assert.True(code == 0, err);
+        Assert.Contains("return pre ", output);
+        Assert.Contains(" post ", output);
+        string dir = output.Split('\n').Single(l => l.StartsWith("Results: ", StringComparison.Ordinal))["Results: ".Length..].Trim();
+        Assert.Contains("post_return", File.ReadAllText(Path.Combine(dir, RunDirectory.ProgressFile)));
+
+        (code, output, err) = Run("eval", dir, "--steps", "2");
+        Assert.True(code == 0, err);
+        foreach (var split in new[] { "train", "test", "ood" }) Assert.Contains(split, output);
+        Assert.Equal(1 + 3 * 3, File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Length); // header + 3 splits x steps 0..2
+        Assert.Contains("\"adaptation\"", File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile)));
+        Assert.Contains("\"final_mean_return\"", File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile)));
+
+        (code, output, err) = Run("plot", dir);
+        Assert.True(code == 0, err);
+        Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
+        Assert.True(File.Exists(Path.Combine(dir, "adaptation-ood.svg")));
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, Run("plot", Path.Combine(_root, "nothing-here")).Code);
+    }
+
     [Theory]
     [InlineData("unknown env 'moon'; valid envs: 2d-navigation", "train", "ppo", "--env", "moon")]
     [InlineData("unknown algorithm 'dqn'; valid algorithms: vpg, ppo, trpo", "train", "dqn")]

@@ -32,7 +32,8 @@ public static class MetaEvaluator
             for (int s = 0; s <= budget; s++) perTask[s] = new double[tasks.Count];
             foreach (int seed in seeds)
             {
-                var r = adapt(tasks, new Rng(seed));
+                AdaptationResult r;
+                using (Torch.NativeCallGuard.Enter()) r = adapt(tasks, new Rng(seed));
                 for (int s = 0; s <= budget; s++)
                     for (int k = 0; k < tasks.Count; k++)
                     {

@@ -105,7 +105,8 @@ public sealed class TrainingRun
     /// <summary>One iteration of the learner; a NaN or infinite parameter stops the run before anything is saved.</summary>
     public IterationResult RunIteration()
     {
-        var r = Learner.Iterate();
+        LearnerIteration r;
+        using (NativeCallGuard.Enter()) r = Learner.Iterate();
         foreach (var p in Policy.Parameters.Values)
         {
             using var scope = NewDisposeScope();

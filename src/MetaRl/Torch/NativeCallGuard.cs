@@ -1,0 +1,36 @@
+using System.Runtime;
+
+namespace MetaRl.Torch;
+
+/// <summary>
+/// Keeps the garbage collector from running during a stretch of TorchSharp calls.
+/// TorchSharp 0.107 turns numbers into native Scalars implicitly (a + b passes alpha = 1, x * 2.0 a
+/// Scalar 2.0) and reads their handle without keeping the Scalar alive; if a collection runs while the
+/// native call is in flight, the finalizer can free the Scalar under libtorch's feet, and the process
+/// dies with "Expected false to be true ... toFloat" (seen once in about a thousand MAML iterations).
+/// Inside a no-GC region no collection runs unless the region's allocation budget is exhausted, so the
+/// training loop brackets each iteration with one and lets the collector run between iterations, when
+/// no native call is in flight.
+/// </summary>
+public sealed class NativeCallGuard : IDisposable
+{
+    // The managed allocation of a MAML meta-iteration on 2D navigation is a few tens of megabytes.
+    const long Budget = 200L << 20;
+    readonly bool _active;
+
+    NativeCallGuard()
+    {
+        try { _active = GCSettings.LatencyMode != GCLatencyMode.NoGCRegion && GC.TryStartNoGCRegion(Budget); }
+        catch (ArgumentOutOfRangeException) { _active = false; } // budget larger than this GC allows: no guard
+        catch (InvalidOperationException) { _active = false; }
+    }
+
+    /// <summary>Starts a no-GC region (where the runtime allows one) until the guard is disposed.</summary>
+    public static NativeCallGuard Enter() => new();
+
+    public void Dispose()
+    {
+        // The region ends by itself if the budget ran out; ending it then would throw.
+        if (_active && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+    }
+}

@@ -42,6 +42,19 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
         return theta;
     }
 
+    /// <summary>
+    /// The data of one meta-batch as MAML and ProMP collect it: episodes of every task with theta (pre-update),
+    /// the inner step on them, and episodes with the adapted parameters (post-update).
+    /// </summary>
+    public PrePostBatch SamplePrePost(IReadOnlyList<object> tasks, int innerSteps, Rng rng)
+    {
+        var pre = sampler.Sample(policy, tasks, fastBatchSize, rng);
+        var preData = Prepare(pre, tasks.Count);
+        var adapted = Adapt(policy.Parameters, preData, innerSteps, firstOrder: true).Map((_, v) => v.detach());
+        var post = sampler.Sample(policy, tasks, fastBatchSize, rng, adapted);
+        return new PrePostBatch(pre, preData, adapted, post, Prepare(post, tasks.Count));
+    }
+
     /// <summary>Per-task advantages of a sampled batch in task layout.</summary>
     public TaskBatch Prepare(EpisodeBatch batch, int tasks) =>
         new(batch, tasks, Advantages.PerTask(batch, common.Gamma, common.GaeLambda));
@@ -85,6 +98,9 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
         return (r, s);
     }
 }
+
+/// <summary>Pre-update episodes, the adapted parameters (no graph) and the post-update episodes of a meta-batch.</summary>
+public sealed record PrePostBatch(EpisodeBatch Pre, TaskBatch PreData, ParameterSet Adapted, EpisodeBatch Post, TaskBatch PostData);
 
 /// <summary>
 /// A multi-task batch as tensors in task layout: [K, T, E, ...] for K tasks of E episodes (the sampler's

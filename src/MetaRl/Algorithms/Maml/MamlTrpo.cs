@@ -33,14 +33,12 @@ public sealed class MamlConfig
 public sealed class MamlTrpo : IMetaLearner
 {
     readonly ITaskDistribution _tasks;
-    readonly Sampler _sampler;
     readonly Rng _rng;
 
     public MamlTrpo(ITaskDistribution tasks, Policy policy, MamlConfig maml, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
         _tasks = tasks; Policy = policy; Maml = maml; Trpo = trpo; Common = common; _rng = rng;
-        _sampler = new Sampler(tasks);
-        Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
+        Adaptation = new GradientAdaptation(policy, new Sampler(tasks), maml.FastLr, maml.FastBatchSize, common);
     }
 
     /// <summary>The inner loop and the test-time adaptation.</summary>
@@ -55,12 +53,8 @@ public sealed class MamlTrpo : IMetaLearner
     public LearnerIteration Iterate()
     {
         using var scope = NewDisposeScope();
-        var tasks = _tasks.SampleTasks(Maml.MetaBatchSize, _rng);
-        var train = _sampler.Sample(Policy, tasks, Maml.FastBatchSize, _rng);                     // line 5
-        var trainData = Adaptation.Prepare(train, tasks.Count);
-        var adapted = Adapt(Policy.Parameters, trainData, Maml.NumSteps, firstOrder: true);       // lines 6-7 (for sampling)
-        var valid = _sampler.Sample(Policy, tasks, Maml.FastBatchSize, _rng, adapted.Map((_, v) => v.detach())); // line 8
-        var validData = Adaptation.Prepare(valid, tasks.Count);
+        var tasks = _tasks.SampleTasks(Maml.MetaBatchSize, _rng);                                 // line 3
+        var (train, trainData, _, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, _rng); // lines 5-8
 
         // Line 10: TRPO on the post-adaptation surrogate. The old policy is the adapted one at the current theta.
         IActionDistribution? oldPi = null;

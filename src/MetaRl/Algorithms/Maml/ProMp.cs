@@ -31,7 +31,6 @@ public sealed class ProMpConfig
 public sealed class ProMp : IMetaLearner
 {
     readonly ITaskDistribution _tasks;
-    readonly Sampler _sampler;
     readonly MamlConfig _maml;
     readonly ProMpConfig _promp;
     readonly Rng _rng;
@@ -40,8 +39,7 @@ public sealed class ProMp : IMetaLearner
     public ProMp(ITaskDistribution tasks, Policy policy, MamlConfig maml, ProMpConfig promp, CommonConfig common, Rng rng)
     {
         _tasks = tasks; Policy = policy; _maml = maml; _promp = promp; _rng = rng;
-        _sampler = new Sampler(tasks);
-        Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
+        Adaptation = new GradientAdaptation(policy, new Sampler(tasks), maml.FastLr, maml.FastBatchSize, common);
         _optimizer = optim.Adam(policy.Parameters.AsParameters(), promp.MetaLr);
     }
 
@@ -51,12 +49,8 @@ public sealed class ProMp : IMetaLearner
     public LearnerIteration Iterate()
     {
         using var scope = NewDisposeScope();
-        var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);
-        var train = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng);                         // line 8
-        var trainData = Adaptation.Prepare(train, tasks.Count);
-        var adaptedO = Adaptation.Adapt(Policy.Parameters, trainData, _maml.NumSteps, firstOrder: true).Map((_, v) => v.detach()); // line 9
-        var valid = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng, adaptedO);               // line 10
-        var validData = Adaptation.Prepare(valid, tasks.Count);
+        var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);                                     // line 3
+        var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, _maml.NumSteps, _rng); // lines 6-10
         Tensor oldLogp;
         IActionDistribution prePolicyO;
         using (no_grad())

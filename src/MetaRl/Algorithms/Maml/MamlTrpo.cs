@@ -54,19 +54,21 @@ public sealed class MamlTrpo : IMetaLearner
     {
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(Maml.MetaBatchSize, _rng);                                 // line 3
-        var (train, trainData, _, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, _rng); // lines 5-8
+        var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, _rng); // lines 5-8
 
         // Line 10: TRPO on the post-adaptation surrogate. The old policy is the adapted one at the current theta.
-        IActionDistribution? oldPi = null;
-        Tensor? oldLogp = null;
+        IActionDistribution oldPi;
+        Tensor oldLogp;
+        using (no_grad())
+        {
+            oldPi = Policy.Distribution(validData.Observations, adaptedO).Detach();
+            oldLogp = oldPi.LogProb(validData.Actions);
+        }
         (Tensor Loss, Tensor Kl) Objective(bool firstOrder)
         {
             var theta = Adapt(Policy.Parameters, trainData, Maml.NumSteps, firstOrder);
             var pi = Policy.Distribution(validData.Observations, theta);
-            var logp = pi.LogProb(validData.Actions);
-            oldPi ??= pi.Detach();
-            oldLogp ??= logp.detach();
-            var ratio = (logp - oldLogp).exp();
+            var ratio = (pi.LogProb(validData.Actions) - oldLogp).exp();
             return (-validData.EpisodeMean(ratio * validData.Advantages), validData.EpisodeMean(pi.KlFrom(oldPi)));
         }
         (double, double) Evaluate()
@@ -76,10 +78,10 @@ public sealed class MamlTrpo : IMetaLearner
             return (l.item<float>(), k.item<float>());
         }
         // With one inner step the KL's Hessian has a cheaper exact form (see KlHessianVectorProduct); it is
-        // built on first use, after the objective has fixed the old policy.
+        // built on first use, after TrpoStep has taken the objective's gradient and freed its graph.
         Func<Tensor, Tensor>? product = null;
         var step = TrpoStep.Apply(Policy.Parameters, () => Objective(Maml.FirstOrder), Evaluate, Trpo,
-            Maml.NumSteps == 1 ? v => (product ??= KlHessianVectorProduct(trainData, validData, oldPi!, Maml.FirstOrder))(v) : null);
+            Maml.NumSteps == 1 ? v => (product ??= KlHessianVectorProduct(trainData, validData, oldPi, Maml.FirstOrder))(v) : null);
 
         return new LearnerIteration(valid.MeanReturn, valid.SuccessRate, train.Steps + valid.Steps, new Dictionary<string, double>
         {

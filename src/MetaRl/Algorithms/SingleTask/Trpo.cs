@@ -40,14 +40,29 @@ public static class TrpoStep
         Func<Tensor, Tensor>? klHessianVectorProduct = null)
     {
         using var scope = NewDisposeScope();
-        var (oldLoss, oldKl) = objective();
-        double lossBefore = oldLoss.item<float>();
-        if (!double.IsFinite(lossBefore)) throw new NonFiniteException($"the TRPO surrogate loss became {lossBefore}");
-        var g = cat(autograd.grad([oldLoss], parameters.Values, retain_graph: true).Select(t => t.reshape(-1)).ToList(), 0);
-
-        var fvp = klHessianVectorProduct is null
-            ? Curvature.HessianVectorProduct(oldKl, parameters, config.CgDamping)
-            : v => klHessianVectorProduct(v) + config.CgDamping * v;
+        double lossBefore;
+        Tensor g;
+        Func<Tensor, Tensor> fvp;
+        if (klHessianVectorProduct is null)
+        {
+            // The product differentiates through the KL's graph, which shares the loss's: keep both.
+            var (oldLoss, oldKl) = objective();
+            lossBefore = CheckedLoss(oldLoss);
+            g = Flat(autograd.grad([oldLoss], parameters.Values, retain_graph: true));
+            fvp = Curvature.HessianVectorProduct(oldKl, parameters, config.CgDamping);
+        }
+        else
+        {
+            // A supplied product builds its own graphs: free the objective's (MAML's second-order one, the
+            // largest) before it does, keeping only the gradient.
+            using (var objectiveScope = NewDisposeScope())
+            {
+                var (oldLoss, _) = objective();
+                lossBefore = CheckedLoss(oldLoss);
+                g = Flat(autograd.grad([oldLoss], parameters.Values)).MoveToOuterDisposeScope();
+            }
+            fvp = v => klHessianVectorProduct(v) + config.CgDamping * v;
+        }
         var stepDir = Curvature.ConjugateGradient(fvp, g, config.CgIters);
         double shs = 0.5 * stepDir.dot(fvp(stepDir)).item<float>();
         if (!(shs > 0)) return new TrpoStepResult(lossBefore, lossBefore, 0, 0, false); // flat or indefinite: no step
@@ -65,6 +80,14 @@ public static class TrpoStep
         parameters.CopyFrom(parameters.Unflatten(oldParams));
         return new TrpoStepResult(lossBefore, lossBefore, 0, config.LsMaxSteps, false);
     }
+
+    static double CheckedLoss(Tensor loss)
+    {
+        double value = loss.item<float>();
+        return double.IsFinite(value) ? value : throw new NonFiniteException($"the TRPO surrogate loss became {value}");
+    }
+
+    static Tensor Flat(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1)).ToList(), 0);
 }
 
 /// <summary>TRPO on one task: surrogate E[pi(a|s)/pi_old(a|s) A] with the linear feature baseline (GAE).</summary>

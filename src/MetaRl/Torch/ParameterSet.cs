@@ -55,6 +55,9 @@ public sealed class ParameterSet
     public ParameterSet ReplicateLeaves(int k) =>
         new(_names.Select((n, i) => (n, _values[i].detach().unsqueeze(0).repeat([k, .. Enumerable.Repeat(1L, (int)_values[i].dim())]).requires_grad_(true))).ToList()) { TaskCount = k };
 
+    /// <summary>A new set of f(i, value_i), keeping names and the task count.</summary>
+    public ParameterSet MapIndexed(Func<int, Tensor, Tensor> f) => new(_names.Select((n, i) => (n, f(i, _values[i]))).ToList()) { TaskCount = TaskCount };
+
     public ParameterSet Map(Func<string, Tensor, Tensor> f) => new(_names.Select((n, i) => (n, f(n, _values[i]))).ToList()) { TaskCount = TaskCount };
 
     /// <summary>One vector of all parameters (for TRPO's flat updates).</summary>

@@ -73,8 +73,8 @@ public class MamlGradientTests
         // d/dtheta L(theta'_k) = (I - alpha H_k) g_k, with g_k the gradient at theta'_k and H_k the inner loss's Hessian.
         var rep = theta.Replicate(2);
         var logp = _policy.Distribution(_train.Observations, rep).LogProb(_train.Actions);
-        var innerGrads = autograd.grad([-_train.EpisodeMeanPerTask(logp * _train.Advantages).sum()], rep.Values, create_graph: true, retain_graph: true);
-        var adapted = rep.Map((n, v) => v - Alpha * innerGrads[rep.Names.ToList().IndexOf(n)]).Map((_, v) => v.detach().requires_grad_(true));
+        var innerGrads = autograd.grad([GradientAdaptation.InnerLoss(logp, _train)], rep.Values, create_graph: true, retain_graph: true);
+        var adapted = rep.MapIndexed((i, v) => (v - Alpha * innerGrads[i]).detach().requires_grad_(true));
         var postLogp = _policy.Distribution(_valid.Observations, adapted).LogProb(_valid.Actions);
         var g = autograd.grad([-_valid.EpisodeMean(postLogp * _valid.Advantages)], adapted.Values); // per task [K, ...]
         var gDotInner = innerGrads.Zip(g).Select(p => (p.First * p.Second.detach()).sum()).Aggregate((a, b) => a + b);

@@ -29,18 +29,23 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
         for (int s = 0; s < steps; s++)
         {
             var logp = policy.Distribution(data.Observations, theta).LogProb(data.Actions);
-            // Sum over tasks of each task's loss: its gradient with respect to the per-task copies is every task's own gradient.
             Tensor loss;
             if (lowVarianceCurvature)
             {
                 samplingLogp ??= logp.detach();
                 loss = -data.EpisodeMeanPerTask((logp - samplingLogp).exp() * data.Advantages).sum();
             }
-            else loss = -data.EpisodeMeanPerTask(logp * data.Advantages).sum();
+            else loss = InnerLoss(logp, data);
             theta = theta.Adapt(loss, fastLr, firstOrder);
         }
         return theta;
     }
+
+    /// <summary>
+    /// The sum over tasks of each task's REINFORCE loss -E[log pi(a|s) A] (pytorch-maml-rl's weighted mean):
+    /// differentiated with respect to per-task copies of the parameters it gives every task's own gradient.
+    /// </summary>
+    public static Tensor InnerLoss(Tensor logProbs, TaskBatch data) => -data.EpisodeMeanPerTask(logProbs * data.Advantages).sum();
 
     /// <summary>
     /// The data of one meta-batch as MAML and ProMP collect it: episodes of every task with theta (pre-update),

@@ -106,8 +106,8 @@ public sealed class MamlTrpo : IMetaLearner
         // Per-task copies as leaves; the inner gradient with its graph, for products with H_inner,k.
         var copies = theta.ReplicateLeaves(k);
         var logp = Policy.Distribution(train.Observations, copies).LogProb(train.Actions);
-        var innerGrad = autograd.grad([-train.EpisodeMeanPerTask(logp * train.Advantages).sum()], copies.Values, create_graph: true, retain_graph: true);
-        var adapted = copies.Map((n, v) => (v - Adaptation.FastLr * innerGrad[copies.Names.ToList().IndexOf(n)]).detach().requires_grad_(true));
+        var innerGrad = autograd.grad([GradientAdaptation.InnerLoss(logp, train)], copies.Values, create_graph: true, retain_graph: true);
+        var adapted = copies.MapIndexed((i, v) => (v - Adaptation.FastLr * innerGrad[i]).detach().requires_grad_(true));
         var kl = valid.EpisodeMean(Policy.Distribution(valid.Observations, adapted).KlFrom(oldPi));
         var klGrad = autograd.grad([kl], adapted.Values, create_graph: true, retain_graph: true);
 

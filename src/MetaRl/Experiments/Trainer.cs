@@ -52,6 +52,7 @@ public static class Trainer
             double sps = (run.EnvSteps - stepsAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed));
         }
+        if (last is null) return; // nothing ran (the run was already complete): keep its summary
         dir.WriteSummary(new
         {
             algorithm = run.Algorithm,

@@ -66,15 +66,15 @@ public class ProMpAndReptileTests
     }
 
     [Theory]
-    [InlineData("promp")]
-    [InlineData("reptile")]
-    [InlineData("fomaml")]
-    public void GradientMetaLearnersImproveTheirReturnsQuickly(string algorithm)
+    [InlineData("promp", "")]
+    [InlineData("reptile", "")]
+    [InlineData("reptile", "ppo")]
+    [InlineData("fomaml", "")]
+    public void GradientMetaLearnersImproveTheirReturnsQuickly(string algorithm, string innerOptimizer)
     {
-        var run = new TrainingRun(algorithm, "2d-navigation", new Dictionary<string, string>
-        {
-            ["meta-batch-size"] = "10", ["fast-batch-size"] = "10", ["hidden-sizes"] = "32,32",
-        }, seed: 3);
+        var values = new Dictionary<string, string> { ["meta-batch-size"] = "10", ["fast-batch-size"] = "10", ["hidden-sizes"] = "32,32" };
+        if (innerOptimizer != "") values["inner-optimizer"] = innerOptimizer;
+        var run = new TrainingRun(algorithm, "2d-navigation", values, seed: 3);
         var r = Enumerable.Range(0, 8).Select(_ => run.RunIteration().MeanReturn).ToList();
         Assert.True(r.TakeLast(2).Average() > r.Take(2).Average() + 15, $"{algorithm}: {string.Join(" ", r.Select(x => x.ToString("0.0")))}");
     }

@@ -3,21 +3,26 @@ using MetaRl.Envs;
 using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Sampling;
+using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Maml;
 
 public sealed class ReptileConfig
 {
-    [Key("inner-steps", "k: inner VPG steps per task, each on freshly sampled episodes", Min = 1)] public int InnerSteps { get; set; } = 3;
+    [Key("inner-steps", "k: inner optimiser steps per task, each on freshly sampled episodes", Min = 1)] public int InnerSteps { get; set; } = 3;
+    [Key("inner-optimizer", "vpg: one REINFORCE gradient step; ppo: inner-epochs gradient steps on PPO's clipped objective", OneOf = "vpg,ppo")] public string InnerOptimizer { get; set; } = "vpg";
+    [Key("inner-epochs", "ppo inner optimiser: full-batch gradient steps on each batch", Min = 1)] public int InnerEpochs { get; set; } = 4;
+    [Key("inner-clip", "ppo inner optimiser: clipping range of the probability ratio", Min = 0, MinExclusive = true)] public double InnerClip { get; set; } = 0.2;
     [Key("meta-lr", "epsilon: outer step size toward the adapted parameters", Min = 0, MinExclusive = true)] public double MetaLr { get; set; } = 1.0;
     [Key("anneal", "anneal epsilon linearly to 0 over num-batches (as Nichol et al.)")] public bool Anneal { get; set; }
 }
 
 /// <summary>
 /// Reptile for RL (Nichol, Achiam, Schulman 2018, Algorithm 2, batched): for a batch of tasks, run k steps
-/// of the inner optimiser (VPG with step size fast-lr, sampling fresh episodes with the current task
-/// parameters before each step) to get phi_i, then theta &lt;- theta + epsilon * mean_i (phi_i - theta).
+/// of the inner optimiser on fresh episodes sampled with the current task parameters (VPG: one gradient
+/// step of size fast-lr; PPO: inner-epochs gradient steps of size fast-lr on the clipped objective of
+/// that batch) to get phi_i, then theta &lt;- theta + epsilon * mean_i (phi_i - theta).
 /// No second-order terms and no outer surrogate; all tasks step together through per-task parameters.
 /// </summary>
 public sealed class Reptile : IMetaLearner
@@ -52,8 +57,8 @@ public sealed class Reptile : IMetaLearner
             last = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng, phi);
             first ??= last;
             steps += last.Steps;
-            var leaves = phi.Map((_, v) => v.detach().requires_grad_(true));
-            phi = Adaptation.Adapt(leaves, Adaptation.Prepare(last, tasks.Count), 1, firstOrder: true).Map((_, v) => v.detach());
+            var data = Adaptation.Prepare(last, tasks.Count);
+            phi = _reptile.InnerOptimizer == "ppo" ? PpoSteps(phi, data) : VpgStep(phi, data);
         }
         double epsilon = _reptile.Anneal ? _reptile.MetaLr * (1 - (double)_iteration / _common.NumBatches) : _reptile.MetaLr;
         using (no_grad())
@@ -67,6 +72,26 @@ public sealed class Reptile : IMetaLearner
         {
             ["pre_return"] = first!.MeanReturn, ["post_return"] = last.MeanReturn, ["epsilon"] = epsilon,
         });
+    }
+
+    ParameterSet VpgStep(ParameterSet phi, TaskBatch data) =>
+        Adaptation.Adapt(phi.Map((_, v) => v.detach().requires_grad_(true)), data, 1, firstOrder: true).Map((_, v) => v.detach());
+
+    /// <summary>PPO's clipped objective, maximised by plain gradient steps on every task's copy at once.</summary>
+    ParameterSet PpoSteps(ParameterSet phi, TaskBatch data)
+    {
+        Tensor oldLogp;
+        using (no_grad()) oldLogp = Policy.Distribution(data.Observations, phi).LogProb(data.Actions);
+        for (int epoch = 0; epoch < _reptile.InnerEpochs; epoch++)
+        {
+            using var inner = NewDisposeScope();
+            var leaves = phi.Map((_, v) => v.detach().requires_grad_(true));
+            var ratio = (Policy.Distribution(data.Observations, leaves).LogProb(data.Actions) - oldLogp).exp();
+            var a = data.Advantages;
+            var loss = -data.EpisodeMeanPerTask(min(ratio * a, ratio.clamp(1 - _reptile.InnerClip, 1 + _reptile.InnerClip) * a)).sum();
+            phi = leaves.Adapt(loss, _maml.FastLr, firstOrder: true).Map((_, v) => v.detach().MoveToOuterDisposeScope());
+        }
+        return phi;
     }
 
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);

@@ -34,19 +34,19 @@ public sealed class Sampler(ITaskDistribution distribution)
 
         for (int t = 0; t < horizon; t++)
         {
+            int alive = 0;
+            for (int e = 0; e < n; e++)
+                if (!venv.IsDone(e)) { batch.Mask[t * n + e] = 1; batch.Lengths[e]++; alive++; }
+            if (alive == 0) break; // every episode has ended: the rest of the batch stays masked
             var stepObs = batch.Observations.AsSpan(t * n * obsSize, n * obsSize);
             venv.Observations.CopyTo(stepObs);
             stepObs.CopyTo(_obs);
             policy.Act(_obs, n, _actions, rng, parameters, deterministic);
             _actions.AsSpan(0, n * actSize).CopyTo(batch.Actions.AsSpan(t * n * actSize));
-            int alive = 0;
-            for (int e = 0; e < n; e++)
-                if (!venv.IsDone(e)) { batch.Mask[t * n + e] = 1; batch.Lengths[e]++; alive++; }
             venv.Step(_actions, _rewards, _terminated, _truncated);
             _rewards.AsSpan(0, n).CopyTo(batch.Rewards.AsSpan(t * n, n));
             var success = venv.LastSuccess;
             for (int e = 0; e < n; e++) batch.Success[e] |= success[e];
-            if (alive == 0) break;
         }
         return batch;
     }

@@ -52,6 +52,7 @@ public static class Cli
         root.Add(DemoCommand(stdout, interactive));
         root.Add(ReproduceCommand(stdout));
         root.Add(PlotCommand(stdout));
+        root.Add(BeliefCommand(stdout));
         return root;
     }
 
@@ -202,23 +203,64 @@ public static class Cli
 
     static Command ReproduceCommand(TextWriter stdout)
     {
-        var name = new Argument<string>("experiment") { Description = MamlReproduction.Name };
-        name.AcceptOnlyFromAmong(MamlReproduction.Name);
-        var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds", DefaultValueFactory = _ => "1,2,3" };
-        var iterations = new Option<int?>("--iterations") { Description = "meta-iterations per run (reference: 500)" };
-        var quick = new Option<bool>("--quick") { Description = "a few minutes: 3 iterations, one seed, smaller batches (a smoke test, not the reference settings)" };
+        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1) or {Rl2Reproduction.Mdps} (RL2 Table 2)" };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps);
+        var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
+        var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
+        var quick = new Option<bool>("--quick") { Description = "a few minutes: tiny training, one seed (a smoke test, not the reference settings)" };
+        var full = new Option<bool>("--full") { Description = "RL2 tables: every setting (default: the settings the bars name)" };
+        var setting = new Option<string[]>("--setting") { Description = "RL2 tables: run only these settings (e.g. n10-k5, n100-k10, n25); repeatable", AllowMultipleArgumentsPerToken = true };
+        var testTrials = new Option<int?>("--test-trials") { Description = "RL2 tables: held-out tasks per setting (default 1000 bandits, 500 MDPs)" };
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
-        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, outDir, threads };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
             bool isQuick = p.GetValue(quick);
             var seedList = ParseSeeds(isQuick ? "1" : p.GetValue(seeds)!);
-            int its = p.GetValue(iterations) ?? (isQuick ? 3 : 500);
+            int? its = p.GetValue(iterations);
             if (its < 1) throw new UsageException("--iterations must be >= 1");
-            string root = MamlReproduction.Run(new MamlReproduction.Options(seedList, its, isQuick, p.GetValue(outDir)!), stdout);
+            string experiment = p.GetValue(name)!;
+            if (experiment != MamlReproduction.Name)
+            {
+                if (p.GetValue(testTrials) is < 1) throw new UsageException("--test-trials must be >= 1");
+                string rl2Root = Rl2Reproduction.Run(new Rl2Reproduction.Options(experiment, isQuick, p.GetValue(full), p.GetValue(setting), seedList[0],
+                    p.GetValue(outDir)!, its, p.GetValue(testTrials)), stdout);
+                if (experiment == Rl2Reproduction.Bandits)
+                    foreach (var dir in Directory.GetDirectories(rl2Root).Order())
+                        if (RunDirectory.At(dir).HasCheckpoint)
+                            foreach (var f in BeliefPlot.Write(Trainer.Load(RunDirectory.At(dir)), null, 500, Path.Combine(dir, "belief")))
+                                stdout.WriteLine($"Plot: {f}");
+                return Ok;
+            }
+            string root = MamlReproduction.Run(new MamlReproduction.Options(seedList, its ?? (isQuick ? 3 : 500), isQuick, p.GetValue(outDir)!), stdout);
             foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(root, "adaptation.csv")), Path.Combine(root, "adaptation")))
+                stdout.WriteLine($"Plot: {f}");
+            return Ok;
+        });
+        return cmd;
+    }
+
+    static Command BeliefCommand(TextWriter stdout)
+    {
+        var path = new Argument<string>("run-dir") { Description = "a trained RL2 run on a bandit env (bandit-k5, bandit-k10, bandit-k50)" };
+        var probs = new Option<string?>("--probs") { Description = "the arms' probabilities, comma-separated (default: a held-out task)" };
+        var trials = new Option<int>("--trials") { Description = "trials run on the task to estimate choice frequencies", DefaultValueFactory = _ => 500 };
+        var output = new Option<string?>("--out") { Description = "output file prefix (default: belief in the run directory)" };
+        var cmd = new Command("belief", "Plot what a trained RL2 bandit agent learns within a trial: its arm choices at each pull against the arms' true probabilities") { path, probs, trials, output };
+        cmd.SetAction(p =>
+        {
+            var dir = RunDirectory.At(p.GetValue(path)!);
+            if (!dir.HasCheckpoint) throw new UsageException($"'{p.GetValue(path)}' is not a run directory with a checkpoint");
+            if (p.GetValue(trials) < 1) throw new UsageException("--trials must be >= 1");
+            double[]? arms = null;
+            if (p.GetValue(probs) is { } text)
+            {
+                arms = text.Split(',').Select(x => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 1 ? v
+                    : throw new UsageException($"--probs takes comma-separated probabilities in [0, 1]; got '{text}'")).ToArray();
+            }
+            foreach (var f in BeliefPlot.Write(Trainer.Load(dir), arms, p.GetValue(trials), p.GetValue(output) ?? Path.Combine(dir.Path, "belief")))
                 stdout.WriteLine($"Plot: {f}");
             return Ok;
         });

@@ -1,4 +1,4 @@
-using MetaRl.Policies;
+using MetaRl.Torch;
 
 namespace MetaRl.Algorithms;
 
@@ -8,7 +8,8 @@ public sealed record LearnerIteration(double MeanReturn, double SuccessRate, int
 /// <summary>Anything the training loop can run: collect data, update, and save or restore its whole state.</summary>
 public interface ILearner
 {
-    Policy Policy { get; }
+    /// <summary>The learned parameters (checked for NaN after every iteration).</summary>
+    ParameterSet Parameters { get; }
     LearnerIteration Iterate();
     /// <summary>Everything a resumed run needs (parameters, optimizer moments, critics); the run's generator is saved by the run.</summary>
     void SaveState(BinaryWriter w);

@@ -1,5 +1,6 @@
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Maml;
+using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
 using MetaRl.Policies;
@@ -28,6 +29,7 @@ public sealed class TrainingRun
         ["fomaml"] = "first-order MAML: MAML-TRPO with the inner gradient treated as a constant",
         ["promp"] = "ProMP (MAML-PPO): LVC inner step, clipped outer objective with a KL penalty on the pre-update policy (Rothfuss et al. 2018)",
         ["reptile"] = "Reptile for RL: k VPG steps per task, then theta += epsilon (phi - theta), batched over tasks (Nichol et al. 2018)",
+        ["rl2"] = "RL2: a GRU over (observation, previous action, reward, done) kept across a trial's episodes, trained by TRPO or PPO over whole trials (Duan et al. 2016)",
         ["pretrain"] = "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
     };
 
@@ -42,6 +44,7 @@ public sealed class TrainingRun
         Seed = seed;
         if (algorithm == "ppo") Common.GaeLambda = 0.95;
         if (algorithm is "maml" or "fomaml" or "promp" or "reptile" or "pretrain") Common.NumBatches = 500;
+        if (algorithm == "rl2") { Common.GaeLambda = 0.3; Common.NumBatches = 500; }
         Configs = algorithm switch
         {
             "vpg" => [Common, new SingleTaskConfig(), new VpgConfig()],
@@ -49,34 +52,41 @@ public sealed class TrainingRun
             "trpo" => [Common, new SingleTaskConfig(), new TrpoConfig()],
             "promp" => [Common, new MamlConfig(), new ProMpConfig()],
             "reptile" => [Common, new MamlConfig(), new ReptileConfig()],
+            "rl2" => [Common, new Rl2Config(), new TrpoConfig()],
             _ => [Common, new MamlConfig { FirstOrder = algorithm == "fomaml" }, new TrpoConfig()],
         };
         Config.Bind(values, Configs);
 
         TorchNative.EnsureLoaded();
         Rng = new Rng(seed);
-        Policy = PolicyFactory.ForSpaces(Distribution.ObservationSpace, Distribution.ActionSpace, Common.HiddenSizes, Rng.Split(), Common.Activation, Common.InitStd);
+        if (algorithm == "rl2")
+        {
+            Learner = new Rl2(Distribution, Get<Rl2Config>(), Get<TrpoConfig>(), Common, Rng);
+            return;
+        }
+        var policy = PolicyFactory.ForSpaces(Distribution.ObservationSpace, Distribution.ActionSpace, Common.HiddenSizes, Rng.Split(), Common.Activation, Common.InitStd);
+        Policy = policy;
         Learner = Configs[1] switch
         {
-            SingleTaskConfig single => SingleTask(single),
-            MamlConfig maml when algorithm == "promp" => new ProMp(Distribution, Policy, maml, Get<ProMpConfig>(), Common, Rng),
-            MamlConfig maml when algorithm == "reptile" => new Reptile(Distribution, Policy, maml, Get<ReptileConfig>(), Common, Rng),
-            MamlConfig maml when algorithm == "pretrain" => new JointPretraining(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
-            MamlConfig maml => new MamlTrpo(Distribution, Policy, maml, Get<TrpoConfig>(), Common, Rng),
+            SingleTaskConfig single => SingleTask(single, policy),
+            MamlConfig maml when algorithm == "promp" => new ProMp(Distribution, policy, maml, Get<ProMpConfig>(), Common, Rng),
+            MamlConfig maml when algorithm == "reptile" => new Reptile(Distribution, policy, maml, Get<ReptileConfig>(), Common, Rng),
+            MamlConfig maml when algorithm == "pretrain" => new JointPretraining(Distribution, policy, maml, Get<TrpoConfig>(), Common, Rng),
+            MamlConfig maml => new MamlTrpo(Distribution, policy, maml, Get<TrpoConfig>(), Common, Rng),
             _ => throw new InvalidOperationException(),
         };
     }
 
-    ILearner SingleTask(SingleTaskConfig single)
+    ILearner SingleTask(SingleTaskConfig single, Policy policy)
     {
         var train = Distribution.Splits().Train;
         if (single.TaskIndex >= train.Count)
             throw new UsageException($"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
         PolicyOptimizer optimizer = Configs[2] switch
         {
-            VpgConfig c => new Vpg(Policy, c, Common),
-            PpoConfig c => new Ppo(Policy, c, Common, Rng),
-            TrpoConfig c => new Trpo(Policy, c, Common),
+            VpgConfig c => new Vpg(policy, c, Common),
+            PpoConfig c => new Ppo(policy, c, Common, Rng),
+            TrpoConfig c => new Trpo(policy, c, Common),
             _ => throw new InvalidOperationException(),
         };
         return new SingleTaskLearner(optimizer, new Sampler(Distribution), train[single.TaskIndex], single.BatchSize, Rng);
@@ -89,7 +99,8 @@ public sealed class TrainingRun
     /// <summary>Every config record of the run, in the order they are written to config.yaml.</summary>
     public object[] Configs { get; }
     public Rng Rng { get; }
-    public Policy Policy { get; }
+    /// <summary>The MLP policy of every algorithm but RL2 (whose agent is its learner's).</summary>
+    public Policy? Policy { get; }
     public ILearner Learner { get; }
     /// <summary>The one task of a single-task run; null for a meta-learner.</summary>
     public object? Task => (Learner as SingleTaskLearner)?.Task;
@@ -107,7 +118,7 @@ public sealed class TrainingRun
     {
         LearnerIteration r;
         using (NativeCallGuard.Enter()) r = Learner.Iterate();
-        foreach (var p in Policy.Parameters.Values)
+        foreach (var p in Learner.Parameters.Values)
         {
             using var scope = NewDisposeScope();
             if (!p.isfinite().all().item<bool>())
@@ -152,7 +163,8 @@ public sealed class TrainingRun
     /// <summary>Mean undiscounted return (and success rate) of the current policy, without adaptation, on the given tasks.</summary>
     public (double MeanReturn, double SuccessRate, double[] Returns) Evaluate(IReadOnlyList<object> tasks, int episodesPerTask, int seed)
     {
-        var batch = new Sampler(Distribution).Sample(Policy, tasks, episodesPerTask, new Rng(seed));
+        var policy = Policy ?? throw new InvalidOperationException($"{Algorithm} has no MLP policy to evaluate directly");
+        var batch = new Sampler(Distribution).Sample(policy, tasks, episodesPerTask, new Rng(seed));
         return (batch.MeanReturn, batch.SuccessRate, batch.EpisodeReturns());
     }
 }

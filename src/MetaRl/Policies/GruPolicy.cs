@@ -67,6 +67,31 @@ public sealed class GruPolicy
     }
 
     /// <summary>
+    /// The hidden states [T, B, H] of the GRU run over inputs [T, B, in] from h0 [B, H] (with the graph, for
+    /// backpropagation through time). The input projection W_i x + b_i is one matrix product over all steps,
+    /// as in cuDNN's and ATen's GRU; only the recurrent product remains per step.
+    /// </summary>
+    public Tensor Hiddens(Tensor inputs, Tensor h0, ParameterSet? parameters = null)
+    {
+        var p = parameters ?? Parameters;
+        var gi = nn.functional.linear(inputs, p["gru.weight_ih"], p["gru.bias_ih"]);
+        long steps = inputs.shape[0];
+        var h = h0;
+        var hiddens = new List<Tensor>((int)steps);
+        for (long t = 0; t < steps; t++)
+        {
+            var git = gi[t].chunk(3, -1);
+            var gh = nn.functional.linear(h, p["gru.weight_hh"], p["gru.bias_hh"]).chunk(3, -1);
+            var r = (git[0] + gh[0]).sigmoid();
+            var z = (git[1] + gh[1]).sigmoid();
+            var n = (git[2] + r * gh[2]).tanh();
+            h = n + z * (h - n); // = (1 - z) n + z h
+            hiddens.Add(h);
+        }
+        return stack(hiddens, 0);
+    }
+
+    /// <summary>
     /// Runs the GRU over a whole sequence of inputs [T, B, in] from h0 [B, H] and returns the action
     /// distributions [T, B] (for the policy-gradient loss, backpropagating through time) and the last state.
     /// Where <paramref name="resetBefore"/>[t, b] is 1 the hidden state is zeroed before step t (a new trial).

@@ -25,18 +25,21 @@ public static class Advantages
     /// GAE (Schulman et al. 2016): delta_t = r_t + gamma V_{t+1} - V_t, A_t = delta_t + gamma lambda A_{t+1},
     /// with V = 0 after an episode's last step (as pytorch-maml-rl). With lambda = 1 this is G_t - V_t.
     /// </summary>
-    public static float[] Gae(EpisodeBatch b, float[] values, double gamma, double lambda)
+    public static float[] Gae(EpisodeBatch b, float[] values, double gamma, double lambda) =>
+        Gae(b.Rewards, b.Mask, b.Horizon, b.Episodes, values, gamma, lambda);
+
+    /// <summary>GAE over time-major [T, N] rewards, masks and values, each column one episode (or one RL2 trial).</summary>
+    public static float[] Gae(float[] rewards, float[] mask, int horizon, int n, float[] values, double gamma, double lambda)
     {
-        int n = b.Episodes;
-        var adv = new float[b.Horizon * n];
+        var adv = new float[horizon * n];
         for (int e = 0; e < n; e++)
         {
             double acc = 0, nextValue = 0;
-            for (int t = b.Horizon - 1; t >= 0; t--)
+            for (int t = horizon - 1; t >= 0; t--)
             {
                 int i = t * n + e;
-                if (b.Mask[i] == 0) { acc = 0; nextValue = 0; continue; }
-                double delta = b.Rewards[i] + gamma * nextValue - values[i];
+                if (mask[i] == 0) { acc = 0; nextValue = 0; continue; }
+                double delta = rewards[i] + gamma * nextValue - values[i];
                 acc = delta + gamma * lambda * acc;
                 adv[i] = (float)acc;
                 nextValue = values[i];

@@ -151,7 +151,7 @@ public class CliTests : IDisposable
         string dir = Directory.GetDirectories(Path.Combine(outDir, "vpg-2d-navigation")).Single();
         var run = Trainer.Load(RunDirectory.Open(dir));
         Assert.InRange(run.Iteration, 1, 9);
-        Assert.All(run.Policy.Parameters.Values, p => Assert.True(p.isfinite().all().item<bool>()));
+        Assert.All(run.Learner.Parameters.Values, p => Assert.True(p.isfinite().all().item<bool>()));
         Assert.Equal(run.Iteration + 1, File.ReadAllLines(Path.Combine(dir, RunDirectory.ProgressFile)).Length);
     }
 }

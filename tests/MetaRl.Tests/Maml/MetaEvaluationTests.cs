@@ -20,7 +20,7 @@ public class MetaEvaluationTests
 
     sealed class FixedLearner : IMetaLearner
     {
-        public Policy Policy => throw new NotSupportedException();
+        public MetaRl.Torch.ParameterSet Parameters => throw new NotSupportedException();
         public LearnerIteration Iterate() => throw new NotSupportedException();
         public void SaveState(BinaryWriter w) { }
         public void LoadState(BinaryReader r) { }

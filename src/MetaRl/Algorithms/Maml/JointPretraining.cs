@@ -1,3 +1,4 @@
+using MetaRl.Torch;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
 using MetaRl.Policies;
@@ -27,6 +28,7 @@ public sealed class JointPretraining : IMetaLearner
     }
 
     public Policy Policy { get; }
+    public ParameterSet Parameters => Policy.Parameters;
     public GradientAdaptation Adaptation { get; }
 
     public LearnerIteration Iterate()

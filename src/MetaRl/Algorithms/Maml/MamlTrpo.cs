@@ -45,6 +45,7 @@ public sealed class MamlTrpo : IMetaLearner
     public GradientAdaptation Adaptation { get; }
 
     public Policy Policy { get; }
+    public ParameterSet Parameters => Policy.Parameters;
     public MamlConfig Maml { get; }
     public TrpoConfig Trpo { get; }
     public CommonConfig Common { get; }

@@ -44,6 +44,7 @@ public sealed class ProMp : IMetaLearner
     }
 
     public Policy Policy { get; }
+    public ParameterSet Parameters => Policy.Parameters;
     public GradientAdaptation Adaptation { get; }
 
     public LearnerIteration Iterate()

@@ -43,6 +43,7 @@ public sealed class Reptile : IMetaLearner
     }
 
     public Policy Policy { get; }
+    public ParameterSet Parameters => Policy.Parameters;
     public GradientAdaptation Adaptation { get; }
 
     public LearnerIteration Iterate()

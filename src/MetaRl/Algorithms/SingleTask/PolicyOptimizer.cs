@@ -37,7 +37,11 @@ public abstract class PolicyOptimizer(Policy policy)
 }
 
 /// <summary>Raised when a loss or statistic becomes NaN or infinite: the run stops and keeps its last good checkpoint.</summary>
-public sealed class NonFiniteException(string message) : Exception(message);
+public sealed class NonFiniteException(string message) : Exception(message)
+{
+    /// <summary>Returns the value, or throws if it is NaN or infinite.</summary>
+    public static double Check(double value, string what) => double.IsFinite(value) ? value : throw new NonFiniteException($"{what} became {value}");
+}
 
 /// <summary>Settings every training run has: the run's length, the policy network, the discount.</summary>
 public sealed class CommonConfig

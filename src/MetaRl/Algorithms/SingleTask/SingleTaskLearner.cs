@@ -1,3 +1,4 @@
+using MetaRl.Torch;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 
@@ -7,6 +8,7 @@ namespace MetaRl.Algorithms.SingleTask;
 public sealed class SingleTaskLearner(PolicyOptimizer optimizer, Sampler sampler, object task, int batchSize, Rng rng) : ILearner
 {
     public Policy Policy => optimizer.Policy;
+    public ParameterSet Parameters => Policy.Parameters;
     public object Task => task;
 
     public LearnerIteration Iterate()

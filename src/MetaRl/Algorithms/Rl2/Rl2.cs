@@ -1,0 +1,273 @@
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs;
+using MetaRl.Experiments;
+using MetaRl.Policies;
+using MetaRl.Sampling;
+using MetaRl.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.Rl2;
+
+public sealed class Rl2Config
+{
+    [Key("episodes-per-trial", "n: episodes per trial (one task); the hidden state is kept across them", Min = 1)] public int EpisodesPerTrial { get; set; } = 10;
+    [Key("batch-size", "environment steps per policy update (the paper: about 250,000), rounded up to whole trials", Min = 1)] public int BatchSize { get; set; } = 250_000;
+    [Key("hidden-size", "GRU hidden units (the paper: 256)", Min = 1)] public int HiddenSize { get; set; } = 256;
+    [Key("optimizer", "outer RL algorithm over whole trials: trpo (the paper's) or ppo", OneOf = "trpo,ppo")] public string Optimizer { get; set; } = "trpo";
+    [Key("lr", "ppo: Adam learning rate of the GRU and both heads", Min = 0, MinExclusive = true)] public double Lr { get; set; } = 1e-3;
+    [Key("epochs", "ppo: passes over each batch", Min = 1)] public int Epochs { get; set; } = 4;
+    [Key("minibatches", "ppo: minibatches of trials per epoch", Min = 1)] public int Minibatches { get; set; } = 4;
+    [Key("clip", "ppo: clipping range of the probability ratio", Min = 0, MinExclusive = true)] public double Clip { get; set; } = 0.2;
+    [Key("ent-coef", "ppo: entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; } = 0.01;
+    [Key("vf-coef", "ppo: weight of the value loss (the heads share the GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
+    [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
+    [Key("vf-lr", "trpo: Adam learning rate of the value head (fitted on the GRU's hidden states)", Min = 0, MinExclusive = true)] public double VfLr { get; set; } = 1e-2;
+    [Key("vf-iters", "trpo: Adam steps of the value head per update", Min = 1)] public int VfIters { get; set; } = 20;
+}
+
+/// <summary>
+/// RL2 (Duan et al. 2016, Algorithm in Section 2.2): the "fast" RL algorithm is the GRU's hidden state,
+/// the "slow" one an ordinary policy-gradient method run over whole trials. Each iteration:
+///   1. draw one task per trial and run every trial for n episodes, keeping the hidden state across them;
+///   2. advantages by GAE over the whole trial (the trial, not the episode, is the unit of discounting);
+///   3. update by TRPO (the paper's) or PPO, backpropagating through time over each trial.
+/// Adapting to a new task takes no gradient: the agent just keeps running (see <see cref="AdaptTo"/>).
+/// </summary>
+public sealed class Rl2 : IMetaLearner
+{
+    readonly ITaskDistribution _tasks;
+    readonly Rl2Config _config;
+    readonly TrpoConfig _trpo;
+    readonly CommonConfig _common;
+    readonly Rng _rng;
+    readonly TrialSampler _sampler;
+    readonly optim.Optimizer _optimizer;
+    readonly ReturnScale _scale = new();
+
+    public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
+    {
+        _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
+        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split());
+        _sampler = new TrialSampler(tasks);
+        // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
+        _optimizer = config.Optimizer == "ppo"
+            ? optim.Adam(Agent.Parameters.AsParameters(), config.Lr)
+            : optim.Adam(Agent.Value.AsParameters(), config.VfLr);
+    }
+
+    public Rl2Agent Agent { get; }
+    public ParameterSet Parameters => Agent.Parameters;
+    public int EpisodesPerTrial => _config.EpisodesPerTrial;
+
+    /// <summary>Trials per batch: the batch size in steps over the steps of a full trial, rounded up.</summary>
+    public int TrialsPerBatch => Math.Max(1, (int)Math.Ceiling(_config.BatchSize / (double)(_config.EpisodesPerTrial * _tasks.MaxEpisodeSteps)));
+
+    public LearnerIteration Iterate()
+    {
+        using var scope = NewDisposeScope();
+        var tasks = _tasks.SampleTasks(TrialsPerBatch, _rng);
+        var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng);
+        var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch) : TrpoUpdate(batch);
+        var trialReturns = batch.TrialReturns();
+        stats["first_episode_return"] = batch.MeanEpisodeReturn(0);
+        stats["last_episode_return"] = batch.MeanEpisodeReturn(batch.EpisodesPerTrial - 1);
+        double success = 0;
+        foreach (var s in batch.EpisodeSuccess) success += s ? 1 : 0;
+        return new LearnerIteration(trialReturns.Average(), success / batch.EpisodeSuccess.Length, batch.Steps, stats);
+    }
+
+    /// <summary>GAE over each trial from the current value head; returns the advantages (normalised) and the value targets.</summary>
+    (Tensor Advantages, Tensor Returns) Targets(TrialBatch batch, Tensor values)
+    {
+        var v = _scale.Denormalize(values).data<float>().ToArray();
+        var adv = Advantages.Gae(batch.Rewards, batch.Mask, batch.Length, batch.Trials, v, _common.Gamma, _common.GaeLambda);
+        var returns = new float[adv.Length];
+        for (int i = 0; i < adv.Length; i++) returns[i] = adv[i] + v[i];
+        _scale.Update(returns, batch.Mask, Agent.Value);
+        Advantages.Normalize(adv, batch.Mask);
+        return (tensor(adv, [batch.Length, batch.Trials]), _scale.Normalize(tensor(returns, [batch.Length, batch.Trials])));
+    }
+
+    /// <summary>PPO's clipped objective over minibatches of whole trials; the value loss shares the GRU.</summary>
+    Dictionary<string, double> PpoUpdate(TrialBatch batch)
+    {
+        var inputs = batch.InputsTensor();
+        var actions = batch.ActionsTensor();
+        var mask = batch.MaskTensor();
+        Tensor oldLogp, adv, returns;
+        using (no_grad())
+        {
+            var (pi, values, _) = Agent.Forward(inputs);
+            oldLogp = pi.LogProb(actions);
+            (adv, returns) = Targets(batch, values);
+        }
+
+        int trials = batch.Trials, size = Math.Max(1, trials / _config.Minibatches);
+        var order = new long[trials];
+        double policyLoss = 0, valueLoss = 0, entropy = 0, clipFraction = 0;
+        int updates = 0;
+        for (int epoch = 0; epoch < _config.Epochs; epoch++)
+        {
+            for (int i = 0; i < trials; i++) order[i] = i;
+            _rng.Shuffle(order.AsSpan());
+            for (int start = 0; start + size <= trials; start += size)
+            {
+                using var inner = NewDisposeScope();
+                var mb = tensor(order.AsSpan(start, size).ToArray());
+                var m = mask.index_select(1, mb);
+                var (pi, values, _) = Agent.Forward(inputs.index_select(1, mb));
+                var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
+                var a = adv.index_select(1, mb);
+                var lp = -MaskedMean(min(ratio * a, ratio.clamp(1 - _config.Clip, 1 + _config.Clip) * a), m);
+                var lv = MaskedMean((values - returns.index_select(1, mb)).pow(2), m);
+                var h = MaskedMean(pi.Entropy(), m);
+                var loss = lp + _config.VfCoef * lv - _config.EntCoef * h;
+                policyLoss += NonFiniteException.Check(lp.item<float>(), "the RL2 PPO policy loss");
+                valueLoss += NonFiniteException.Check(lv.item<float>(), "the RL2 value loss");
+                entropy += h.item<float>();
+                clipFraction += MaskedMean(((ratio - 1).abs() > _config.Clip).to(float32), m).item<float>();
+                updates++;
+                _optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(Agent.Parameters.AsParameters(), _config.MaxGradNorm);
+                _optimizer.step();
+            }
+        }
+        return new Dictionary<string, double>
+        {
+            ["policy_loss"] = policyLoss / updates, ["value_loss"] = valueLoss / updates,
+            ["entropy"] = entropy / updates, ["clip_fraction"] = clipFraction / updates,
+        };
+    }
+
+    /// <summary>TRPO on the policy (GRU and policy head) over the whole batch; then the value head is fitted on the new hidden states.</summary>
+    Dictionary<string, double> TrpoUpdate(TrialBatch batch)
+    {
+        var inputs = batch.InputsTensor();
+        var actions = batch.ActionsTensor();
+        var mask = batch.MaskTensor();
+        IActionDistribution oldPi;
+        Tensor oldLogp, adv, returns;
+        using (no_grad())
+        {
+            var (pi, values, _) = Agent.Forward(inputs);
+            oldPi = pi.Detach();
+            oldLogp = pi.LogProb(actions);
+            (adv, returns) = Targets(batch, values);
+        }
+        (Tensor Loss, Tensor Kl) Objective()
+        {
+            var pi = Agent.Policy.Head(Agent.Policy.Hiddens(inputs, Agent.Policy.InitialState(batch.Trials)));
+            var ratio = (pi.LogProb(actions) - oldLogp).exp();
+            return (-MaskedMean(ratio * adv, mask), MaskedMean(pi.KlFrom(oldPi), mask));
+        }
+        (double, double) Evaluate()
+        {
+            using var inner = NewDisposeScope();
+            using var _ = no_grad();
+            var (l, k) = Objective();
+            return (l.item<float>(), k.item<float>());
+        }
+        var step = TrpoStep.Apply(Agent.Policy.Parameters, Objective, Evaluate, _trpo);
+
+        Tensor hiddens;
+        using (no_grad()) hiddens = Agent.Policy.Hiddens(inputs, Agent.Policy.InitialState(batch.Trials));
+        double valueLoss = 0;
+        for (int i = 0; i < _config.VfIters; i++)
+        {
+            using var inner = NewDisposeScope();
+            var lv = MaskedMean((Agent.Values(hiddens) - returns).pow(2), mask);
+            valueLoss = NonFiniteException.Check(lv.item<float>(), "the RL2 value loss");
+            _optimizer.zero_grad();
+            lv.backward();
+            _optimizer.step();
+        }
+        return new Dictionary<string, double>
+        {
+            ["loss_before"] = step.LossBefore, ["loss_after"] = step.LossAfter, ["kl"] = step.Kl,
+            ["ls_steps"] = step.LineSearchSteps, ["value_loss"] = valueLoss,
+        };
+    }
+
+    static Tensor MaskedMean(Tensor x, Tensor mask) => (x * mask).sum() / mask.sum();
+
+    /// <summary>
+    /// RL2 adapts without gradients: each task gets one trial of budget + 1 episodes, and "after j steps"
+    /// is the return of episode j (episode 0 is before adapting: the agent knows nothing of the task yet).
+    /// </summary>
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
+    {
+        using var scope = NewDisposeScope();
+        var batch = new TrialSampler(_tasks).Sample(Agent, tasks, budget + 1, rng);
+        var returns = new double[budget + 1][];
+        var success = new double[budget + 1][];
+        for (int j = 0; j <= budget; j++)
+        {
+            returns[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeReturns[b, j]).ToArray();
+            success[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeSuccess[b, j] ? 1.0 : 0.0).ToArray();
+        }
+        return new AdaptationResult(returns, success);
+    }
+
+    /// <summary>Runs trials of the trained agent on the given tasks (no learning): the evaluation of RL2's tables.</summary>
+    public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null)
+    {
+        using var scope = NewDisposeScope();
+        return new TrialSampler(_tasks).Sample(Agent, tasks, episodesPerTrial, rng, onStep: onStep);
+    }
+
+    public void SaveState(BinaryWriter w)
+    {
+        Agent.Parameters.Save(w);
+        ((OptimizerHelper)_optimizer).save_state_dict(w);
+        w.Write(_scale.Mean); w.Write(_scale.Variance); w.Write(_scale.Initialised);
+    }
+
+    public void LoadState(BinaryReader r)
+    {
+        Agent.Parameters.Load(r);
+        ((OptimizerHelper)_optimizer).load_state_dict(r);
+        _scale.Mean = r.ReadDouble(); _scale.Variance = r.ReadDouble(); _scale.Initialised = r.ReadBoolean();
+    }
+
+    /// <summary>
+    /// The value head predicts returns standardised by a running mean and variance, so that trials whose
+    /// returns run to hundreds (MDPs, long bandit trials) give the shared GRU value gradients of the same
+    /// size as the policy's.
+    /// </summary>
+    sealed class ReturnScale
+    {
+        public double Mean, Variance = 1;
+        public bool Initialised;
+        const double Decay = 0.9;
+
+        public Tensor Denormalize(Tensor v) => v * Math.Sqrt(Variance) + Mean;
+        public Tensor Normalize(Tensor g) => (g - Mean) / Math.Sqrt(Variance);
+
+        /// <summary>Moves the statistics toward this batch's and rescales the head so its outputs in return units stay the same (PopArt's rule).</summary>
+        public void Update(float[] returns, float[] mask, ParameterSet head)
+        {
+            double oldMean = Mean, oldStd = Math.Sqrt(Variance);
+            Track(returns, mask);
+            double std = Math.Sqrt(Variance);
+            using var _ = no_grad();
+            head["value.0.weight"].mul_(oldStd / std);
+            head["value.0.bias"].mul_(oldStd).add_(oldMean - Mean).div_(std);
+        }
+
+        void Track(float[] returns, float[] mask)
+        {
+            double n = 0, sum = 0, sq = 0;
+            for (int i = 0; i < returns.Length; i++) if (mask[i] != 0) { n++; sum += returns[i]; }
+            if (n == 0) return;
+            double mean = sum / n;
+            for (int i = 0; i < returns.Length; i++) if (mask[i] != 0) sq += (returns[i] - mean) * (returns[i] - mean);
+            double variance = Math.Max(sq / n, 1e-4);
+            if (!Initialised) { Mean = mean; Variance = variance; Initialised = true; return; }
+            Mean = Decay * Mean + (1 - Decay) * mean;
+            Variance = Decay * Variance + (1 - Decay) * variance;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using MetaRl.Envs;
+using MetaRl.Policies;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.Rl2;
+
+/// <summary>
+/// The RL2 agent (Duan et al. 2016, Section 2.2 and Figure 1): a GRU whose input at step t is
+///   x_t = [o_t, one-hot(a_{t-1}), r_{t-1}, d_{t-1}]
+/// (observation, previous action, previous reward, and whether the previous step ended an episode), and
+/// whose hidden state is kept across the episodes of a trial, so it carries what the agent has learned
+/// about the task. A linear policy head and a linear value head read the hidden state.
+/// </summary>
+public sealed class Rl2Agent
+{
+    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng)
+    {
+        ObservationSize = observationSize;
+        ActionSpace = actionSpace;
+        ActionSize = actionSpace is Discrete ? 1 : actionSpace.FlatSize;
+        _actionEncoding = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
+        InputSize = observationSize + _actionEncoding + 2;
+        Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split());
+        Value = ParameterSet.Leaves(Mlp.Init("value.", [hiddenSize, 1], rng.Split()));
+        Parameters = new ParameterSet([.. Policy.Parameters.Names.Zip(Policy.Parameters.Values), .. Value.Names.Zip(Value.Values)]);
+    }
+
+    readonly int _actionEncoding;
+
+    public int ObservationSize { get; }
+    public Space ActionSpace { get; }
+    /// <summary>Floats per action in env form: 1 (the index) for a discrete action.</summary>
+    public int ActionSize { get; }
+    public int InputSize { get; }
+    public int HiddenSize => Policy.HiddenSize;
+    /// <summary>The GRU and the policy head.</summary>
+    public GruPolicy Policy { get; }
+    /// <summary>The value head on the hidden state.</summary>
+    public ParameterSet Value { get; }
+    /// <summary>All leaves (the same tensors as Policy's and Value's), for saving and for a joint optimiser.</summary>
+    public ParameterSet Parameters { get; }
+
+    /// <summary>
+    /// Writes x_t for one trial into <paramref name="input"/>. At the first step of a trial there is no
+    /// previous action, reward or episode end: those entries are zero.
+    /// </summary>
+    public void Encode(ReadOnlySpan<float> observation, ReadOnlySpan<float> previousAction, float previousReward, bool previousDone, bool firstStep, Span<float> input)
+    {
+        observation.CopyTo(input);
+        var a = input.Slice(ObservationSize, _actionEncoding);
+        a.Clear();
+        if (!firstStep)
+        {
+            if (ActionSpace is Discrete) a[(int)previousAction[0]] = 1;
+            else previousAction.CopyTo(a);
+        }
+        input[ObservationSize + _actionEncoding] = firstStep ? 0 : previousReward;
+        input[ObservationSize + _actionEncoding + 1] = !firstStep && previousDone ? 1 : 0;
+    }
+
+    /// <summary>Action distributions [T, B] and values [T, B] for inputs [T, B, in] of trials that start at t = 0.</summary>
+    public (IActionDistribution Policy, Tensor Values, Tensor Hiddens) Forward(Tensor inputs)
+    {
+        var h = Policy.Hiddens(inputs, Policy.InitialState((int)inputs.shape[1]));
+        return (Policy.Head(h), Values(h), h);
+    }
+
+    public Tensor Values(Tensor hiddens) => Mlp.Forward(hiddens, Value, "value.", 1, Activation.Tanh).squeeze(-1);
+}

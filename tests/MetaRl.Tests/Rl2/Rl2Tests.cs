@@ -1,0 +1,229 @@
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.Rl2;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs;
+using MetaRl.Envs.Bandits;
+using MetaRl.Envs.TabularMdp;
+using MetaRl.Experiments;
+using MetaRl.Policies;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Tests.Rl2;
+
+public class Rl2Tests : IDisposable
+{
+    readonly string _root = Directory.CreateTempSubdirectory("metarl-rl2-").FullName;
+
+    public Rl2Tests() => TorchNative.EnsureLoaded();
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    static MetaRl.Algorithms.Rl2.Rl2 Learner(ITaskDistribution tasks, Action<Rl2Config> configure, int seed = 1, TrpoConfig? trpo = null)
+    {
+        var config = new Rl2Config();
+        configure(config);
+        Config.Validate(config);
+        return new MetaRl.Algorithms.Rl2.Rl2(tasks, config, trpo ?? new TrpoConfig(), new CommonConfig { GaeLambda = 0.3 }, new Rng(seed));
+    }
+
+    [Fact]
+    public void TheInputIsObservationPreviousActionRewardAndDoneFlag()
+    {
+        var agent = new Rl2Agent(observationSize: 2, new Discrete(3), hiddenSize: 4, new Rng(1));
+        Assert.Equal(2 + 3 + 2, agent.InputSize);
+        var x = new float[agent.InputSize];
+        agent.Encode([0.5f, -1f], [2f], previousReward: 0.25f, previousDone: true, firstStep: false, x);
+        Assert.Equal([0.5f, -1f, 0f, 0f, 1f, 0.25f, 1f], x);
+        // The first step of a trial has no history: zeros, whatever the buffers hold.
+        agent.Encode([0.5f, -1f], [2f], previousReward: 0.25f, previousDone: true, firstStep: true, x);
+        Assert.Equal([0.5f, -1f, 0f, 0f, 0f, 0f, 0f], x);
+        var box = new Rl2Agent(observationSize: 1, Box.Uniform(2, -1, 1), hiddenSize: 4, new Rng(1));
+        var y = new float[box.InputSize];
+        box.Encode([3f], [0.1f, -0.2f], previousReward: -1f, previousDone: false, firstStep: false, y);
+        Assert.Equal([3f, 0.1f, -0.2f, -1f, 0f], y);
+    }
+
+    [Fact]
+    public void HiddensMatchTheStepByStepCell()
+    {
+        using var scope = NewDisposeScope();
+        var policy = new GruPolicy(3, new Discrete(2), 5, new Rng(2));
+        var xs = randn(new long[] { 6, 4, 3 }, generator: new TorchSharp.torch.Generator(3));
+        var all = policy.Hiddens(xs, policy.InitialState(4));
+        var h = policy.InitialState(4);
+        for (int t = 0; t < 6; t++)
+        {
+            h = policy.Cell(xs[t], h);
+            Assert.True((all[t] - h).abs().max().item<float>() < 1e-5, $"step {t}");
+        }
+    }
+
+    [Fact]
+    public void TrialsKeepTheHiddenStateAcrossEpisodesAndRecordWhatTheAgentSaw()
+    {
+        using var scope = NewDisposeScope();
+        var tasks = new BernoulliBanditDistribution(3);
+        var agent = new Rl2Agent(1, tasks.ActionSpace, 8, new Rng(4));
+        var bandits = new List<object> { new BanditTask([1, 0, 0]), new BanditTask([0, 0, 1]) };
+        var batch = new TrialSampler(tasks).Sample(agent, bandits, episodesPerTrial: 5, new Rng(5), deterministic: true);
+        Assert.Equal(5, batch.Length); // one pull per episode
+        Assert.All(batch.Mask, m => Assert.Equal(1f, m));
+        for (int b = 0; b < 2; b++)
+            for (int t = 0; t < 5; t++)
+            {
+                int i = t * 2 + b, arm = (int)batch.Actions[i];
+                Assert.Equal(arm == b * 2 ? 1f : 0f, batch.Rewards[i]); // deterministic arms
+                Assert.Equal(batch.Rewards[i], batch.EpisodeReturns[b, t]);
+                var x = batch.Inputs.AsSpan(i * agent.InputSize, agent.InputSize).ToArray();
+                if (t == 0) { Assert.Equal([1f, 0, 0, 0, 0, 0], x); continue; }
+                int previous = (int)batch.Actions[i - 2];
+                Assert.Equal(1f, x[1 + previous]);
+                Assert.Equal(batch.Rewards[i - 2], x[4]);
+                Assert.Equal(1f, x[5]); // every pull ends an episode
+            }
+        // Replaying the recorded inputs through the whole-sequence GRU gives the actions the sampler chose
+        // step by step: the hidden state was carried, not reset, between episodes.
+        var (pi, _, _) = agent.Forward(batch.InputsTensor());
+        var greedy = ((Categorical)pi).LogProbs.argmax(-1).to(float32).reshape(-1).data<float>().ToArray();
+        Assert.Equal(batch.Actions, greedy);
+        var (reset, _, _) = agent.Forward(batch.InputsTensor()[TensorIndex.Slice(3, 5)]);
+        Assert.False((((Categorical)reset).LogProbs - ((Categorical)pi).LogProbs[TensorIndex.Slice(3, 5)]).abs().max().item<float>() < 1e-6);
+    }
+
+    [Fact]
+    public void MdpTrialsRunTheirEpisodesBackToBackWithTheDoneFlagAtEpisodeStarts()
+    {
+        var tasks = new RandomMdpDistribution();
+        var agent = new Rl2Agent(10, tasks.ActionSpace, 8, new Rng(6));
+        var batch = new TrialSampler(tasks).Sample(agent, tasks.SampleTasks(3, new Rng(7)), episodesPerTrial: 4, new Rng(8));
+        Assert.Equal(40, batch.Length);
+        int done = agent.InputSize - 1;
+        for (int t = 1; t < 40; t++)
+        {
+            var x = batch.Inputs.AsSpan(t * 3 * agent.InputSize, agent.InputSize);
+            Assert.Equal(t % 10 == 0 ? 1f : 0f, x[done]);
+            if (t % 10 == 0) Assert.Equal(1f, x[0]); // each episode starts in state 0
+        }
+        Assert.Equal(batch.Rewards.Sum(), batch.TrialReturns().Sum(), 2);
+    }
+
+    [Fact]
+    public void PpoLearnsToExploreAndExploitBandits()
+    {
+        var learner = Learner(new BernoulliBanditDistribution(5), c =>
+        {
+            c.Optimizer = "ppo"; c.HiddenSize = 32; c.BatchSize = 5000; c.Lr = 3e-3; c.EpisodesPerTrial = 10;
+        });
+        var first = learner.Iterate();
+        LearnerIteration last = first;
+        var returns = new List<double>();
+        for (int i = 0; i < 120; i++) { last = learner.Iterate(); returns.Add(last.MeanReturn); }
+        // A random arm pays 5 over 10 pulls in expectation; the best of 5 uniform arms 8.3; Gittins 6.6.
+        Assert.InRange(first.MeanReturn, 4.5, 5.5);
+        Assert.True(returns.TakeLast(5).Average() > 6.0, $"mean trial return over the last 5 iterations {returns.TakeLast(5).Average():0.00}");
+        // It learned within the trial: the last pull pays more than the first.
+        Assert.True(last.Stats["last_episode_return"] > last.Stats["first_episode_return"] + 0.2,
+            $"first pull {last.Stats["first_episode_return"]:0.000}, last {last.Stats["last_episode_return"]:0.000}");
+        var adapted = learner.AdaptTo(new BernoulliBanditDistribution(5).SampleTasks(400, new Rng(9)), budget: 9, new Rng(10));
+        Assert.Equal(10, adapted.Returns.Length);
+        Assert.True(adapted.Returns[9].Average() > adapted.Returns[0].Average() + 0.15,
+            $"first pull {adapted.Returns[0].Average():0.000}, last {adapted.Returns[9].Average():0.000}");
+    }
+
+    [Fact]
+    public void TrpoStepsThroughTheGruStayWithinTheTrustRegion()
+    {
+        // TRPO's Fisher-vector products differentiate twice through the GRU over the whole trial.
+        var learner = Learner(new RandomMdpDistribution(), c => { c.HiddenSize = 16; c.BatchSize = 400; c.EpisodesPerTrial = 2; },
+            trpo: new TrpoConfig { MaxKl = 0.005 });
+        for (int i = 0; i < 3; i++)
+        {
+            var r = learner.Iterate();
+            Assert.True(r.Stats["kl"] <= 0.005 + 1e-6, $"KL {r.Stats["kl"]}");
+            Assert.True(r.Stats["loss_after"] <= r.Stats["loss_before"]);
+            Assert.True(r.Stats["ls_steps"] >= 1);
+        }
+    }
+
+    [Theory]
+    [InlineData("ppo")]
+    [InlineData("trpo")]
+    public void ResumingAnRl2RunContinuesExactly(string optimizer)
+    {
+        string[] small = ["--env", "bandit-k5", "--set", $"optimizer={optimizer}", "--set", "hidden-size=8", "--set", "batch-size=200",
+            "--set", "checkpoint-every=2", "--seed", "3"];
+        string straight = Train("a", ["rl2", "--iterations", "4", .. small]);
+        string split = Train("b", ["rl2", "--iterations", "2", .. small]);
+        var (code, _, err) = Run("train", "--resume", split, "--iterations", "4");
+        Assert.True(code == 0, err);
+        string expected = File.ReadAllText(Path.Combine(straight, RunDirectory.ProgressFile));
+        Assert.Equal(5, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(expected, File.ReadAllText(Path.Combine(split, RunDirectory.ProgressFile)));
+    }
+
+    [Fact]
+    public void Rl2OnNavigationIsEvaluatedByTheSharedProtocolAndPlottedBesideMaml()
+    {
+        string rl2 = Train("r", "rl2", "--env", "2d-navigation", "--iterations", "2", "--set", "hidden-size=8", "--set", "batch-size=400", "--set", "episodes-per-trial=2");
+        string maml = Train("m", "maml", "--iterations", "1", "--set", "meta-batch-size=2", "--set", "fast-batch-size=2", "--set", "hidden-sizes=8");
+        foreach (var dir in new[] { rl2, maml })
+        {
+            var (code, _, err) = Run("eval", dir, "--steps", "3");
+            Assert.True(code == 0, err);
+        }
+        // RL2's step k is its (k+1)-th episode in the trial: the same table as MAML's gradient steps.
+        var lines = File.ReadAllLines(Path.Combine(rl2, "adaptation.csv"));
+        Assert.Equal(1 + 3 * 4, lines.Length);
+        Assert.All(lines.Skip(1), l => Assert.StartsWith("rl2,", l));
+        var (c, output, e) = Run("plot", rl2, maml, "--out", Path.Combine(_root, "both"));
+        Assert.True(c == 0, e);
+        Assert.True(new FileInfo(Path.Combine(_root, "both-test.svg")).Length > 1000);
+        var svg = File.ReadAllText(Path.Combine(_root, "both-test.svg"));
+        Assert.Contains("rl2", svg);
+        Assert.Contains("maml", svg);
+    }
+
+    [Fact]
+    public void QuickTableReproductionsWriteBothTablesAndTheBeliefPlot()
+    {
+        var (code, output, err) = Run("reproduce", "rl2-bandits", "--quick", "--iterations", "2", "--test-trials", "40", "--threads", "1", "--out", _root);
+        Assert.True(code == 0, err);
+        string root = Path.Combine(_root, "reproduce-rl2-bandits-quick");
+        string report = File.ReadAllText(Path.Combine(root, "report.md"));
+        Assert.Contains("| setup | Random | Gittins | TS | OTS | UCB1 | eps-Greedy | Greedy | RL2 |", report);
+        Assert.Contains("| n=10, k=5 | ", report);
+        Assert.Equal(1 + 8, File.ReadAllLines(Path.Combine(root, "results.csv")).Length);
+        Assert.True(new FileInfo(Path.Combine(root, "n10-k5", "belief.png")).Length > 1000);
+        Assert.Contains("Plot: ", output);
+
+        (code, _, err) = Run("reproduce", "rl2-mdps", "--quick", "--iterations", "1", "--test-trials", "10", "--threads", "1", "--out", _root);
+        Assert.True(code == 0, err);
+        report = File.ReadAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", "report.md"));
+        Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
+
+        // The belief view of any RL2 bandit run, on arms the user gives; bad input is one clear line.
+        (code, _, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9,0.2,0.3,0.4", "--trials", "20", "--out", Path.Combine(_root, "mine"));
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(Path.Combine(_root, "mine.svg")));
+        (code, _, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9");
+        Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--probs gives 2 arms; the run's bandit has 5", err);
+        (code, _, err) = Run("reproduce", "rl2-bandits", "--setting", "n7-k3", "--out", _root);
+        Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("unknown setting 'n7-k3'; settings of rl2-bandits: n10-k5, n10-k10", err);
+    }
+
+    (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    string Train(string outDir, params string[] extra)
+    {
+        var (code, output, err) = Run(["train", .. extra, "--out", Path.Combine(_root, outDir)]);
+        Assert.True(code == 0, $"train failed ({code}): {err}");
+        return output.Split('\n').Single(l => l.StartsWith("Results: ", StringComparison.Ordinal))["Results: ".Length..].Trim();
+    }
+}

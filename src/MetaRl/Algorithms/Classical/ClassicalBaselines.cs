@@ -22,7 +22,7 @@ public static class ClassicalBaselines
         new("Gittins", null, None, _ => new GittinsBandit()),
         new("TS", null, None, _ => new ThompsonSampling()),
         new("OTS", null, None, _ => new OptimisticThompsonSampling()),
-        new("UCB1", "c", [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], c => new Ucb1(c)),
+        new("UCB1", "c", [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], c => new Ucb1(c)),
         new("eps-Greedy", "epsilon", [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3], e => new EpsilonGreedyBandit(e)),
         new("Greedy", null, None, _ => new GreedyBandit()),
     ];

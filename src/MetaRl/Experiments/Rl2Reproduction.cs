@@ -24,7 +24,7 @@ public static class Rl2Reproduction
     static Dictionary<string, string> Rl2(int episodes, int hidden, int batch, double lr, int iterations) => new()
     {
         ["optimizer"] = "ppo", ["episodes-per-trial"] = $"{episodes}", ["hidden-size"] = $"{hidden}", ["batch-size"] = $"{batch}",
-        ["lr"] = lr.ToString(CultureInfo.InvariantCulture), ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "10",
+        ["lr"] = lr.ToString(CultureInfo.InvariantCulture), ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "10", ["anneal-lr"] = "true",
     };
 
     /// <summary>Table 1 (values as tabulated in shared/reference/rl2.md). Columns: Random, Gittins, TS, OTS, UCB1, eps-Greedy, Greedy.</summary>

@@ -150,7 +150,7 @@ public class Rl2Tests : IDisposable
     [InlineData("trpo")]
     public void ResumingAnRl2RunContinuesExactly(string optimizer)
     {
-        string[] small = ["--env", "bandit-k5", "--set", $"optimizer={optimizer}", "--set", "hidden-size=8", "--set", "batch-size=200",
+        string[] small = ["--env", "bandit-k5", "--set", $"optimizer={optimizer}", "--set", "anneal-lr=true", "--set", "hidden-size=8", "--set", "batch-size=200",
             "--set", "checkpoint-every=2", "--seed", "3"];
         string straight = Train("a", ["rl2", "--iterations", "4", .. small]);
         string split = Train("b", ["rl2", "--iterations", "2", .. small]);

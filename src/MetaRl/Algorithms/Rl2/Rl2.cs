@@ -23,6 +23,7 @@ public sealed class Rl2Config
     [Key("ent-coef", "ppo: entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; } = 0.01;
     [Key("vf-coef", "ppo: weight of the value loss (the heads share the GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
+    [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 over num-batches")] public bool AnnealLr { get; set; }
     [Key("vf-lr", "trpo: Adam learning rate of the value head (fitted on the GRU's hidden states)", Min = 0, MinExclusive = true)] public double VfLr { get; set; } = 1e-2;
     [Key("vf-iters", "trpo: Adam steps of the value head per update", Min = 1)] public int VfIters { get; set; } = 20;
 }
@@ -45,6 +46,7 @@ public sealed class Rl2 : IMetaLearner
     readonly TrialSampler _sampler;
     readonly optim.Optimizer _optimizer;
     readonly ReturnScale _scale = new();
+    int _iteration;
 
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
@@ -69,7 +71,10 @@ public sealed class Rl2 : IMetaLearner
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(TrialsPerBatch, _rng);
         var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng);
+        if (_config.Optimizer == "ppo" && _config.AnnealLr)
+            foreach (var group in _optimizer.ParamGroups) group.LearningRate = _config.Lr * Math.Max(0, 1 - (double)_iteration / _common.NumBatches);
         var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch) : TrpoUpdate(batch);
+        _iteration++;
         var trialReturns = batch.TrialReturns();
         stats["first_episode_return"] = batch.MeanEpisodeReturn(0);
         stats["last_episode_return"] = batch.MeanEpisodeReturn(batch.EpisodesPerTrial - 1);
@@ -223,6 +228,7 @@ public sealed class Rl2 : IMetaLearner
         Agent.Parameters.Save(w);
         ((OptimizerHelper)_optimizer).save_state_dict(w);
         w.Write(_scale.Mean); w.Write(_scale.Variance); w.Write(_scale.Initialised);
+        w.Write(_iteration);
     }
 
     public void LoadState(BinaryReader r)
@@ -230,6 +236,7 @@ public sealed class Rl2 : IMetaLearner
         Agent.Parameters.Load(r);
         ((OptimizerHelper)_optimizer).load_state_dict(r);
         _scale.Mean = r.ReadDouble(); _scale.Variance = r.ReadDouble(); _scale.Initialised = r.ReadBoolean();
+        _iteration = r.ReadInt32();
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public static class Rl2Reproduction
         ["lr"] = lr.ToString(CultureInfo.InvariantCulture), ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "10", ["anneal-lr"] = "true",
     };
 
-    /// <summary>Table 1 (values as tabulated in shared/reference/rl2.md). Columns: Random, Gittins, TS, OTS, UCB1, eps-Greedy, Greedy.</summary>
+    /// <summary>Table 1 (values as tabulated in shared/reference/rl2.md), in the order of <see cref="ClassicalBaselines.BanditColumns"/>.</summary>
     public static readonly Setting[] BanditTable =
     [
         new("n=10, k=5", 10, 5, [5.0, 6.6, 5.7, 6.5, 6.7, 6.6, 6.6], 6.7, true, Rl2(10, 128, 10_000, 3e-3, 300)),
@@ -41,7 +41,7 @@ public static class Rl2Reproduction
         new("n=500, k=50", 500, 50, [249.6, 463.7, 427.2, 437.6, 457.6, 413.6, 402.8], 438.9, false, Rl2(500, 128, 50_000, 3e-3, 200)),
     ];
 
-    /// <summary>Table 2. Columns: Random, PSRL, OPSRL, UCRL2, BEB, eps-Greedy, Greedy.</summary>
+    /// <summary>Table 2, in the order of <see cref="ClassicalBaselines.MdpColumns"/>.</summary>
     public static readonly Setting[] MdpTable =
     [
         new("n=10", 10, 0, [100.1, 138.1, 144.1, 146.6, 150.2, 132.8, 134.8], 156.2, true, Rl2(10, 128, 20_000, 3e-3, 500)),
@@ -131,6 +131,7 @@ public static class Rl2Reproduction
         var test = distribution.SampleTasks(testTrials, new Rng(900_000 + s.Episodes * 100 + s.Arms));
         var tune = distribution.SampleTasks(tuneTrials, new Rng(800_000 + s.Episodes * 100 + s.Arms));
         var baselines = s.Arms > 0 ? ClassicalBaselines.Bandits : ClassicalBaselines.Mdps;
+        var columns = s.Arms > 0 ? ClassicalBaselines.BanditColumns : ClassicalBaselines.MdpColumns;
         var cells = new List<Cell>();
         for (int m = 0; m < baselines.Count; m++)
         {
@@ -143,7 +144,7 @@ public static class Rl2Reproduction
             double[] totals = s.Arms > 0
                 ? ClassicalTrials.RunBandit(() => (BanditAgent)b.Make(chosen), test.Cast<BanditTask>().ToList(), s.Episodes, seed + 1)
                 : ClassicalTrials.RunMdp(() => (MdpAgent)b.Make(chosen), test.Cast<MdpTask>().ToList(), s.Episodes, distribution.MaxEpisodeSteps, seed + 1);
-            var cell = Summarise(s.Label, b.Name, totals, s.Paper[m], b.Constant, b.Constant is null ? null : chosen);
+            var cell = Summarise(s.Label, b.Name, totals, s.Paper[columns.ToList().IndexOf(b.Column)], b.Constant, b.Constant is null ? null : chosen);
             log.WriteLine(FormattableString.Invariant($"{s.Label}: {b.Name}{(b.Constant is null ? "" : $" ({b.Constant} = {chosen})")} {cell.Mean:0.00} ± {cell.StandardError:0.00} (paper {cell.Paper})"));
             cells.Add(cell);
         }

@@ -6,7 +6,7 @@ namespace MetaRl.Tests.Classical;
 public class BanditAgentTests
 {
     // UCB1 with the original c = 1 is left out: its bonus grows with ln t, so it keeps revisiting the other arms.
-    public static TheoryData<string> Learners => new() { "Gittins", "TS", "OTS", "UCB1(0.2)", "eps-Greedy(0)", "Greedy" };
+    public static TheoryData<string> Learners => new() { "Gittins", "TS", "OTS", "UCB1(0.2)", "UCB1-RL2(0.2)", "eps-Greedy(0)", "Greedy" };
 
     static BanditAgent Make(string name) => name switch
     {
@@ -15,6 +15,7 @@ public class BanditAgentTests
         "TS" => new ThompsonSampling(),
         "OTS" => new OptimisticThompsonSampling(),
         "UCB1(0.2)" => new Ucb1(0.2),
+        "UCB1-RL2(0.2)" => new Rl2Ucb1(0.2),
         "eps-Greedy(0)" => new EpsilonGreedyBandit(0),
         _ => new GreedyBandit(),
     };
@@ -64,6 +65,25 @@ public class BanditAgentTests
         {
             var arms = Pulls(new Ucb1(0.3), [0.9, 0.1, 0.5, 0.2, 0.7], 20, seed);
             Assert.Equal([0, 1, 2, 3, 4], arms[..5].Order());
+        }
+    }
+
+    [Fact]
+    public void Rl2sUcb1IsGreedyAtZeroAndItsBonusFavoursTheLessPulledArm()
+    {
+        // c = 0 leaves the posterior mean alone: the same pulls as Greedy, draw for draw.
+        for (int seed = 0; seed < 10; seed++)
+            Assert.Equal(Pulls(new GreedyBandit(), [0.3, 0.6, 0.5], 30, seed), Pulls(new Rl2Ucb1(0), [0.3, 0.6, 0.5], 30, seed));
+
+        // Arm 0: 6 of 10 (mean 7/12 = 0.583), arm 1: 1 of 2 (mean 2/4 = 0.5); t = 12, bonus sqrt(2 ln 12 / (n + 2)):
+        // 0.644 and 1.115. At c = 0.1 the scores are 0.648 and 0.611 (arm 0); at c = 0.3, 0.777 and 0.834 (arm 1).
+        foreach (var (c, expected) in new[] { (0.1, 0), (0.3, 1) })
+        {
+            var agent = new Rl2Ucb1(c);
+            agent.Reset(2, 100);
+            for (int i = 0; i < 10; i++) agent.Update(0, i < 6 ? 1 : 0);
+            agent.Update(1, 1); agent.Update(1, 0);
+            Assert.Equal(expected, agent.SelectArm(12, new Rng(1)));
         }
     }
 

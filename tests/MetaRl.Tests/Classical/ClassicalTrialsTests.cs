@@ -85,8 +85,10 @@ public class ClassicalTrialsTests
     [Fact]
     public void TheBaselinesAreTheTablesColumnsInOrder()
     {
-        Assert.Equal(["Random", "Gittins", "TS", "OTS", "UCB1", "eps-Greedy", "Greedy"], ClassicalBaselines.Bandits.Select(b => b.Name));
+        Assert.Equal(["Random", "Gittins", "TS", "OTS", "UCB1", "UCB1 (RL2 code)", "eps-Greedy", "Greedy"], ClassicalBaselines.Bandits.Select(b => b.Name));
+        Assert.Equal(ClassicalBaselines.BanditColumns, ClassicalBaselines.Bandits.Select(b => b.Column).Distinct());
         Assert.Equal(["Random", "PSRL", "OPSRL", "UCRL2", "BEB", "eps-Greedy", "Greedy"], ClassicalBaselines.Mdps.Select(b => b.Name));
+        Assert.Equal(ClassicalBaselines.MdpColumns, ClassicalBaselines.Mdps.Select(b => b.Column));
         Assert.All(ClassicalBaselines.Bandits, b => Assert.IsAssignableFrom<BanditAgent>(b.Make(b.Grid.Count > 0 ? b.Grid[0] : double.NaN)));
         Assert.All(ClassicalBaselines.Mdps, b => Assert.IsAssignableFrom<MdpAgent>(b.Make(b.Grid.Count > 0 ? b.Grid[0] : double.NaN)));
         Assert.All(ClassicalBaselines.Bandits.Concat(ClassicalBaselines.Mdps), b => Assert.Equal(b.Constant is null, b.Grid.Count == 0));

@@ -83,10 +83,10 @@ public class Rl2Tests : IDisposable
             }
         // Replaying the recorded inputs through the whole-sequence GRU gives the actions the sampler chose
         // step by step: the hidden state was carried, not reset, between episodes.
-        var (pi, _, _) = agent.Forward(batch.InputsTensor());
+        var (pi, _) = agent.Forward(batch.InputsTensor());
         var greedy = ((Categorical)pi).LogProbs.argmax(-1).to(float32).reshape(-1).data<float>().ToArray();
         Assert.Equal(batch.Actions, greedy);
-        var (reset, _, _) = agent.Forward(batch.InputsTensor()[TensorIndex.Slice(3, 5)]);
+        var (reset, _) = agent.Forward(batch.InputsTensor()[TensorIndex.Slice(3, 5)]);
         Assert.False((((Categorical)reset).LogProbs - ((Categorical)pi).LogProbs[TensorIndex.Slice(3, 5)]).abs().max().item<float>() < 1e-6);
     }
 
@@ -130,6 +130,23 @@ public class Rl2Tests : IDisposable
             $"first pull {adapted.Returns[0].Average():0.000}, last {adapted.Returns[9].Average():0.000}");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheValueLossReachesThePolicysGruOnlyWhenShared(bool separate)
+    {
+        var agent = new Rl2Agent(10, new Discrete(5), 8, new Rng(4), separateValueGru: separate);
+        Assert.Equal(separate ? 6 : 2, agent.Value.Count);
+        Assert.Equal(agent.Policy.Parameters.Count + agent.Value.Count, agent.Parameters.Count);
+        var inputs = randn(6, 3, agent.InputSize);
+        var (_, values) = agent.Forward(inputs);
+        values.pow(2).sum().backward();
+        double Grad(Tensor p) => p.grad is { } g ? g.abs().sum().item<float>() : 0;
+        double policyGru = agent.Policy.Parameters.Names.Where(n => n.StartsWith("gru.")).Sum(n => Grad(agent.Policy.Parameters[n]));
+        Assert.Equal(separate, policyGru == 0);
+        if (separate) Assert.True(Grad(agent.Value["value_gru.weight_hh"]) > 0);
+    }
+
     [Fact]
     public void TrpoStepsThroughTheGruStayWithinTheTrustRegion()
     {
@@ -151,14 +168,15 @@ public class Rl2Tests : IDisposable
     /// random generators and the annealed learning rate (whose schedule spans the run's num-batches) all carry over.
     /// </summary>
     [Theory]
-    [InlineData("ppo", true)]
-    [InlineData("ppo", false)]
-    [InlineData("trpo", false)]
-    public void AnInterruptedRl2RunResumesExactly(string optimizer, bool annealLr)
+    [InlineData("ppo", true, "shared")]
+    [InlineData("ppo", false, "separate")]
+    [InlineData("trpo", false, "shared")]
+    [InlineData("trpo", false, "separate")]
+    public void AnInterruptedRl2RunResumesExactly(string optimizer, bool annealLr, string valueNetwork)
     {
         var values = new Dictionary<string, string>
         {
-            ["optimizer"] = optimizer, ["anneal-lr"] = annealLr ? "true" : "false", ["hidden-size"] = "8", ["batch-size"] = "200",
+            ["optimizer"] = optimizer, ["anneal-lr"] = annealLr ? "true" : "false", ["value-network"] = valueNetwork, ["hidden-size"] = "8", ["batch-size"] = "200",
             ["checkpoint-every"] = "2", ["num-batches"] = "4",
         };
         set_num_threads(1); // as the CLI's resume below: one libtorch thread gives bit-identical runs
@@ -207,9 +225,9 @@ public class Rl2Tests : IDisposable
         Assert.True(code == 0, err);
         string root = Path.Combine(_root, "reproduce-rl2-bandits-quick");
         string report = File.ReadAllText(Path.Combine(root, "report.md"));
-        Assert.Contains("| setup | Random | Gittins | TS | OTS | UCB1 | eps-Greedy | Greedy | RL2 |", report);
+        Assert.Contains("| setup | Random | Gittins | TS | OTS | UCB1 | UCB1 (RL2 code) | eps-Greedy | Greedy | RL2 |", report);
         Assert.Contains("| n=10, k=5 | ", report);
-        Assert.Equal(1 + 8, File.ReadAllLines(Path.Combine(root, "results.csv")).Length);
+        Assert.Equal(1 + 9, File.ReadAllLines(Path.Combine(root, "results.csv")).Length);
         Assert.True(new FileInfo(Path.Combine(root, "n10-k5", "belief.png")).Length > 1000);
         Assert.Contains("Plot: ", output);
 

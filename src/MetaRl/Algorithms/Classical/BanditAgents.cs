@@ -121,6 +121,26 @@ public sealed class Ucb1(double c) : BernoulliBanditAgent
     }
 }
 
+/// <summary>
+/// UCB1 as RL2's own code ran it for Table 1's "UCB1" column: the index is computed on Beta(1, 1)
+/// pseudo-counts, (s + 1) / (n + 2) + c * sqrt(2 ln t / (n + 2)), with t the pulls so far (at least 1), and
+/// there are no forced first pulls. Its c = 0 is <see cref="GreedyBandit"/>. The table shows both this and
+/// the textbook <see cref="Ucb1"/>, so a reader can see which one the paper's figure belongs to.
+/// </summary>
+public sealed class Rl2Ucb1(double c) : BernoulliBanditAgent
+{
+    public double C { get; } = c >= 0 ? c : throw new ArgumentOutOfRangeException(nameof(c), c, "must be >= 0");
+    public override string Name => $"UCB1-RL2(c={C})";
+
+    public override int SelectArm(int step, Rng rng)
+    {
+        int t = 0;
+        for (int i = 0; i < Arms; i++) t += Pulls(i);
+        double logT = Math.Log(Math.Max(t, 1));
+        return ArgMax(i => PosteriorMean(i) + C * Math.Sqrt(2 * logT / (Pulls(i) + 2.0)), rng);
+    }
+}
+
 /// <summary>With probability epsilon a uniform arm, otherwise the highest posterior mean (s + 1) / (n + 2).</summary>
 public sealed class EpsilonGreedyBandit(double epsilon) : BernoulliBanditAgent
 {

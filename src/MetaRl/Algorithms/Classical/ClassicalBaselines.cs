@@ -5,17 +5,24 @@ namespace MetaRl.Algorithms.Classical;
 
 /// <summary>
 /// A baseline of a table: its name, its tunable constant (null if none) with the grid it is tuned over
-/// (empty if none), and a factory from the constant's value to a fresh agent (a <see cref="BanditAgent"/>
-/// or an <see cref="MdpAgent"/>; baselines without a constant ignore the value).
+/// (empty if none), a factory from the constant's value to a fresh agent (a <see cref="BanditAgent"/>
+/// or an <see cref="MdpAgent"/>; baselines without a constant ignore the value), and the column of RL2's
+/// table it is compared with (its name unless given).
 /// </summary>
-public sealed record ClassicalBaseline(string Name, string? Constant, IReadOnlyList<double> Grid, Func<double, object> Make);
+public sealed record ClassicalBaseline(string Name, string? Constant, IReadOnlyList<double> Grid, Func<double, object> Make, string? PaperColumn = null)
+{
+    public string Column => PaperColumn ?? Name;
+}
 
 /// <summary>The columns of RL2's Tables 1 (bandits) and 2 (MDPs), and the tuning of their constants on training tasks.</summary>
 public static class ClassicalBaselines
 {
     static readonly double[] None = [];
 
-    /// <summary>Random, Gittins, TS, OTS, UCB1, eps-Greedy, Greedy (Table 1's columns).</summary>
+    /// <summary>
+    /// Random, Gittins, TS, OTS, UCB1, eps-Greedy, Greedy (Table 1's columns), and beside the textbook UCB1 the
+    /// variant RL2's code ran under that name (<see cref="Rl2Ucb1"/>).
+    /// </summary>
     public static IReadOnlyList<ClassicalBaseline> Bandits { get; } =
     [
         new("Random", null, None, _ => new RandomBandit()),
@@ -23,9 +30,16 @@ public static class ClassicalBaselines
         new("TS", null, None, _ => new ThompsonSampling()),
         new("OTS", null, None, _ => new OptimisticThompsonSampling()),
         new("UCB1", "c", [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], c => new Ucb1(c)),
+        new("UCB1 (RL2 code)", "c", [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], c => new Rl2Ucb1(c), "UCB1"),
         new("eps-Greedy", "epsilon", [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3], e => new EpsilonGreedyBandit(e)),
         new("Greedy", null, None, _ => new GreedyBandit()),
     ];
+
+    /// <summary>Table 1's columns, as the paper prints them.</summary>
+    public static IReadOnlyList<string> BanditColumns { get; } = ["Random", "Gittins", "TS", "OTS", "UCB1", "eps-Greedy", "Greedy"];
+
+    /// <summary>Table 2's columns, as the paper prints them.</summary>
+    public static IReadOnlyList<string> MdpColumns { get; } = ["Random", "PSRL", "OPSRL", "UCRL2", "BEB", "eps-Greedy", "Greedy"];
 
     /// <summary>Random, PSRL, OPSRL, UCRL2, BEB, eps-Greedy, Greedy (Table 2's columns).</summary>
     public static IReadOnlyList<ClassicalBaseline> Mdps { get; } =

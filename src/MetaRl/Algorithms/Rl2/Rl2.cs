@@ -24,6 +24,7 @@ public sealed class Rl2Config
     [Key("vf-coef", "ppo: weight of the value loss (the heads share the GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
     [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 over num-batches")] public bool AnnealLr { get; set; }
+    [Key("value-network", "shared: the value head reads the policy's GRU; separate: a second GRU of the same size feeds it (as rllab's recurrent baseline)", OneOf = "shared,separate")] public string ValueNetwork { get; set; } = "shared";
     [Key("vf-lr", "trpo: Adam learning rate of the value head (fitted on the GRU's hidden states)", Min = 0, MinExclusive = true)] public double VfLr { get; set; } = 1e-2;
     [Key("vf-iters", "trpo: Adam steps of the value head per update", Min = 1)] public int VfIters { get; set; } = 20;
 }
@@ -51,7 +52,7 @@ public sealed class Rl2 : IMetaLearner
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
         _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
-        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split());
+        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate");
         _sampler = new TrialSampler(tasks);
         // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
         _optimizer = config.Optimizer == "ppo"
@@ -104,7 +105,7 @@ public sealed class Rl2 : IMetaLearner
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values, _) = Agent.Forward(inputs);
+            var (pi, values) = Agent.Forward(inputs);
             oldLogp = pi.LogProb(actions);
             (adv, returns) = Targets(batch, values);
         }
@@ -122,7 +123,7 @@ public sealed class Rl2 : IMetaLearner
                 using var inner = NewDisposeScope();
                 var mb = tensor(order.AsSpan(start, size).ToArray());
                 var m = mask.index_select(1, mb);
-                var (pi, values, _) = Agent.Forward(inputs.index_select(1, mb));
+                var (pi, values) = Agent.Forward(inputs.index_select(1, mb));
                 var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
                 var a = adv.index_select(1, mb);
                 var lp = -MaskedMean(min(ratio * a, ratio.clamp(1 - _config.Clip, 1 + _config.Clip) * a), m);
@@ -157,7 +158,7 @@ public sealed class Rl2 : IMetaLearner
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values, _) = Agent.Forward(inputs);
+            var (pi, values) = Agent.Forward(inputs);
             oldPi = pi.Detach();
             oldLogp = pi.LogProb(actions);
             (adv, returns) = Targets(batch, values);
@@ -177,13 +178,15 @@ public sealed class Rl2 : IMetaLearner
         }
         var step = TrpoStep.Apply(Agent.Policy.Parameters, Objective, Evaluate, _trpo);
 
-        Tensor hiddens;
-        using (no_grad()) hiddens = Agent.Policy.Hiddens(inputs, Agent.Policy.InitialState(batch.Trials));
+        // A shared head is fitted on the new policy's hidden states (fixed); a separate value GRU is trained with it.
+        Tensor? policyHiddens = null;
+        if (Agent.ValueGru is null)
+            using (no_grad()) policyHiddens = Agent.ValueHiddens(inputs);
         double valueLoss = 0;
         for (int i = 0; i < _config.VfIters; i++)
         {
             using var inner = NewDisposeScope();
-            var lv = MaskedMean((Agent.Values(hiddens) - returns).pow(2), mask);
+            var lv = MaskedMean((Agent.Values(policyHiddens ?? Agent.ValueHiddens(inputs)) - returns).pow(2), mask);
             valueLoss = NonFiniteException.Check(lv.item<float>(), "the RL2 value loss");
             _optimizer.zero_grad();
             lv.backward();

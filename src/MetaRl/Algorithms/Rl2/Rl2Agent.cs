@@ -10,11 +10,13 @@ namespace MetaRl.Algorithms.Rl2;
 ///   x_t = [o_t, one-hot(a_{t-1}), r_{t-1}, d_{t-1}]
 /// (observation, previous action, previous reward, and whether the previous step ended an episode), and
 /// whose hidden state is kept across the episodes of a trial, so it carries what the agent has learned
-/// about the task. A linear policy head and a linear value head read the hidden state.
+/// about the task. A linear policy head reads the hidden state; a linear value head reads either the same
+/// hidden state (shared) or that of a second GRU over the same inputs (separate, as rllab's recurrent
+/// baseline and the pytorch_rl2 reproduction), so that fitting values does not reshape the policy's memory.
 /// </summary>
 public sealed class Rl2Agent
 {
-    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng)
+    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false)
     {
         ObservationSize = observationSize;
         ActionSpace = actionSpace;
@@ -22,7 +24,14 @@ public sealed class Rl2Agent
         _actionEncoding = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
         InputSize = observationSize + _actionEncoding + 2;
         Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split());
-        Value = ParameterSet.Leaves(Mlp.Init("value.", [hiddenSize, 1], rng.Split()));
+        var head = ParameterSet.Leaves(Mlp.Init("value.", [hiddenSize, 1], rng.Split()));
+        if (separateValueGru)
+        {
+            ValueGru = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split()); // its action head is never used
+            var gru = ValueGru.Parameters.Names.Where(n => n.StartsWith("gru.", StringComparison.Ordinal));
+            Value = new ParameterSet([.. head.Names.Zip(head.Values), .. gru.Select(n => ("value_" + n, ValueGru.Parameters[n]))]);
+        }
+        else Value = head;
         Parameters = new ParameterSet([.. Policy.Parameters.Names.Zip(Policy.Parameters.Values), .. Value.Names.Zip(Value.Values)]);
     }
 
@@ -36,8 +45,10 @@ public sealed class Rl2Agent
     public int HiddenSize => Policy.HiddenSize;
     /// <summary>The GRU and the policy head.</summary>
     public GruPolicy Policy { get; }
-    /// <summary>The value head on the hidden state.</summary>
+    /// <summary>The value head, and the value GRU's weights (as "value_gru.*") when it has its own.</summary>
     public ParameterSet Value { get; }
+    /// <summary>The value function's own GRU, or null when the value head reads the policy's hidden state.</summary>
+    public GruPolicy? ValueGru { get; }
     /// <summary>All leaves (the same tensors as Policy's and Value's), for saving and for a joint optimiser.</summary>
     public ParameterSet Parameters { get; }
 
@@ -60,10 +71,17 @@ public sealed class Rl2Agent
     }
 
     /// <summary>Action distributions [T, B] and values [T, B] for inputs [T, B, in] of trials that start at t = 0.</summary>
-    public (IActionDistribution Policy, Tensor Values, Tensor Hiddens) Forward(Tensor inputs)
+    public (IActionDistribution Policy, Tensor Values) Forward(Tensor inputs)
     {
         var h = Policy.Hiddens(inputs, Policy.InitialState((int)inputs.shape[1]));
-        return (Policy.Head(h), Values(h), h);
+        return (Policy.Head(h), Values(ValueGru is null ? h : ValueHiddens(inputs)));
+    }
+
+    /// <summary>The hidden states [T, B, H] the value head reads: the value GRU's, or the policy's when shared.</summary>
+    public Tensor ValueHiddens(Tensor inputs)
+    {
+        var gru = ValueGru ?? Policy;
+        return gru.Hiddens(inputs, gru.InitialState((int)inputs.shape[1]));
     }
 
     public Tensor Values(Tensor hiddens) => Mlp.Forward(hiddens, Value, "value.", 1, Activation.Tanh).squeeze(-1);

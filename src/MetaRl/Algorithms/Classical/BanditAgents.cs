@@ -40,6 +40,9 @@ public abstract class BernoulliBanditAgent : BanditAgent
 
     protected int Pulls(int arm) => Successes[arm] + Failures[arm];
 
+    /// <summary>ln t for the UCB bonuses, with t the pulls so far in this trial (at least 1).</summary>
+    protected double LogPullsSoFar() => Math.Log(Math.Max(1, Successes.Sum() + Failures.Sum()));
+
     /// <summary>Posterior mean of the arm's probability under the Beta(1, 1) prior.</summary>
     protected double PosteriorMean(int arm) => (Successes[arm] + 1.0) / (Pulls(arm) + 2.0);
 
@@ -102,9 +105,8 @@ public sealed class OptimisticThompsonSampling : BernoulliBanditAgent
 /// <summary>
 /// UCB1 (Auer et al. 2002) with a tuned constant: each arm once first (in random order), then the arg-max of
 /// mean_i + c * sqrt(2 ln t / n_i), with the empirical mean and t the pulls so far. c = 1 is the original.
-/// With as many arms as pulls it is therefore the random policy. RL2's own UCB1 differed: Beta(1, 1)
-/// pseudo-counts ((s + 1) / (n + 2) + c sqrt(2 ln t / (n + 2))), no forced first pulls, c tuned over 0..1,
-/// so its c = 0 is Greedy; that is how its Table 1 shows 6.7 at n = 10.
+/// With as many arms as pulls it is therefore the random policy. RL2's own UCB1 differed (<see cref="Rl2Ucb1"/>):
+/// no forced first pulls and c = 0 is Greedy; that is how its Table 1 shows 6.7 at n = 10.
 /// </summary>
 public sealed class Ucb1(double c) : BernoulliBanditAgent
 {
@@ -113,10 +115,8 @@ public sealed class Ucb1(double c) : BernoulliBanditAgent
 
     public override int SelectArm(int step, Rng rng)
     {
-        int t = 0;
-        for (int i = 0; i < Arms; i++) t += Pulls(i);
         // Untried arms score +inf, so they come first, in random order.
-        double logT = Math.Log(Math.Max(t, 1));
+        double logT = LogPullsSoFar();
         return ArgMax(i => Pulls(i) == 0 ? double.PositiveInfinity : (double)Successes[i] / Pulls(i) + C * Math.Sqrt(2 * logT / Pulls(i)), rng);
     }
 }
@@ -134,9 +134,7 @@ public sealed class Rl2Ucb1(double c) : BernoulliBanditAgent
 
     public override int SelectArm(int step, Rng rng)
     {
-        int t = 0;
-        for (int i = 0; i < Arms; i++) t += Pulls(i);
-        double logT = Math.Log(Math.Max(t, 1));
+        double logT = LogPullsSoFar();
         return ArgMax(i => PosteriorMean(i) + C * Math.Sqrt(2 * logT / (Pulls(i) + 2.0)), rng);
     }
 }

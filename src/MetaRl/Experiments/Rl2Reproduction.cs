@@ -154,10 +154,14 @@ public static class Rl2Reproduction
             log.WriteLine(FormattableString.Invariant($"{s.Label}: {b.Name}{(b.Constant is null ? "" : $" ({b.Constant} = {chosen})")} {cell.Mean:0.00} ± {cell.StandardError:0.00} (paper {cell.Paper})"));
             cells.Add(cell);
         }
-        var rl2 = learner.RunTrials(test, s.Episodes, new Rng(seed + 2)).TrialReturns();
-        var ours = Summarise(s.Label, "RL2", rl2, s.PaperRl2, null, null);
-        log.WriteLine(FormattableString.Invariant($"{s.Label}: RL2 {ours.Mean:0.00} ± {ours.StandardError:0.00} (paper {ours.Paper})"));
-        cells.Add(ours);
+        // RL2's score samples actions as in training; the most likely action is shown beside it (no paper figure).
+        foreach (var (method, mostLikely) in new[] { ("RL2", false), ("RL2 (most likely action)", true) })
+        {
+            var rl2 = learner.RunTrials(test, s.Episodes, new Rng(seed + 2), mostLikely: mostLikely).TrialReturns();
+            var ours = Summarise(s.Label, method, rl2, s.PaperRl2, null, null);
+            log.WriteLine(FormattableString.Invariant($"{s.Label}: {method} {ours.Mean:0.00} ± {ours.StandardError:0.00} (paper RL2 {ours.Paper})"));
+            cells.Add(ours);
+        }
         return cells;
     }
 

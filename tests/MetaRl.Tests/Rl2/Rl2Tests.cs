@@ -227,7 +227,7 @@ public class Rl2Tests : IDisposable
         string report = File.ReadAllText(Path.Combine(root, "report.md"));
         Assert.Contains("| setup | Random | Gittins | TS | OTS | UCB1 | UCB1 (RL2 code) | eps-Greedy | Greedy | RL2 |", report);
         Assert.Contains("| n=10, k=5 | ", report);
-        Assert.Equal(1 + 9, File.ReadAllLines(Path.Combine(root, "results.csv")).Length);
+        Assert.Equal(1 + 10, File.ReadAllLines(Path.Combine(root, "results.csv")).Length);
         Assert.True(new FileInfo(Path.Combine(root, "n10-k5", "belief.png")).Length > 1000);
         Assert.Contains("Plot: ", output);
 

@@ -219,11 +219,14 @@ public sealed class Rl2 : IMetaLearner
         return new AdaptationResult(returns, success);
     }
 
-    /// <summary>Runs trials of the trained agent on the given tasks (no learning): the evaluation of RL2's tables.</summary>
-    public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null)
+    /// <summary>
+    /// Runs trials of the trained agent on the given tasks (no learning): the evaluation of RL2's tables. The
+    /// agent samples its actions as in training; <paramref name="mostLikely"/> takes the most likely action instead.
+    /// </summary>
+    public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null, bool mostLikely = false)
     {
         using var scope = NewDisposeScope();
-        return new TrialSampler(_tasks).Sample(Agent, tasks, episodesPerTrial, rng, onStep: onStep);
+        return new TrialSampler(_tasks).Sample(Agent, tasks, episodesPerTrial, rng, deterministic: mostLikely, onStep: onStep);
     }
 
     public void SaveState(BinaryWriter w)

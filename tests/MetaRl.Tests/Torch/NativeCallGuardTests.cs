@@ -21,4 +21,16 @@ public class NativeCallGuardTests
         }
         Assert.NotEqual(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
     }
+
+    [Fact]
+    public void WhatAGuardedStretchLeftBehindIsCollectedWhenItEnds()
+    {
+        // A loop that allocates nothing between stretches must not keep every stretch's garbage (and the native
+        // memory of its undisposed tensors) until some unrelated allocation triggers a collection.
+        WeakReference garbage;
+        int before = GC.CollectionCount(0);
+        using (NativeCallGuard.Enter()) garbage = new WeakReference(new byte[1000]);
+        Assert.True(GC.CollectionCount(0) > before);
+        Assert.False(garbage.IsAlive);
+    }
 }

@@ -21,7 +21,7 @@ public sealed class Rl2Config
     [Key("minibatches", "ppo: minibatches of trials per epoch", Min = 1)] public int Minibatches { get; set; } = 4;
     [Key("clip", "ppo: clipping range of the probability ratio", Min = 0, MinExclusive = true)] public double Clip { get; set; } = 0.2;
     [Key("ent-coef", "ppo: entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; } = 0.01;
-    [Key("vf-coef", "ppo: weight of the value loss (the heads share the GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
+    [Key("vf-coef", "ppo: weight of the value loss (on the shared GRU or the value GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
     [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 over num-batches")] public bool AnnealLr { get; set; }
     [Key("value-network", "shared: the value head reads the policy's GRU; separate: a second GRU of the same size feeds it (as rllab's recurrent baseline)", OneOf = "shared,separate")] public string ValueNetwork { get; set; } = "shared";

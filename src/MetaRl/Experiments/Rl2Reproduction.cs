@@ -137,11 +137,11 @@ public static class Rl2Reproduction
         var test = distribution.SampleTasks(testTrials, new Rng(900_000 + s.Episodes * 100 + s.Arms));
         var tune = distribution.SampleTasks(tuneTrials, new Rng(800_000 + s.Episodes * 100 + s.Arms));
         var baselines = s.Arms > 0 ? ClassicalBaselines.Bandits : ClassicalBaselines.Mdps;
-        var columns = s.Arms > 0 ? ClassicalBaselines.BanditColumns : ClassicalBaselines.MdpColumns;
+        // The paper's figures are in the order of its columns; a baseline is compared with the column it names.
+        var columns = (s.Arms > 0 ? ClassicalBaselines.BanditColumns : ClassicalBaselines.MdpColumns).ToList();
         var cells = new List<Cell>();
-        for (int m = 0; m < baselines.Count; m++)
+        foreach (var b in baselines)
         {
-            var b = baselines[m];
             double chosen = b.Grid.Count > 0 ? b.Grid[0] : 0;
             if (b.Constant is not null && b.Grid.Count > 1)
                 chosen = s.Arms > 0
@@ -150,7 +150,7 @@ public static class Rl2Reproduction
             double[] totals = s.Arms > 0
                 ? ClassicalTrials.RunBandit(() => (BanditAgent)b.Make(chosen), test.Cast<BanditTask>().ToList(), s.Episodes, seed + 1)
                 : ClassicalTrials.RunMdp(() => (MdpAgent)b.Make(chosen), test.Cast<MdpTask>().ToList(), s.Episodes, distribution.MaxEpisodeSteps, seed + 1);
-            var cell = Summarise(s.Label, b.Name, totals, s.Paper[columns.ToList().IndexOf(b.Column)], b.Constant, b.Constant is null ? null : chosen);
+            var cell = Summarise(s.Label, b.Name, totals, s.Paper[columns.IndexOf(b.Column)], b.Constant, b.Constant is null ? null : chosen);
             log.WriteLine(FormattableString.Invariant($"{s.Label}: {b.Name}{(b.Constant is null ? "" : $" ({b.Constant} = {chosen})")} {cell.Mean:0.00} ± {cell.StandardError:0.00} (paper {cell.Paper})"));
             cells.Add(cell);
         }

@@ -24,6 +24,16 @@ public interface IEnv
     StepResult Step(ReadOnlySpan<float> action, Span<float> observation);
 }
 
+/// <summary>
+/// An env that knows the mean of the reward an action would get now, E[r | task, state, action]. During
+/// meta-training the task is known, so a learner may train on this mean instead of the noisy sampled reward:
+/// the expected return, and so the policy gradient's expectation, is the same, with less variance.
+/// </summary>
+public interface IMeanReward
+{
+    double MeanReward(ReadOnlySpan<float> action);
+}
+
 /// <summary>An env that can be switched to another task of its family without being rebuilt.</summary>
 public interface ITaskEnv<TTask> : IEnv
 {

@@ -26,9 +26,33 @@ public class GruPolicyTests
         var gen = new Generator(1);
         var x = randn(new long[] { 7, 3 }, generator: gen);
         var h = randn(new long[] { 7, 5 }, generator: gen);
-        var ours = policy.Cell(x, h);
         var theirs = reference.forward(x, h);
-        Assert.True((ours - theirs).abs().max().item<float>() < 1e-5);
+        // Both paths: libtorch's GRU module (own parameters) and the op-by-op equations (any other parameter set).
+        Assert.True((policy.Cell(x, h) - theirs).abs().max().item<float>() < 1e-5);
+        Assert.True((policy.Cell(x, h, policy.Parameters.Map((_, v) => v)) - theirs).abs().max().item<float>() < 1e-5);
+    }
+
+    [Fact]
+    public void OpByOpHiddensMatchTheNativeGruInValuesAndGradients()
+    {
+        using var scope = NewDisposeScope();
+        var policy = new GruPolicy(3, new Discrete(2), 6, new Rng(7));
+        var same = policy.Parameters.Map((_, v) => v); // the same leaves, but not the policy's own set: op by op
+        var gen = new Generator(8);
+        var xs = randn(new long[] { 9, 4, 3 }, generator: gen);
+        var h0 = randn(new long[] { 4, 6 }, generator: gen);
+        var weights = randn(new long[] { 9, 4, 6 }, generator: gen);
+        var native = policy.Hiddens(xs, h0);
+        var opByOp = policy.Hiddens(xs, h0, same);
+        Assert.True((native - opByOp).abs().max().item<float>() < 1e-5);
+        var leaves = policy.Parameters.Values.Take(4).ToArray();
+        var gNative = autograd.grad([(native * weights).sum()], leaves);
+        var gOpByOp = autograd.grad([(opByOp * weights).sum()], leaves);
+        for (int i = 0; i < leaves.Length; i++)
+        {
+            Assert.True(gNative[i].abs().sum().item<float>() > 0);
+            Assert.True((gNative[i] - gOpByOp[i]).abs().max().item<float>() < 1e-4, policy.Parameters.Names[i]);
+        }
     }
 
     [Fact]

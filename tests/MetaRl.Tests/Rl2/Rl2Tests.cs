@@ -108,6 +108,39 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    public void MeanRewardsAreTheArmsProbabilityAndTheMdpsMeanAtTheStateActedIn()
+    {
+        var bandits = new BernoulliBanditDistribution(3);
+        var agent = new Rl2Agent(1, bandits.ActionSpace, 8, new Rng(11));
+        var tasks = new List<object> { new BanditTask([0.2, 0.5, 0.9]), new BanditTask([0.7, 0.1, 0.3]) };
+        var batch = new TrialSampler(bandits).Sample(agent, tasks, episodesPerTrial: 50, new Rng(12), meanRewards: true);
+        for (int i = 0; i < batch.Mask.Length; i++)
+            Assert.Equal((float)((BanditTask)tasks[i % 2]).Probs[(int)batch.Actions[i]], batch.MeanRewards[i]);
+        // Without the request they stay zero (the sampled rewards are untouched either way).
+        var plain = new TrialSampler(bandits).Sample(agent, tasks, episodesPerTrial: 50, new Rng(12));
+        Assert.All(plain.MeanRewards, r => Assert.Equal(0f, r));
+        Assert.Equal(batch.Rewards, plain.Rewards);
+
+        // An MDP's mean reward is R(s, a) at the state the action was taken in: replay the states from the inputs.
+        var mdps = new RandomMdpDistribution();
+        var mdpAgent = new Rl2Agent(10, mdps.ActionSpace, 8, new Rng(13));
+        var mdpTasks = mdps.SampleTasks(2, new Rng(14));
+        var mdpBatch = new TrialSampler(mdps).Sample(mdpAgent, mdpTasks, episodesPerTrial: 3, new Rng(15), meanRewards: true);
+        for (int i = 0; i < mdpBatch.Mask.Length; i++)
+        {
+            var x = mdpBatch.Inputs.AsSpan(i * mdpAgent.InputSize, 10).ToArray();
+            int state = Array.IndexOf(x, 1f);
+            Assert.Equal((float)((MdpTask)mdpTasks[i % 2]).R(state, (int)mdpBatch.Actions[i]), mdpBatch.MeanRewards[i]);
+        }
+
+        // An env that does not know its mean reward is refused by name.
+        var nav = new MetaRl.Envs.Navigation.Navigation2DDistribution();
+        var navAgent = new Rl2Agent(2, nav.ActionSpace, 8, new Rng(16));
+        var error = Assert.Throws<MetaRl.Core.UsageException>(() => new TrialSampler(nav).Sample(navAgent, nav.SampleTasks(1, new Rng(17)), 1, new Rng(18), meanRewards: true));
+        Assert.Contains("reward-signal", error.Message);
+    }
+
+    [Fact]
     public void PpoLearnsToExploreAndExploitBandits()
     {
         var learner = Learner(new BernoulliBanditDistribution(5), c =>

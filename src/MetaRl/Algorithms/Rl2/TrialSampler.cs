@@ -1,3 +1,4 @@
+using MetaRl.Core;
 using MetaRl.Envs;
 using MetaRl.Torch;
 using static TorchSharp.torch;
@@ -17,6 +18,7 @@ public sealed class TrialBatch
         Inputs = new float[length * trials * inputSize];
         Actions = new float[length * trials * actionSize];
         Rewards = new float[length * trials];
+        MeanRewards = new float[length * trials];
         Mask = new float[length * trials];
         EpisodeReturns = new double[trials, episodesPerTrial];
         EpisodeSuccess = new bool[trials, episodesPerTrial];
@@ -31,6 +33,8 @@ public sealed class TrialBatch
     public float[] Inputs { get; }
     public float[] Actions { get; }
     public float[] Rewards { get; }
+    /// <summary>E[r | task, state, action] at each step, when the sampler was asked for it (zeros otherwise).</summary>
+    public float[] MeanRewards { get; }
     public float[] Mask { get; }
     /// <summary>Undiscounted return of episode i of trial b.</summary>
     public double[,] EpisodeReturns { get; }
@@ -67,16 +71,19 @@ public sealed class TrialSampler(ITaskDistribution distribution)
 
     /// <summary>
     /// Runs one trial of <paramref name="episodesPerTrial"/> episodes per task. <paramref name="onStep"/>, if
-    /// given, sees each step as (trial, t, episode, action, reward), e.g. for the belief plot.
+    /// given, sees each step as (trial, t, episode, action, reward), e.g. for the belief plot. With
+    /// <paramref name="meanRewards"/> the batch also records each step's mean reward (the env must know it).
     /// </summary>
     public TrialBatch Sample(Rl2Agent agent, IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, bool deterministic = false,
-        Action<int, int, int, float, float>? onStep = null)
+        Action<int, int, int, float, float>? onStep = null, bool meanRewards = false)
     {
         if (tasks.Count == 0) throw new ArgumentException("need at least one task", nameof(tasks));
         if (episodesPerTrial < 1) throw new ArgumentOutOfRangeException(nameof(episodesPerTrial), episodesPerTrial, "must be >= 1");
         int trials = tasks.Count, horizon = distribution.MaxEpisodeSteps, length = episodesPerTrial * horizon;
         var venv = EnvsFor(tasks);
         int obsSize = venv.ObservationSize, actSize = venv.ActionSize, inSize = agent.InputSize;
+        if (meanRewards && venv[0] is not IMeanReward)
+            throw new UsageException($"reward-signal: mean needs an env that knows its mean reward (bandits, tabular MDPs); {distribution.Name} does not");
         if (agent.ObservationSize != obsSize || agent.ActionSize != actSize)
             throw new ArgumentException($"agent takes {agent.ObservationSize} observation floats and gives {agent.ActionSize} action floats; env {distribution.Name} has {obsSize} and {actSize}");
 
@@ -111,6 +118,10 @@ public sealed class TrialSampler(ITaskDistribution distribution)
                 var next = agent.Policy.Act(inputs, trials, hidden, actions, rng, deterministic: deterministic);
                 hidden.Dispose();
                 hidden = next;
+                if (meanRewards)
+                    for (int b = 0; b < trials; b++)
+                        if (batch.Mask[t * trials + b] != 0)
+                            batch.MeanRewards[t * trials + b] = (float)((IMeanReward)venv[b]).MeanReward(actions.AsSpan(b * actSize, actSize));
                 venv.Step(actions, rewards, terminated, truncated);
                 for (int b = 0; b < trials; b++)
                 {

@@ -10,7 +10,7 @@ public sealed record BanditTask(double[] Probs)
 }
 
 /// <summary>One pull is one episode (RL2, Table 1): the observation is a constant, the episode ends after the pull.</summary>
-public sealed class BernoulliBanditEnv(BanditTask task, Rng rng) : ITaskEnv<BanditTask>
+public sealed class BernoulliBanditEnv(BanditTask task, Rng rng) : ITaskEnv<BanditTask>, IMeanReward
 {
     Rng _rng = rng;
     bool _pulled;
@@ -36,6 +36,8 @@ public sealed class BernoulliBanditEnv(BanditTask task, Rng rng) : ITaskEnv<Band
         float reward = _rng.NextDouble() < Task.Probs[arm] ? 1f : 0f;
         return new StepResult(reward, Terminated: false, Truncated: true, Success: arm == Task.BestArm);
     }
+
+    public double MeanReward(ReadOnlySpan<float> action) => Task.Probs[EnvChecks.DiscreteAction(action, Task.Probs.Length)];
 }
 
 /// <summary>

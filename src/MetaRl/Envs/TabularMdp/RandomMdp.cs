@@ -11,7 +11,7 @@ public sealed record MdpTask(int States, int Actions, double[] Transitions, doub
 }
 
 /// <summary>Starts in state 0; the observation is the one-hot state; truncated after EpisodeLength steps (RL2, Table 2).</summary>
-public sealed class TabularMdpEnv(MdpTask task, int episodeLength, Rng rng) : ITaskEnv<MdpTask>
+public sealed class TabularMdpEnv(MdpTask task, int episodeLength, Rng rng) : ITaskEnv<MdpTask>, IMeanReward
 {
     Rng _rng = rng;
     int _state, _t;
@@ -45,6 +45,8 @@ public sealed class TabularMdpEnv(MdpTask task, int episodeLength, Rng rng) : IT
         WriteObservation(observation);
         return new StepResult(reward, Terminated: false, Truncated: _t >= episodeLength);
     }
+
+    public double MeanReward(ReadOnlySpan<float> action) => Task.R(_state, EnvChecks.DiscreteAction(action, Task.Actions));
 
     void WriteObservation(Span<float> observation)
     {

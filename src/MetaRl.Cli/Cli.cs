@@ -213,7 +213,9 @@ public static class Cli
         var testTrials = new Option<int?>("--test-trials") { Description = "RL2 tables: held-out tasks per setting (default 1000 bandits, 500 MDPs)" };
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
-        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads };
+        var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
+        var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, trainOnly };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
@@ -225,8 +227,20 @@ public static class Cli
             if (experiment != MamlReproduction.Name)
             {
                 if (p.GetValue(testTrials) is < 1) throw new UsageException("--test-trials must be >= 1");
-                string rl2Root = Rl2Reproduction.Run(new Rl2Reproduction.Options(experiment, isQuick, p.GetValue(full), p.GetValue(setting), seedList[0],
-                    p.GetValue(outDir)!, its, p.GetValue(testTrials)), stdout);
+                int jobCount = p.GetValue(jobs);
+                if (jobCount < 1) throw new UsageException("--jobs must be >= 1");
+                var options = new Rl2Reproduction.Options(experiment, isQuick, p.GetValue(full), p.GetValue(setting), seedList[0],
+                    p.GetValue(outDir)!, its, p.GetValue(testTrials), TrainOnly: p.GetValue(trainOnly), Jobs: jobCount);
+                if (jobCount > 1 && !options.TrainOnly)
+                {
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    var trained = Rl2Reproduction.TrainInWorkers(options, jobCount, slug => SelfInvocation(
+                        ["reproduce", experiment, "--setting", slug, "--train-only", "--threads", "1", "--seeds", $"{seedList[0]}", "--out", options.OutRoot,
+                         .. its is { } n ? new[] { "--iterations", $"{n}" } : [], .. isQuick ? new[] { "--quick" } : []]), stdout);
+                    options = options with { TrainedByWorkers = trained, WorkerPhaseSeconds = clock.Elapsed.TotalSeconds };
+                }
+                string rl2Root = Rl2Reproduction.Run(options, stdout);
+                if (options.TrainOnly) return Ok;
                 if (experiment == Rl2Reproduction.Bandits)
                     foreach (var dir in Directory.GetDirectories(rl2Root).Order())
                         if (RunDirectory.At(dir).HasCheckpoint)
@@ -240,6 +254,16 @@ public static class Cli
             return Ok;
         });
         return cmd;
+    }
+
+    /// <summary>A command line that runs this tool again with <paramref name="args"/> (through dotnet when it was started as dotnet MetaRl.Cli.dll).</summary>
+    static System.Diagnostics.ProcessStartInfo SelfInvocation(IEnumerable<string> args)
+    {
+        string host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this process's executable");
+        var start = new System.Diagnostics.ProcessStartInfo(host);
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(Cli).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return start;
     }
 
     static Command BeliefCommand(TextWriter stdout)

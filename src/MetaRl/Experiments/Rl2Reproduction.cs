@@ -61,24 +61,85 @@ public static class Rl2Reproduction
     /// What to run: <c>Full</c> runs every setting of the table (default: the settings the bars name);
     /// <c>Only</c> names settings by their short name (e.g. "n10-k5", "n25") and overrides it; <c>TestTrials</c>
     /// is the number of held-out tasks (one trial each) per setting; the reference asks for at least 1000
-    /// (bandits) and 500 (MDPs). RL2 is trained with <c>Seed</c>.
+    /// (bandits) and 500 (MDPs). RL2 is trained with <c>Seed</c>. <c>TrainOnly</c> trains (or resumes) the
+    /// settings' RL2 runs and stops: what a worker process of <see cref="TrainInWorkers"/> does.
+    /// <c>TrainedByWorkers</c> gives the wall seconds each setting's worker took, for the report's time table, and
+    /// <c>WorkerPhaseSeconds</c> the wall time of that phase (Jobs workers side by side).
     /// </summary>
-    public sealed record Options(string Experiment, bool Quick, bool Full, IReadOnlyList<string>? Only, int Seed, string OutRoot, int? Iterations = null, int? TestTrials = null);
+    public sealed record Options(string Experiment, bool Quick, bool Full, IReadOnlyList<string>? Only, int Seed, string OutRoot, int? Iterations = null, int? TestTrials = null,
+        bool TrainOnly = false, IReadOnlyDictionary<string, double>? TrainedByWorkers = null, int Jobs = 1, double WorkerPhaseSeconds = 0);
 
     /// <summary>One cell of our table.</summary>
     public sealed record Cell(string Setting, string Method, double Mean, double StandardError, int Trials, double Paper, string? Constant, double? Chosen);
+
+    /// <summary>The settings an invocation runs, in table order.</summary>
+    public static List<Setting> Select(Options o)
+    {
+        var table = o.Experiment == Bandits ? BanditTable : MdpTable;
+        var settings = o.Only is { Count: > 0 } only
+            ? only.Select(l => table.FirstOrDefault(s => Slug(s.Label) == l)
+                ?? throw new UsageException($"unknown setting '{l}'; settings of {o.Experiment}: {string.Join(", ", table.Select(s => Slug(s.Label)))}")).ToList()
+            : table.Where(s => o.Full || s.InDefaultSubset).ToList();
+        return o.Quick && o.Only is not { Count: > 0 } ? [table[0]] : settings;
+    }
+
+    static string Root(Options o) => Path.Combine(o.OutRoot, $"reproduce-{o.Experiment}{(o.Quick ? "-quick" : "")}");
+
+    /// <summary>
+    /// Trains the settings' RL2 runs in worker processes, at most <paramref name="jobs"/> at a time, the longest
+    /// trials first (a process each, not a thread each: libtorch's threads and the no-GC regions around each
+    /// iteration are per process). <paramref name="worker"/> makes the command line of the worker for a setting
+    /// (this tool's `reproduce ... --setting S --train-only`); each worker's output goes to &lt;setting&gt;.log beside
+    /// the runs. Returns each setting's wall seconds.
+    /// </summary>
+    public static Dictionary<string, double> TrainInWorkers(Options o, int jobs, Func<string, ProcessStartInfo> worker, TextWriter log)
+    {
+        if (jobs < 1) throw new UsageException("--jobs must be >= 1");
+        string root = Root(o);
+        Directory.CreateDirectory(root);
+        var queue = new Queue<Setting>(Select(o).OrderByDescending(s => s.Episodes).ThenByDescending(s => s.Arms));
+        var running = new List<(Setting Setting, Process Process, Stopwatch Clock, StreamWriter Log)>();
+        var seconds = new Dictionary<string, double>();
+        var failed = new List<string>();
+        while (queue.Count > 0 || running.Count > 0)
+        {
+            while (running.Count < jobs && queue.Count > 0)
+            {
+                var s = queue.Dequeue();
+                var start = worker(Slug(s.Label));
+                start.RedirectStandardOutput = start.RedirectStandardError = true;
+                start.UseShellExecute = false;
+                var file = new StreamWriter(Path.Combine(root, Slug(s.Label) + ".log")) { AutoFlush = true };
+                var process = new Process { StartInfo = start };
+                process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (file) file.WriteLine(e.Data); };
+                process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (file) file.WriteLine(e.Data); };
+                process.Start();
+                process.BeginOutputReadLine();
+                process.BeginErrorReadLine();
+                running.Add((s, process, Stopwatch.StartNew(), file));
+                log.WriteLine($"{s.Label}: training RL2 in a worker process (log: {Path.Combine(root, Slug(s.Label) + ".log")})");
+            }
+            var done = running.FirstOrDefault(r => r.Process.HasExited);
+            if (done.Process is null) { Thread.Sleep(200); continue; }
+            done.Process.WaitForExit(); // drains the output handlers
+            running.Remove(done);
+            done.Log.Dispose();
+            seconds[done.Setting.Label] = done.Clock.Elapsed.TotalSeconds;
+            log.WriteLine(FormattableString.Invariant($"{done.Setting.Label}: worker finished in {done.Clock.Elapsed.TotalSeconds:0} s (exit code {done.Process.ExitCode})"));
+            if (done.Process.ExitCode != 0) failed.Add($"{done.Setting.Label} (see {Slug(done.Setting.Label)}.log)");
+        }
+        if (failed.Count > 0) throw new InvalidOperationException($"RL2 training failed in worker processes: {string.Join(", ", failed)}");
+        return seconds;
+    }
 
     public static string Run(Options o, TextWriter log)
     {
         bool bandits = o.Experiment == Bandits;
         var table = bandits ? BanditTable : MdpTable;
-        var settings = o.Only is { Count: > 0 } only
-            ? only.Select(l => table.FirstOrDefault(s => Slug(s.Label) == l)
-                ?? throw new UsageException($"unknown setting '{l}'; settings of {o.Experiment}: {string.Join(", ", table.Select(s => Slug(s.Label)))}")).ToList()
-            : table.Where(s => o.Full || s.InDefaultSubset).ToList();
-        if (o.Quick && o.Only is not { Count: > 0 }) settings = [table[0]];
-        string root = Path.Combine(o.OutRoot, $"reproduce-{o.Experiment}{(o.Quick ? "-quick" : "")}");
+        var settings = Select(o);
+        string root = Root(o);
         Directory.CreateDirectory(root);
+        var wall = Stopwatch.StartNew();
         int testTrials = o.TestTrials ?? (o.Quick ? 200 : bandits ? 1000 : 500);
         int tuneTrials = o.Quick ? 100 : bandits ? 1000 : 300;
 
@@ -93,15 +154,18 @@ public static class Rl2Reproduction
             string dir = Path.Combine(root, Slug(s.Label));
             var clock = Stopwatch.StartNew();
             var run = TrainOrResume(env, values, o.Seed, dir, s.Label, log);
-            double trainSeconds = clock.Elapsed.TotalSeconds;
+            if (o.TrainOnly) continue;
+            double trainSeconds = clock.Elapsed.TotalSeconds + (o.TrainedByWorkers?.GetValueOrDefault(s.Label) ?? 0);
             clock.Restart();
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
             cells.AddRange(Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log));
             timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration));
-            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, testTrials);
+            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, testTrials,
+                o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
         }
+        if (o.TrainOnly) return root;
         log.WriteLine(File.ReadAllText(Path.Combine(root, "report.md")));
         log.WriteLine($"Results: {root} (report.md, results.csv, one RL2 run directory per setting)");
         return root;
@@ -175,7 +239,7 @@ public static class Rl2Reproduction
     static string F(double x) => x.ToString("0.0", CultureInfo.InvariantCulture);
     static string F2(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
 
-    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations)> timings, int testTrials)
+    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations)> timings, int testTrials, double wallSeconds)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# RL2 {title}: reproduction{(o.Quick ? " (quick mode: tiny training, not the paper's settings)" : "")}");
@@ -204,11 +268,15 @@ public static class Rl2Reproduction
         foreach (var g in cells.Where(c => c.Constant is not null).GroupBy(c => c.Setting))
             sb.AppendLine($"- {g.Key}: {string.Join(", ", g.Select(c => $"{c.Method} {c.Constant} = {c.Chosen?.ToString(CultureInfo.InvariantCulture)}"))}");
         sb.AppendLine();
-        sb.AppendLine("## Time per setting (this invocation; a resumed setting counts only what ran now)");
+        sb.AppendLine(o.TrainedByWorkers is { Count: > 0 }
+            ? "## Time per setting (this invocation; training is each setting's worker process, wall time, with its neighbours running beside it)"
+            : "## Time per setting (this invocation; a resumed setting counts only what ran now)");
         sb.AppendLine();
         sb.AppendLine("| setup | RL2 iterations | training s | evaluation s |");
         sb.AppendLine("|---|---|---|---|");
         foreach (var t in timings) sb.AppendLine($"| {t.Setting} | {t.Iterations} | {t.Train:0} | {t.Eval:0} |");
+        sb.AppendLine();
+        sb.AppendLine(FormattableString.Invariant($"Wall time of this invocation so far: {wallSeconds:0} s ({wallSeconds / 3600:0.00} h){(o.Jobs > 1 ? $", RL2 trained by {o.Jobs} worker processes side by side" : "")}."));
         return sb.ToString();
     }
 

@@ -281,6 +281,31 @@ public class Rl2Tests : IDisposable
         Assert.Contains("unknown setting 'n7-k3'; settings of rl2-bandits: n10-k5, n10-k10", err);
     }
 
+    [Fact]
+    public void JobsTrainTheSettingsInWorkerProcessesExactlyAsOneProcessWould()
+    {
+        string[] common = ["--quick", "--setting", "n10-k5", "n10-k10", "--iterations", "2", "--test-trials", "20", "--threads", "1"];
+        var (code, output, err) = Run(["reproduce", "rl2-bandits", .. common, "--jobs", "2", "--out", Path.Combine(_root, "jobs")]);
+        Assert.True(code == 0, err + output);
+        (code, _, err) = Run(["reproduce", "rl2-bandits", .. common, "--out", Path.Combine(_root, "one")]);
+        Assert.True(code == 0, err);
+        string jobs = Path.Combine(_root, "jobs", "reproduce-rl2-bandits-quick"), one = Path.Combine(_root, "one", "reproduce-rl2-bandits-quick");
+        foreach (var setting in new[] { "n10-k5", "n10-k10" })
+        {
+            Assert.Contains("RL2 iteration 2/2", File.ReadAllText(Path.Combine(jobs, setting + ".log"))); // the worker's own log
+            Assert.Equal(File.ReadAllBytes(Path.Combine(one, setting, "checkpoint.bin")), File.ReadAllBytes(Path.Combine(jobs, setting, "checkpoint.bin")));
+        }
+        Assert.Contains("RL2 trained by 2 worker processes side by side", File.ReadAllText(Path.Combine(jobs, "report.md")));
+        Assert.Equal(File.ReadAllText(Path.Combine(one, "results.csv")), File.ReadAllText(Path.Combine(jobs, "results.csv")));
+
+        // A worker that fails names its setting and its log.
+        var failing = Assert.Throws<InvalidOperationException>(() => Rl2Reproduction.TrainInWorkers(
+            new Rl2Reproduction.Options(Rl2Reproduction.Bandits, Quick: true, Full: false, Only: ["n10-k5"], Seed: 1, OutRoot: Path.Combine(_root, "fail")), 2,
+            _ => new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", "echo broken; exit 3"]), TextWriter.Null));
+        Assert.Contains("n=10, k=5 (see n10-k5.log)", failing.Message);
+        Assert.Contains("broken", File.ReadAllText(Path.Combine(_root, "fail", "reproduce-rl2-bandits-quick", "n10-k5.log")));
+    }
+
     (int Code, string Out, string Err) Run(params string[] args)
     {
         var o = new StringWriter(); var e = new StringWriter();

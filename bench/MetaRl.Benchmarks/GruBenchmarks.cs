@@ -10,14 +10,15 @@ namespace MetaRl.Benchmarks;
 /// <summary>
 /// Backpropagation through time for RL2's GRU, one minibatch of a bandit reproduction (T = 100 pulls, B
 /// trials, 128 units, 5 arms): libtorch's GRU module (the policy's own parameters) against the same
-/// equations issued op by op from .NET (any other parameter set). The ratio is what the native path buys.
+/// equations issued op by op from .NET (any other parameter set), for backpropagation through a whole
+/// minibatch and for one step of the sampler.
 /// Run: dotnet run -c Release --project bench/MetaRl.Benchmarks -- --filter '*Gru*'
 /// </summary>
 public class GruBenchmarks
 {
     GruPolicy _policy = null!;
     ParameterSet _opByOp = null!;
-    Tensor _inputs = null!, _h0 = null!;
+    Tensor _inputs = null!, _h0 = null!, _step = null!;
 
     [Params(50, 200)] public int Trials;
 
@@ -30,6 +31,7 @@ public class GruBenchmarks
         _opByOp = _policy.Parameters.Map((_, v) => v); // the same leaves, not the policy's own set
         _inputs = randn(100, Trials, 8);
         _h0 = zeros(Trials, 128);
+        _step = randn(Trials, 8);
     }
 
     [Benchmark(Baseline = true, Description = "op by op: forward + backward through 100 steps")]
@@ -37,6 +39,19 @@ public class GruBenchmarks
 
     [Benchmark(Description = "libtorch GRU: forward + backward through 100 steps")]
     public void Native() => ForwardBackward(null);
+
+    [Benchmark(Description = "op by op: one sampler step (no graph)")]
+    public void StepOpByOp() => Step(_opByOp);
+
+    [Benchmark(Description = "libtorch GRU: one sampler step (no graph)")]
+    public void StepNative() => Step(null);
+
+    void Step(ParameterSet? parameters)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        _policy.Cell(_step, _h0, parameters);
+    }
 
     void ForwardBackward(ParameterSet? parameters)
     {

@@ -224,6 +224,8 @@ public static class Cli
             int? its = p.GetValue(iterations);
             if (its < 1) throw new UsageException("--iterations must be >= 1");
             string experiment = p.GetValue(name)!;
+            if (experiment == MamlReproduction.Name && p.GetValue(jobs) != 1)
+                throw new UsageException($"--jobs applies to the RL2 tables ({Rl2Reproduction.Bandits}, {Rl2Reproduction.Mdps}); {MamlReproduction.Name} runs its seeds in one process");
             if (experiment != MamlReproduction.Name)
             {
                 if (p.GetValue(testTrials) is < 1) throw new UsageException("--test-trials must be >= 1");

@@ -12,8 +12,8 @@ namespace MetaRl.Policies;
 ///   r = sigma(W_ir x + b_ir + W_hr h + b_hr),  z = sigma(W_iz x + b_iz + W_hz h + b_hz),
 ///   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h.
 /// With its own parameters the policy runs the recurrence in libtorch's GRU (one native call per sequence,
-/// whose backward is about three times faster than the same steps issued one op at a time from .NET); with
-/// other parameters (adapted, per-task) it runs the same equations op by op.
+/// 4-9% faster than the same equations op by op: bench/MetaRl.Benchmarks GruBenchmarks); with other
+/// parameters (adapted, per-task) it runs the equations op by op.
 /// </summary>
 public sealed class GruPolicy
 {

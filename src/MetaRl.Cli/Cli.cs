@@ -229,14 +229,12 @@ public static class Cli
             if (experiment != MamlReproduction.Name)
             {
                 if (p.GetValue(testTrials) is < 1) throw new UsageException("--test-trials must be >= 1");
-                int jobCount = p.GetValue(jobs);
-                if (jobCount < 1) throw new UsageException("--jobs must be >= 1");
                 var options = new Rl2Reproduction.Options(experiment, isQuick, p.GetValue(full), p.GetValue(setting), seedList[0],
-                    p.GetValue(outDir)!, its, p.GetValue(testTrials), TrainOnly: p.GetValue(trainOnly), Jobs: jobCount);
-                if (jobCount > 1 && !options.TrainOnly)
+                    p.GetValue(outDir)!, its, p.GetValue(testTrials), TrainOnly: p.GetValue(trainOnly), Jobs: p.GetValue(jobs));
+                if (options.Jobs != 1 && !options.TrainOnly)
                 {
                     var clock = System.Diagnostics.Stopwatch.StartNew();
-                    var trained = Rl2Reproduction.TrainInWorkers(options, jobCount, slug => SelfInvocation(
+                    var trained = Rl2Reproduction.TrainInWorkers(options, slug => SelfInvocation(
                         ["reproduce", experiment, "--setting", slug, "--train-only", "--threads", "1", "--seeds", $"{seedList[0]}", "--out", options.OutRoot,
                          .. its is { } n ? new[] { "--iterations", $"{n}" } : [], .. isQuick ? new[] { "--quick" } : []]), stdout);
                     options = options with { TrainedByWorkers = trained, WorkerPhaseSeconds = clock.Elapsed.TotalSeconds };

@@ -86,15 +86,15 @@ public static class Rl2Reproduction
     static string Root(Options o) => Path.Combine(o.OutRoot, $"reproduce-{o.Experiment}{(o.Quick ? "-quick" : "")}");
 
     /// <summary>
-    /// Trains the settings' RL2 runs in worker processes, at most <paramref name="jobs"/> at a time, the longest
+    /// Trains the settings' RL2 runs in worker processes, at most <c>o.Jobs</c> at a time, the longest
     /// trials first (a process each, not a thread each: libtorch's threads and the no-GC regions around each
     /// iteration are per process). <paramref name="worker"/> makes the command line of the worker for a setting
     /// (this tool's `reproduce ... --setting S --train-only`); each worker's output goes to &lt;setting&gt;.log beside
     /// the runs. Returns each setting's wall seconds.
     /// </summary>
-    public static Dictionary<string, double> TrainInWorkers(Options o, int jobs, Func<string, ProcessStartInfo> worker, TextWriter log)
+    public static Dictionary<string, double> TrainInWorkers(Options o, Func<string, ProcessStartInfo> worker, TextWriter log)
     {
-        if (jobs < 1) throw new UsageException("--jobs must be >= 1");
+        if (o.Jobs < 1) throw new UsageException("--jobs must be >= 1");
         string root = Root(o);
         Directory.CreateDirectory(root);
         var queue = new Queue<Setting>(Select(o).OrderByDescending(s => s.Episodes).ThenByDescending(s => s.Arms));
@@ -103,7 +103,7 @@ public static class Rl2Reproduction
         var failed = new List<string>();
         while (queue.Count > 0 || running.Count > 0)
         {
-            while (running.Count < jobs && queue.Count > 0)
+            while (running.Count < o.Jobs && queue.Count > 0)
             {
                 var s = queue.Dequeue();
                 var start = worker(Slug(s.Label));

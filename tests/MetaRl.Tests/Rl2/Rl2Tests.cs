@@ -300,7 +300,7 @@ public class Rl2Tests : IDisposable
 
         // A worker that fails names its setting and its log.
         var failing = Assert.Throws<InvalidOperationException>(() => Rl2Reproduction.TrainInWorkers(
-            new Rl2Reproduction.Options(Rl2Reproduction.Bandits, Quick: true, Full: false, Only: ["n10-k5"], Seed: 1, OutRoot: Path.Combine(_root, "fail")), 2,
+            new Rl2Reproduction.Options(Rl2Reproduction.Bandits, Quick: true, Full: false, Only: ["n10-k5"], Seed: 1, OutRoot: Path.Combine(_root, "fail"), Jobs: 2),
             _ => new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", "echo broken; exit 3"]), TextWriter.Null));
         Assert.Contains("n=10, k=5 (see n10-k5.log)", failing.Message);
         Assert.Contains("broken", File.ReadAllText(Path.Combine(_root, "fail", "reproduce-rl2-bandits-quick", "n10-k5.log")));

@@ -276,7 +276,7 @@ public static class Rl2Reproduction
         sb.AppendLine("|---|---|---|---|");
         foreach (var t in timings) sb.AppendLine($"| {t.Setting} | {t.Iterations} | {t.Train:0} | {t.Eval:0} |");
         sb.AppendLine();
-        sb.AppendLine(FormattableString.Invariant($"Wall time of this invocation so far: {wallSeconds:0} s ({wallSeconds / 3600:0.00} h){(o.Jobs > 1 ? $", RL2 trained by {o.Jobs} worker processes side by side" : "")}."));
+        sb.AppendLine(FormattableString.Invariant($"Wall time of this invocation so far: {wallSeconds:0} s ({wallSeconds / 3600:0.00} h){(o.TrainedByWorkers is { Count: > 0 } ? $", RL2 trained by {o.Jobs} worker processes side by side" : "")}."));
         return sb.ToString();
     }
 

@@ -26,6 +26,7 @@ public sealed class Rl2Config
     [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 over num-batches")] public bool AnnealLr { get; set; }
     [Key("value-network", "shared: the value head reads the policy's GRU; separate: a second GRU of the same size feeds it (as rllab's recurrent baseline)", OneOf = "shared,separate")] public string ValueNetwork { get; set; } = "shared";
     [Key("reward-signal", "the reward advantages are computed from: sampled (the paper's), or mean: E[r | task, state, action], which the task distribution knows during meta-training; the same expected return with less variance. The agent's input is the sampled reward either way", OneOf = "sampled,mean")] public string RewardSignal { get; set; } = "sampled";
+    public bool MeanRewards => RewardSignal == "mean";
     [Key("vf-lr", "trpo: Adam learning rate of the value head (fitted on the GRU's hidden states)", Min = 0, MinExclusive = true)] public double VfLr { get; set; } = 1e-2;
     [Key("vf-iters", "trpo: Adam steps of the value head per update", Min = 1)] public int VfIters { get; set; } = 20;
 }
@@ -72,7 +73,7 @@ public sealed class Rl2 : IMetaLearner
     {
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(TrialsPerBatch, _rng);
-        var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.RewardSignal == "mean");
+        var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.MeanRewards);
         if (_config.Optimizer == "ppo" && _config.AnnealLr)
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = _config.Lr * Math.Max(0, 1 - (double)_iteration / _common.NumBatches);
         var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch) : TrpoUpdate(batch);
@@ -89,7 +90,7 @@ public sealed class Rl2 : IMetaLearner
     (Tensor Advantages, Tensor Returns) Targets(TrialBatch batch, Tensor values)
     {
         var v = _scale.Denormalize(values).data<float>().ToArray();
-        var rewards = _config.RewardSignal == "mean" ? batch.MeanRewards : batch.Rewards;
+        var rewards = _config.MeanRewards ? batch.MeanRewards : batch.Rewards;
         var adv = Advantages.Gae(rewards, batch.Mask, batch.Length, batch.Trials, v, _common.Gamma, _common.GaeLambda);
         var returns = new float[adv.Length];
         for (int i = 0; i < adv.Length; i++) returns[i] = adv[i] + v[i];

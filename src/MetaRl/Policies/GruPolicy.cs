@@ -14,16 +14,31 @@ namespace MetaRl.Policies;
 /// With its own parameters the policy runs the recurrence in libtorch's GRU (one native call per sequence,
 /// 4-9% faster than the same equations op by op: bench/MetaRl.Benchmarks GruBenchmarks); with other
 /// parameters (adapted, per-task) it runs the equations op by op.
+///
+/// <see cref="GruCell.LayerNorm"/> is the cell of the pytorch_rl2 reproduction of RL2 (rl2/agents/architectures/gru.py):
+/// each projection is layer-normalised, the candidate is a ReLU, and the update gate is biased to keep the state:
+///   [z; r] = LN(W_x,zr x) + LN(W_h,zr h),  z = sigma(z - 1),  r = sigma(r),
+///   n = relu(LN(W_x,n x) + r * LN(W_h,n h)),  h' = (1 - z) * h + z * n.
+/// A ReLU state is unbounded, so it can count (pulls, successes) where tanh saturates; it always runs op by op.
 /// </summary>
 public sealed class GruPolicy
 {
-    public GruPolicy(int inputSize, Space actionSpace, int hiddenSize, Rng rng, double initStd = 1.0)
+    public GruPolicy(int inputSize, Space actionSpace, int hiddenSize, Rng rng, double initStd = 1.0, GruCell cell = GruCell.Standard)
     {
         if (hiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "must be >= 1");
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         ActionSpace = actionSpace;
+        CellKind = cell;
         int outputs = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
+        var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));
+        if (actionSpace is Box box) head.Add(("log_std", full(box.Dim, Math.Log(initStd))));
+        if (cell == GruCell.LayerNorm)
+        {
+            var ln = ParameterSet.Leaves([.. LayerNormInit(inputSize, hiddenSize, rng), .. head]);
+            Parameters = ln;
+            return;
+        }
         // PyTorch's GRU init: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
         double k = 1 / Math.Sqrt(hiddenSize);
         Tensor U(params long[] shape)
@@ -46,19 +61,73 @@ public sealed class GruPolicy
             items[0].Item2.copy_(U(3 * hiddenSize, inputSize)); items[1].Item2.copy_(U(3 * hiddenSize, hiddenSize));
             items[2].Item2.copy_(U(3 * hiddenSize)); items[3].Item2.copy_(U(3 * hiddenSize));
         }
-        var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));
-        if (actionSpace is Box box) head.Add(("log_std", full(box.Dim, Math.Log(initStd))));
         var headLeaves = ParameterSet.Leaves(head);
         Parameters = new ParameterSet([.. items, .. headLeaves.Names.Zip(headLeaves.Values)]);
     }
 
-    readonly TorchSharp.Modules.GRU _gru;
+    /// <summary>
+    /// The layer-normalised cell's parameters, initialised as pytorch_rl2's: Xavier-normal input weights and
+    /// update/reset weights, an orthogonal candidate weight, no projection biases (the layer norms' biases
+    /// play that part), layer-norm gains 1 and biases 0.
+    /// </summary>
+    static List<(string, Tensor)> LayerNormInit(int inputSize, int hiddenSize, Rng rng)
+    {
+        int h = hiddenSize;
+        Tensor XavierNormal(int rows, int cols)
+        {
+            double std = Math.Sqrt(2.0 / (rows + cols));
+            var data = new float[rows * cols];
+            for (int i = 0; i < data.Length; i++) data[i] = (float)(std * rng.Normal());
+            return tensor(data, [rows, cols]);
+        }
+        Tensor Orthogonal(int size)
+        {
+            var (q, r) = linalg.qr(XavierNormal(size, size));
+            return q * r.diagonal().sign(); // the sign fix makes Q unique (uniform over orthogonal matrices)
+        }
+        return
+        [
+            ("gru.weight_ih", cat([XavierNormal(2 * h, inputSize), XavierNormal(h, inputSize)], 0)),
+            ("gru.weight_hh", cat([XavierNormal(2 * h, h), Orthogonal(h)], 0)),
+            ("gru.ln_ih_zr.weight", ones(2 * h)), ("gru.ln_ih_zr.bias", zeros(2 * h)),
+            ("gru.ln_hh_zr.weight", ones(2 * h)), ("gru.ln_hh_zr.bias", zeros(2 * h)),
+            ("gru.ln_ih_n.weight", ones(h)), ("gru.ln_ih_n.bias", zeros(h)),
+            ("gru.ln_hh_n.weight", ones(h)), ("gru.ln_hh_n.bias", zeros(h)),
+        ];
+    }
 
-    /// <summary>Whether <paramref name="parameters"/> are this policy's own, so libtorch's GRU module can run them.</summary>
-    bool Native(ParameterSet? parameters) => parameters is null || ReferenceEquals(parameters, Parameters);
+    /// <summary>The layer-normalised cell's update gate is sigma(. - ForgetBias): it starts out mostly keeping the state.</summary>
+    const double ForgetBias = 1.0;
+
+    readonly TorchSharp.Modules.GRU? _gru;
+
+    /// <summary>Whether libtorch's GRU module can run <paramref name="parameters"/>: the standard cell with this policy's own.</summary>
+    bool Native(ParameterSet? parameters) => _gru is not null && (parameters is null || ReferenceEquals(parameters, Parameters));
+
+    /// <summary>The layer norms' input projection [..., 3H] of <paramref name="x"/> [..., in]: LN(W_x,zr x) and LN(W_x,n x), side by side.</summary>
+    Tensor LayerNormInputs(Tensor x, ParameterSet p)
+    {
+        var g = nn.functional.linear(x, p["gru.weight_ih"]).split([2L * HiddenSize, HiddenSize], -1);
+        return cat([LayerNorm(g[0], p, "gru.ln_ih_zr"), LayerNorm(g[1], p, "gru.ln_ih_n")], -1);
+    }
+
+    /// <summary>One step of the layer-normalised cell from its normalised input projection gi [B, 3H].</summary>
+    Tensor LayerNormStep(Tensor gi, Tensor h, ParameterSet p)
+    {
+        var gh = nn.functional.linear(h, p["gru.weight_hh"]).split([2L * HiddenSize, HiddenSize], -1);
+        var zr = (gi[TensorIndex.Ellipsis, TensorIndex.Slice(0, 2 * HiddenSize)] + LayerNorm(gh[0], p, "gru.ln_hh_zr")).chunk(2, -1);
+        var z = (zr[0] - ForgetBias).sigmoid();
+        var r = zr[1].sigmoid();
+        var n = (gi[TensorIndex.Ellipsis, TensorIndex.Slice(2 * HiddenSize, null)] + r * LayerNorm(gh[1], p, "gru.ln_hh_n")).relu();
+        return h + z * (n - h); // = (1 - z) h + z n
+    }
+
+    static Tensor LayerNorm(Tensor x, ParameterSet p, string name) =>
+        nn.functional.layer_norm(x, [x.shape[^1]], p[name + ".weight"], p[name + ".bias"], 1e-5);
 
     public int InputSize { get; }
     public int HiddenSize { get; }
+    public GruCell CellKind { get; }
     public Space ActionSpace { get; }
     public ParameterSet Parameters { get; }
 
@@ -67,8 +136,9 @@ public sealed class GruPolicy
     /// <summary>One GRU step: the next hidden state [B, H] from inputs [B, in] and hidden [B, H].</summary>
     public Tensor Cell(Tensor x, Tensor h, ParameterSet? parameters = null)
     {
-        if (Native(parameters)) return _gru.forward(x.unsqueeze(0), h.unsqueeze(0)).Item2.squeeze(0);
-        var p = parameters!;
+        if (Native(parameters)) return _gru!.forward(x.unsqueeze(0), h.unsqueeze(0)).Item2.squeeze(0);
+        var p = parameters ?? Parameters;
+        if (CellKind == GruCell.LayerNorm) return LayerNormStep(LayerNormInputs(x, p), h, p);
         var gi = nn.functional.linear(x, p["gru.weight_ih"], p["gru.bias_ih"]).chunk(3, -1);
         var gh = nn.functional.linear(h, p["gru.weight_hh"], p["gru.bias_hh"]).chunk(3, -1);
         var r = (gi[0] + gh[0]).sigmoid();
@@ -92,13 +162,19 @@ public sealed class GruPolicy
     /// </summary>
     public Tensor Hiddens(Tensor inputs, Tensor h0, ParameterSet? parameters = null)
     {
-        if (Native(parameters)) return _gru.forward(inputs, h0.unsqueeze(0)).Item1;
-        var p = parameters!;
-        // unbind, not gi[t]: the backward of T selects would add T full-size gradients of gi (quadratic in T).
-        var gi = nn.functional.linear(inputs, p["gru.weight_ih"], p["gru.bias_ih"]).unbind(0);
+        if (Native(parameters)) return _gru!.forward(inputs, h0.unsqueeze(0)).Item1;
+        var p = parameters ?? Parameters;
         long steps = inputs.shape[0];
         var h = h0;
         var hiddens = new List<Tensor>((int)steps);
+        if (CellKind == GruCell.LayerNorm)
+        {
+            var giLn = LayerNormInputs(inputs, p).unbind(0); // layer norm acts per step, so all steps at once
+            for (long t = 0; t < steps; t++) hiddens.Add(h = LayerNormStep(giLn[t], h, p));
+            return stack(hiddens, 0);
+        }
+        // unbind, not gi[t]: the backward of T selects would add T full-size gradients of gi (quadratic in T).
+        var gi = nn.functional.linear(inputs, p["gru.weight_ih"], p["gru.bias_ih"]).unbind(0);
         for (long t = 0; t < steps; t++)
         {
             var git = gi[t].chunk(3, -1);
@@ -163,4 +239,13 @@ public sealed class GruPolicy
         }
         return next;
     }
+}
+
+/// <summary>The recurrent cell of a <see cref="GruPolicy"/>.</summary>
+public enum GruCell
+{
+    /// <summary>PyTorch's GRU (Cho et al. 2014): tanh candidate, unnormalised.</summary>
+    Standard,
+    /// <summary>pytorch_rl2's: layer-normalised projections, ReLU candidate, update gate biased to keep the state.</summary>
+    LayerNorm,
 }

@@ -91,4 +91,82 @@ public class GruPolicyTests
             h = next;
         }
     }
+
+    /// <summary>pytorch_rl2's layer-normalised GRU step (rl2/agents/architectures/gru.py), written out with explicit means and variances.</summary>
+    static Tensor ReferenceLayerNormStep(Tensor x, Tensor h, ParameterSet p, int size)
+    {
+        Tensor Ln(Tensor v, string name)
+        {
+            var mu = v.mean([-1L], keepdim: true);
+            var variance = (v - mu).pow(2).mean([-1L], keepdim: true);
+            return (v - mu) / (variance + 1e-5).sqrt() * p[name + ".weight"] + p[name + ".bias"];
+        }
+        var wi = p["gru.weight_ih"]; var wh = p["gru.weight_hh"];
+        var zrFromX = Ln(x.matmul(wi[TensorIndex.Slice(0, 2 * size)].t()), "gru.ln_ih_zr");
+        var zrFromH = Ln(h.matmul(wh[TensorIndex.Slice(0, 2 * size)].t()), "gru.ln_hh_zr");
+        var zr = zrFromX + zrFromH;
+        var z = (zr[TensorIndex.Colon, TensorIndex.Slice(0, size)] - 1.0).sigmoid();
+        var r = zr[TensorIndex.Colon, TensorIndex.Slice(size, null)].sigmoid();
+        var hhat = (Ln(x.matmul(wi[TensorIndex.Slice(2 * size, null)].t()), "gru.ln_ih_n") + r * Ln(h.matmul(wh[TensorIndex.Slice(2 * size, null)].t()), "gru.ln_hh_n")).relu();
+        return (1 - z) * h + z * hhat;
+    }
+
+    static ParameterSet Perturbed(ParameterSet p, Generator gen) =>
+        // Gains and biases away from 1 and 0, so that a wrong layer-norm parameter shows.
+        p.Map((name, v) => name.StartsWith("gru.ln_") ? v + 0.3 * randn(v.shape, generator: gen) : v);
+
+    [Fact]
+    public void LayerNormCellFollowsPytorchRl2sEquationsStepByStepAndOverASequence()
+    {
+        using var scope = NewDisposeScope();
+        const int size = 6;
+        var policy = new GruPolicy(3, new Discrete(4), size, new Rng(2), cell: GruCell.LayerNorm);
+        Assert.Equal([18L, 3L], policy.Parameters["gru.weight_ih"].shape);
+        Assert.Equal([18L, 6L], policy.Parameters["gru.weight_hh"].shape);
+        // The candidate weight starts orthogonal.
+        var wn = policy.Parameters["gru.weight_hh"][TensorIndex.Slice(12, null)];
+        Assert.True((wn.matmul(wn.t()) - eye(size)).abs().max().item<float>() < 1e-5);
+        var gen = new Generator(1);
+        var p = Perturbed(policy.Parameters, gen);
+        var xs = randn(new long[] { 5, 7, 3 }, generator: gen);
+        var h = randn(new long[] { 7, size }, generator: gen).abs(); // a ReLU cell's states are >= 0
+        var h0 = h;
+        var all = policy.Hiddens(xs, h0, p);
+        for (int t = 0; t < 5; t++)
+        {
+            var expected = ReferenceLayerNormStep(xs[t], h, p, size);
+            Assert.True((policy.Cell(xs[t], h, p) - expected).abs().max().item<float>() < 1e-5, $"step {t}");
+            Assert.True((all[t] - expected).abs().max().item<float>() < 1e-5, $"sequence step {t}");
+            h = expected;
+        }
+        // Its own parameters take the same path (there is no native layer-normalised GRU).
+        Assert.True((policy.Hiddens(xs, h0) - policy.Hiddens(xs, h0, policy.Parameters.Map((_, v) => v))).abs().max().item<float>() == 0);
+    }
+
+    [Fact]
+    public void LayerNormCellGradientsMatchFiniteDifferences()
+    {
+        using var scope = NewDisposeScope();
+        var policy = new GruPolicy(3, new Discrete(2), 4, new Rng(9), cell: GruCell.LayerNorm);
+        var gen = new Generator(3);
+        var p = Perturbed(policy.Parameters, gen).Map((_, v) => v.detach().to(float64).requires_grad_(true));
+        var xs = randn(new long[] { 6, 2, 3 }, dtype: float64, generator: gen);
+        var weights = randn(new long[] { 6, 2, 4 }, dtype: float64, generator: gen);
+        Tensor Loss(ParameterSet q) => (policy.Hiddens(xs, zeros(new long[] { 2, 4 }, dtype: float64), q) * weights).sum();
+        foreach (var name in new[] { "gru.weight_ih", "gru.weight_hh", "gru.ln_hh_zr.weight", "gru.ln_ih_n.bias", "gru.ln_hh_n.weight" })
+        {
+            var analytic = autograd.grad([Loss(p)], [p[name]])[0].flatten();
+            for (long i = 0; i < analytic.shape[0]; i += 5)
+            {
+                double Shifted(double eps)
+                {
+                    using var _ = no_grad();
+                    var q = p.Map((n, v) => n == name ? v.flatten().index_add(0, tensor(new[] { i }), tensor(new[] { eps }, dtype: float64), 1.0).reshape(v.shape) : v);
+                    return Loss(q).item<double>();
+                }
+                double numeric = (Shifted(1e-6) - Shifted(-1e-6)) / 2e-6;
+                Assert.True(Math.Abs(numeric - analytic[i].item<double>()) < 1e-6 * (1 + Math.Abs(numeric)), $"{name}[{i}]: {analytic[i].item<double>()} vs {numeric}");
+            }
+        }
+    }
 }

@@ -180,11 +180,13 @@ public class Rl2Tests : IDisposable
         if (separate) Assert.True(Grad(agent.Value["value_gru.weight_hh"]) > 0);
     }
 
-    [Fact]
-    public void TrpoStepsThroughTheGruStayWithinTheTrustRegion()
+    [Theory]
+    [InlineData("standard")]
+    [InlineData("layer-norm")]
+    public void TrpoStepsThroughTheGruStayWithinTheTrustRegion(string cell)
     {
         // TRPO's Fisher-vector products differentiate twice through the GRU over the whole trial.
-        var learner = Learner(new RandomMdpDistribution(), c => { c.HiddenSize = 16; c.BatchSize = 400; c.EpisodesPerTrial = 2; },
+        var learner = Learner(new RandomMdpDistribution(), c => { c.HiddenSize = 16; c.BatchSize = 400; c.EpisodesPerTrial = 2; c.GruCell = cell; },
             trpo: new TrpoConfig { MaxKl = 0.005 });
         for (int i = 0; i < 3; i++)
         {
@@ -201,15 +203,17 @@ public class Rl2Tests : IDisposable
     /// random generators and the annealed learning rate (whose schedule spans the run's num-batches) all carry over.
     /// </summary>
     [Theory]
-    [InlineData("ppo", true, "shared")]
-    [InlineData("ppo", false, "separate")]
-    [InlineData("trpo", false, "shared")]
-    [InlineData("trpo", false, "separate")]
-    public void AnInterruptedRl2RunResumesExactly(string optimizer, bool annealLr, string valueNetwork)
+    [InlineData("ppo", true, "shared", "standard")]
+    [InlineData("ppo", false, "separate", "standard")]
+    [InlineData("ppo", true, "separate", "layer-norm")]
+    [InlineData("trpo", false, "shared", "standard")]
+    [InlineData("trpo", false, "separate", "standard")]
+    public void AnInterruptedRl2RunResumesExactly(string optimizer, bool annealLr, string valueNetwork, string cell)
     {
         var values = new Dictionary<string, string>
         {
             ["optimizer"] = optimizer, ["anneal-lr"] = annealLr ? "true" : "false", ["value-network"] = valueNetwork, ["hidden-size"] = "8", ["batch-size"] = "200",
+            ["gru-cell"] = cell,
             ["checkpoint-every"] = "2", ["num-batches"] = "4",
         };
         set_num_threads(1); // as the CLI's resume below: one libtorch thread gives bit-identical runs

@@ -15,6 +15,8 @@ public sealed class Rl2Config
     [Key("episodes-per-trial", "n: episodes per trial (one task); the hidden state is kept across them", Min = 1)] public int EpisodesPerTrial { get; set; } = 10;
     [Key("batch-size", "environment steps per policy update (the paper: about 250,000), rounded up to whole trials", Min = 1)] public int BatchSize { get; set; } = 250_000;
     [Key("hidden-size", "GRU hidden units (the paper: 256)", Min = 1)] public int HiddenSize { get; set; } = 256;
+    [Key("gru-cell", "standard: PyTorch's GRU; layer-norm: pytorch_rl2's cell (layer-normalised projections, ReLU candidate, update gate biased to keep the state)", OneOf = "standard,layer-norm")] public string GruCell { get; set; } = "standard";
+    public Policies.GruCell Cell => GruCell == "layer-norm" ? Policies.GruCell.LayerNorm : Policies.GruCell.Standard;
     [Key("optimizer", "outer RL algorithm over whole trials: trpo (the paper's) or ppo", OneOf = "trpo,ppo")] public string Optimizer { get; set; } = "trpo";
     [Key("lr", "ppo: Adam learning rate of the GRU and both heads", Min = 0, MinExclusive = true)] public double Lr { get; set; } = 1e-3;
     [Key("epochs", "ppo: passes over each batch", Min = 1)] public int Epochs { get; set; } = 4;
@@ -54,7 +56,7 @@ public sealed class Rl2 : IMetaLearner
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
         _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
-        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate");
+        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell);
         _sampler = new TrialSampler(tasks);
         // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
         _optimizer = config.Optimizer == "ppo"

@@ -16,18 +16,18 @@ namespace MetaRl.Algorithms.Rl2;
 /// </summary>
 public sealed class Rl2Agent
 {
-    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false)
+    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false, GruCell cell = GruCell.Standard)
     {
         ObservationSize = observationSize;
         ActionSpace = actionSpace;
         ActionSize = actionSpace is Discrete ? 1 : actionSpace.FlatSize;
         _actionEncoding = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
         InputSize = observationSize + _actionEncoding + 2;
-        Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split());
+        Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split(), cell: cell);
         var head = ParameterSet.Leaves(Mlp.Init("value.", [hiddenSize, 1], rng.Split()));
         if (separateValueGru)
         {
-            ValueGru = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split()); // its action head is never used
+            ValueGru = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split(), cell: cell); // its action head is never used
             var gru = ValueGru.Parameters.Names.Where(n => n.StartsWith("gru.", StringComparison.Ordinal));
             Value = new ParameterSet([.. head.Names.Zip(head.Values), .. gru.Select(n => ("value_" + n, ValueGru.Parameters[n]))]);
         }

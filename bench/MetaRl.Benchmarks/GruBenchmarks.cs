@@ -11,12 +11,13 @@ namespace MetaRl.Benchmarks;
 /// Backpropagation through time for RL2's GRU, one minibatch of a bandit reproduction (T = 100 pulls, B
 /// trials, 128 units, 5 arms): libtorch's GRU module (the policy's own parameters) against the same
 /// equations issued op by op from .NET (any other parameter set), for backpropagation through a whole
-/// minibatch and for one step of the sampler.
+/// minibatch and for one step of the sampler; and the layer-normalised cell (gru-cell: layer-norm), which
+/// always runs op by op.
 /// Run: dotnet run -c Release --project bench/MetaRl.Benchmarks -- --filter '*Gru*'
 /// </summary>
 public class GruBenchmarks
 {
-    GruPolicy _policy = null!;
+    GruPolicy _policy = null!, _layerNorm = null!;
     ParameterSet _opByOp = null!;
     Tensor _inputs = null!, _h0 = null!, _step = null!;
 
@@ -28,6 +29,7 @@ public class GruBenchmarks
         TorchNative.EnsureLoaded();
         set_num_threads(1);
         _policy = new GruPolicy(8, new Discrete(5), 128, new Rng(1));
+        _layerNorm = new GruPolicy(8, new Discrete(5), 128, new Rng(1), cell: GruCell.LayerNorm);
         _opByOp = _policy.Parameters.Map((_, v) => v); // the same leaves, not the policy's own set
         _inputs = randn(100, Trials, 8);
         _h0 = zeros(Trials, 128);
@@ -46,17 +48,24 @@ public class GruBenchmarks
     [Benchmark(Description = "libtorch GRU: one sampler step (no graph)")]
     public void StepNative() => Step(null);
 
-    void Step(ParameterSet? parameters)
+    [Benchmark(Description = "layer-norm cell: forward + backward through 100 steps")]
+    public void LayerNorm() => ForwardBackward(null, _layerNorm);
+
+    [Benchmark(Description = "layer-norm cell: one sampler step (no graph)")]
+    public void StepLayerNorm() => Step(null, _layerNorm);
+
+    void Step(ParameterSet? parameters, GruPolicy? policy = null)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        _policy.Cell(_step, _h0, parameters);
+        (policy ?? _policy).Cell(_step, _h0, parameters);
     }
 
-    void ForwardBackward(ParameterSet? parameters)
+    void ForwardBackward(ParameterSet? parameters, GruPolicy? policy = null)
     {
         using var scope = NewDisposeScope();
-        _policy.Hiddens(_inputs, _h0, parameters).pow(2).sum().backward();
-        foreach (var p in _policy.Parameters.Values) p.grad?.zero_();
+        policy ??= _policy;
+        policy.Hiddens(_inputs, _h0, parameters).pow(2).sum().backward();
+        foreach (var p in policy.Parameters.Values) p.grad?.zero_();
     }
 }

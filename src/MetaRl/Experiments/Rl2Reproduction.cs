@@ -147,7 +147,7 @@ public static class Rl2Reproduction
         int tuneTrials = o.Quick ? 100 : bandits ? 1000 : 300;
 
         var cells = new List<Cell>();
-        var timings = new List<(string Setting, double TrainSeconds, double EvalSeconds, int Iterations)>();
+        var timings = new List<(string Setting, double TrainSeconds, double EvalSeconds, int Iterations, bool Earlier)>();
         foreach (var s in settings)
         {
             var values = new Dictionary<string, string>(s.Training);
@@ -156,13 +156,14 @@ public static class Rl2Reproduction
             string env = bandits ? $"bandit-k{s.Arms}" : "tabular-mdp";
             string dir = Path.Combine(root, Slug(s.Label));
             var clock = Stopwatch.StartNew();
-            var run = TrainOrResume(env, values, o.Seed, dir, s.Label, log);
+            var (run, earlierSeconds) = TrainOrResume(env, values, o.Seed, dir, s.Label, log);
             if (o.TrainOnly) continue;
-            double trainSeconds = clock.Elapsed.TotalSeconds + (o.TrainedByWorkers?.GetValueOrDefault(s.Label) ?? 0);
+            // A run finished by an earlier invocation reports the training time recorded when it finished.
+            double trainSeconds = earlierSeconds ?? clock.Elapsed.TotalSeconds + (o.TrainedByWorkers?.GetValueOrDefault(s.Label) ?? 0);
             clock.Restart();
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
             cells.AddRange(Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log));
-            timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration));
+            timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlierSeconds is not null));
             string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, testTrials,
                 o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
@@ -177,7 +178,11 @@ public static class Rl2Reproduction
     /// <summary>A setting's short name, as its run directory and the --setting option spell it: "n=10, k=5" is "n10-k5".</summary>
     public static string Slug(string label) => label.Replace(" ", "").Replace(",", "-").Replace("=", "");
 
-    static TrainingRun TrainOrResume(string env, Dictionary<string, string> values, int seed, string path, string label, TextWriter log)
+    /// <summary>
+    /// Trains the setting's RL2 run, or resumes it from its checkpoint. When the run was already complete, also
+    /// returns the training seconds its summary recorded (the session that finished it), else null.
+    /// </summary>
+    static (TrainingRun Run, double? EarlierSeconds) TrainOrResume(string env, Dictionary<string, string> values, int seed, string path, string label, TextWriter log)
     {
         var dir = RunDirectory.At(path);
         TrainingRun run;
@@ -189,12 +194,16 @@ public static class Rl2Reproduction
             if (File.Exists(dir.ProgressPath)) File.Delete(dir.ProgressPath);
         }
         int start = run.Iteration;
+        double? earlier = null;
+        if (start >= run.Common.NumBatches && File.Exists(dir.SummaryPath)
+            && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.SummaryPath))?["seconds_this_session"] is { } recorded)
+            earlier = recorded.GetValue<double>();
         Trainer.Continue(run, dir, p =>
         {
             if (p.Result.Iteration % 10 == 0 || p.Result.Iteration == p.TotalIterations)
                 log.WriteLine(FormattableString.Invariant($"{label}: RL2 iteration {p.Result.Iteration}/{p.TotalIterations}, trial return {p.Result.MeanReturn:0.00}, {p.Elapsed.TotalSeconds / (p.Result.Iteration - start):0.00} s/iteration"));
         });
-        return run;
+        return (run, earlier);
     }
 
     /// <summary>Tunes each classical method on training tasks, then runs every method once on each held-out task.</summary>
@@ -242,7 +251,7 @@ public static class Rl2Reproduction
     static string F(double x) => x.ToString("0.0", CultureInfo.InvariantCulture);
     static string F2(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
 
-    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations)> timings, int testTrials, double wallSeconds)
+    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations, bool Earlier)> timings, int testTrials, double wallSeconds)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# RL2 {title}: reproduction{(o.Quick ? " (quick mode: tiny training, not the paper's settings)" : "")}");
@@ -272,12 +281,17 @@ public static class Rl2Reproduction
             sb.AppendLine($"- {g.Key}: {string.Join(", ", g.Select(c => $"{c.Method} {c.Constant} = {c.Chosen?.ToString(CultureInfo.InvariantCulture)}"))}");
         sb.AppendLine();
         sb.AppendLine(o.TrainedByWorkers is { Count: > 0 }
-            ? "## Time per setting (this invocation; training is each setting's worker process, wall time, with its neighbours running beside it)"
-            : "## Time per setting (this invocation; a resumed setting counts only what ran now)");
+            ? "## Time per setting (training is each setting's worker process, wall time, with its neighbours running beside it)"
+            : "## Time per setting (a resumed setting counts only what ran now)");
+        if (timings.Any(t => t.Earlier))
+        {
+            sb.AppendLine();
+            sb.AppendLine("A setting marked * was trained to the end by an earlier invocation: its training time is the one that invocation recorded (the training loop of its last session).");
+        }
         sb.AppendLine();
         sb.AppendLine("| setup | RL2 iterations | training s | evaluation s |");
         sb.AppendLine("|---|---|---|---|");
-        foreach (var t in timings) sb.AppendLine($"| {t.Setting} | {t.Iterations} | {t.Train:0} | {t.Eval:0} |");
+        foreach (var t in timings) sb.AppendLine($"| {t.Setting}{(t.Earlier ? " *" : "")} | {t.Iterations} | {t.Train:0} | {t.Eval:0} |");
         sb.AppendLine();
         sb.AppendLine(FormattableString.Invariant($"Wall time of this invocation so far: {wallSeconds:0} s ({wallSeconds / 3600:0.00} h){(o.TrainedByWorkers is { Count: > 0 } ? $", RL2 trained by {o.Jobs} worker processes side by side" : "")}."));
         return sb.ToString();

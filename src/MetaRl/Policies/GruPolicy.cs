@@ -31,12 +31,16 @@ public sealed class GruPolicy
         ActionSpace = actionSpace;
         CellKind = cell;
         int outputs = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
-        var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));
-        if (actionSpace is Box box) head.Add(("log_std", full(box.Dim, Math.Log(initStd))));
+        List<(string, Tensor)> Head()
+        {
+            var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));
+            if (actionSpace is Box box) head.Add(("log_std", full(box.Dim, Math.Log(initStd))));
+            return head;
+        }
         if (cell == GruCell.LayerNorm)
         {
-            var ln = ParameterSet.Leaves([.. LayerNormInit(inputSize, hiddenSize, rng), .. head]);
-            Parameters = ln;
+            var head = Head();
+            Parameters = ParameterSet.Leaves([.. LayerNormInit(inputSize, hiddenSize, rng), .. head]);
             return;
         }
         // PyTorch's GRU init: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
@@ -61,7 +65,8 @@ public sealed class GruPolicy
             items[0].Item2.copy_(U(3 * hiddenSize, inputSize)); items[1].Item2.copy_(U(3 * hiddenSize, hiddenSize));
             items[2].Item2.copy_(U(3 * hiddenSize)); items[3].Item2.copy_(U(3 * hiddenSize));
         }
-        var headLeaves = ParameterSet.Leaves(head);
+        // The head is drawn after the GRU, as before the layer-norm cell existed: a seed gives the same run as then.
+        var headLeaves = ParameterSet.Leaves(Head());
         Parameters = new ParameterSet([.. items, .. headLeaves.Names.Zip(headLeaves.Values)]);
     }
 

@@ -302,6 +302,13 @@ public class Rl2Tests : IDisposable
         Assert.Contains("RL2 trained by 2 worker processes side by side", File.ReadAllText(Path.Combine(jobs, "report.md")));
         Assert.Equal(File.ReadAllText(Path.Combine(one, "results.csv")), File.ReadAllText(Path.Combine(jobs, "results.csv")));
 
+        // Run again, the settings are complete: the report gives the training time recorded when they finished, marked *.
+        Assert.DoesNotContain(" * |", File.ReadAllText(Path.Combine(one, "report.md")));
+        (code, _, err) = Run(["reproduce", "rl2-bandits", .. common, "--out", Path.Combine(_root, "one")]);
+        Assert.True(code == 0, err);
+        double recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(one, "n10-k5", "summary.json")))!["seconds_this_session"]!.GetValue<double>();
+        Assert.Contains($"| n=10, k=5 * | 2 | {recorded:0} |", File.ReadAllText(Path.Combine(one, "report.md")));
+
         // A worker that fails names its setting and its log.
         var failing = Assert.Throws<InvalidOperationException>(() => Rl2Reproduction.TrainInWorkers(
             new Rl2Reproduction.Options(Rl2Reproduction.Bandits, Quick: true, Full: false, Only: ["n10-k5"], Seed: 1, OutRoot: Path.Combine(_root, "fail"), Jobs: 2),

@@ -194,10 +194,7 @@ public static class Rl2Reproduction
             if (File.Exists(dir.ProgressPath)) File.Delete(dir.ProgressPath);
         }
         int start = run.Iteration;
-        double? earlier = null;
-        if (start >= run.Common.NumBatches && File.Exists(dir.SummaryPath)
-            && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.SummaryPath))?["seconds_this_session"] is { } recorded)
-            earlier = recorded.GetValue<double>();
+        double? earlier = start >= run.Common.NumBatches ? dir.SummaryNumber("seconds_this_session") : null;
         Trainer.Continue(run, dir, p =>
         {
             if (p.Result.Iteration % 10 == 0 || p.Result.Iteration == p.TotalIterations)

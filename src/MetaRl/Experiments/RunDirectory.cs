@@ -110,5 +110,9 @@ public sealed class RunDirectory
         File.WriteAllText(SummaryPath, node.ToJsonString(Json));
     }
 
+    /// <summary>A number recorded in summary.json, or null when there is no summary or no such property.</summary>
+    public double? SummaryNumber(string key) =>
+        File.Exists(SummaryPath) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(SummaryPath))?[key] is { } value ? value.GetValue<double>() : null;
+
     static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

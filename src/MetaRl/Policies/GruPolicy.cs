@@ -109,21 +109,21 @@ public sealed class GruPolicy
     /// <summary>Whether libtorch's GRU module can run <paramref name="parameters"/>: the standard cell with this policy's own.</summary>
     bool Native(ParameterSet? parameters) => _gru is not null && (parameters is null || ReferenceEquals(parameters, Parameters));
 
-    /// <summary>The layer norms' input projection [..., 3H] of <paramref name="x"/> [..., in]: LN(W_x,zr x) and LN(W_x,n x), side by side.</summary>
-    Tensor LayerNormInputs(Tensor x, ParameterSet p)
+    /// <summary>The layer-normalised input projections of <paramref name="x"/> [..., in]: LN(W_x,zr x) [..., 2H] and LN(W_x,n x) [..., H].</summary>
+    (Tensor Zr, Tensor N) LayerNormInputs(Tensor x, ParameterSet p)
     {
         var g = nn.functional.linear(x, p["gru.weight_ih"]).split([2L * HiddenSize, HiddenSize], -1);
-        return cat([LayerNorm(g[0], p, "gru.ln_ih_zr"), LayerNorm(g[1], p, "gru.ln_ih_n")], -1);
+        return (LayerNorm(g[0], p, "gru.ln_ih_zr"), LayerNorm(g[1], p, "gru.ln_ih_n"));
     }
 
-    /// <summary>One step of the layer-normalised cell from its normalised input projection gi [B, 3H].</summary>
-    Tensor LayerNormStep(Tensor gi, Tensor h, ParameterSet p)
+    /// <summary>One step of the layer-normalised cell from its normalised input projections [B, 2H] and [B, H].</summary>
+    Tensor LayerNormStep(Tensor giZr, Tensor giN, Tensor h, ParameterSet p)
     {
         var gh = nn.functional.linear(h, p["gru.weight_hh"]).split([2L * HiddenSize, HiddenSize], -1);
-        var zr = (gi[TensorIndex.Ellipsis, TensorIndex.Slice(0, 2 * HiddenSize)] + LayerNorm(gh[0], p, "gru.ln_hh_zr")).chunk(2, -1);
+        var zr = (giZr + LayerNorm(gh[0], p, "gru.ln_hh_zr")).chunk(2, -1);
         var z = (zr[0] - ForgetBias).sigmoid();
         var r = zr[1].sigmoid();
-        var n = (gi[TensorIndex.Ellipsis, TensorIndex.Slice(2 * HiddenSize, null)] + r * LayerNorm(gh[1], p, "gru.ln_hh_n")).relu();
+        var n = (giN + r * LayerNorm(gh[1], p, "gru.ln_hh_n")).relu();
         return h + z * (n - h); // = (1 - z) h + z n
     }
 
@@ -143,7 +143,11 @@ public sealed class GruPolicy
     {
         if (Native(parameters)) return _gru!.forward(x.unsqueeze(0), h.unsqueeze(0)).Item2.squeeze(0);
         var p = parameters ?? Parameters;
-        if (CellKind == GruCell.LayerNorm) return LayerNormStep(LayerNormInputs(x, p), h, p);
+        if (CellKind == GruCell.LayerNorm)
+        {
+            var (giZr, giN) = LayerNormInputs(x, p);
+            return LayerNormStep(giZr, giN, h, p);
+        }
         var gi = nn.functional.linear(x, p["gru.weight_ih"], p["gru.bias_ih"]).chunk(3, -1);
         var gh = nn.functional.linear(h, p["gru.weight_hh"], p["gru.bias_hh"]).chunk(3, -1);
         var r = (gi[0] + gh[0]).sigmoid();
@@ -174,8 +178,11 @@ public sealed class GruPolicy
         var hiddens = new List<Tensor>((int)steps);
         if (CellKind == GruCell.LayerNorm)
         {
-            var giLn = LayerNormInputs(inputs, p).unbind(0); // layer norm acts per step, so all steps at once
-            for (long t = 0; t < steps; t++) hiddens.Add(h = LayerNormStep(giLn[t], h, p));
+            // Layer norm acts per step, so all steps' input projections at once (unbound, as below).
+            var (zrAll, nAll) = LayerNormInputs(inputs, p);
+            var giZr = zrAll.unbind(0);
+            var giN = nAll.unbind(0);
+            for (long t = 0; t < steps; t++) hiddens.Add(h = LayerNormStep(giZr[t], giN[t], h, p));
             return stack(hiddens, 0);
         }
         // unbind, not gi[t]: the backward of T selects would add T full-size gradients of gi (quadratic in T).

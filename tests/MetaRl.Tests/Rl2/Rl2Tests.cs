@@ -300,6 +300,7 @@ public class Rl2Tests : IDisposable
             Assert.Equal(File.ReadAllBytes(Path.Combine(one, setting, "checkpoint.bin")), File.ReadAllBytes(Path.Combine(jobs, setting, "checkpoint.bin")));
         }
         Assert.Contains("RL2 trained by 2 worker processes side by side", File.ReadAllText(Path.Combine(jobs, "report.md")));
+        Assert.DoesNotContain(" * |", File.ReadAllText(Path.Combine(jobs, "report.md"))); // trained now, by the workers
         Assert.Equal(File.ReadAllText(Path.Combine(one, "results.csv")), File.ReadAllText(Path.Combine(jobs, "results.csv")));
 
         // Run again, the settings are complete: the report gives the training time recorded when they finished, marked *.
@@ -308,6 +309,10 @@ public class Rl2Tests : IDisposable
         Assert.True(code == 0, err);
         double recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(one, "n10-k5", "summary.json")))!["seconds_this_session"]!.GetValue<double>();
         Assert.Contains($"| n=10, k=5 * | 2 | {recorded:0} |", File.ReadAllText(Path.Combine(one, "report.md")));
+        (code, output, err) = Run(["reproduce", "rl2-bandits", .. common, "--jobs", "2", "--out", Path.Combine(_root, "jobs")]);
+        Assert.True(code == 0, err + output);
+        recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(jobs, "n10-k10", "summary.json")))!["seconds_this_session"]!.GetValue<double>();
+        Assert.Contains($"| n=10, k=10 * | 2 | {recorded:0} |", File.ReadAllText(Path.Combine(jobs, "report.md"))); // the workers found them complete
 
         // A worker that fails names its setting and its log.
         var failing = Assert.Throws<InvalidOperationException>(() => Rl2Reproduction.TrainInWorkers(

@@ -106,7 +106,7 @@ public static class Rl2Reproduction
         var running = new List<(Setting Setting, Process Process, Stopwatch Clock, StreamWriter Log)>();
         var seconds = new Dictionary<string, double>();
         var summaries = new Dictionary<string, DateTime>();
-        DateTime SummaryWritten(Setting s) => File.GetLastWriteTimeUtc(RunDirectory.At(Path.Combine(root, Slug(s.Label))).SummaryPath);
+        DateTime SummaryWritten(Setting s) => File.GetLastWriteTimeUtc(Path.Combine(root, Slug(s.Label), RunDirectory.SummaryFile));
         var failed = new List<string>();
         while (queue.Count > 0 || running.Count > 0)
         {

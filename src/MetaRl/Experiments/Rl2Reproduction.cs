@@ -166,13 +166,14 @@ public static class Rl2Reproduction
             if (o.TrainOnly) continue;
             // A run finished by an earlier invocation reports the training time recorded when it finished; one a
             // worker of this invocation trained, the worker's wall time.
-            double? workerSeconds = o.TrainedByWorkers?.TryGetValue(s.Label, out var w) == true ? w : null;
-            if (workerSeconds is not null) earlierSeconds = null;
-            double trainSeconds = earlierSeconds ?? clock.Elapsed.TotalSeconds + (workerSeconds ?? 0);
+            double workerSeconds = 0;
+            bool byWorker = o.TrainedByWorkers?.TryGetValue(s.Label, out workerSeconds) == true;
+            bool earlier = earlierSeconds is not null && !byWorker;
+            double trainSeconds = earlier ? earlierSeconds!.Value : clock.Elapsed.TotalSeconds + workerSeconds;
             clock.Restart();
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
             cells.AddRange(Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log));
-            timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlierSeconds is not null));
+            timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlier));
             string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, testTrials,
                 o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);

@@ -39,7 +39,7 @@ public sealed class GruPolicy
         }
         if (cell == GruCell.LayerNorm)
         {
-            var head = Head();
+            var head = Head(); // drawn before the cell's weights, as the runs made with this cell were
             Parameters = ParameterSet.Leaves([.. LayerNormInit(inputSize, hiddenSize, rng), .. head]);
             return;
         }

@@ -214,8 +214,9 @@ public static class Cli
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
+        var set = new Option<string[]>("--set") { Description = "RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
         var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
-        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, trainOnly };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, trainOnly };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
@@ -226,17 +227,22 @@ public static class Cli
             string experiment = p.GetValue(name)!;
             if (experiment == MamlReproduction.Name && p.GetValue(jobs) != 1)
                 throw new UsageException($"--jobs applies to the RL2 tables ({Rl2Reproduction.Bandits}, {Rl2Reproduction.Mdps}); {MamlReproduction.Name} runs its seeds in one process");
+            string[] sets = p.GetValue(set) ?? [];
+            if (experiment == MamlReproduction.Name && sets.Length > 0)
+                throw new UsageException($"--set applies to the RL2 tables ({Rl2Reproduction.Bandits}, {Rl2Reproduction.Mdps}); {MamlReproduction.Name} trains the paper's settings");
+            var overrides = Config.ParseOverrides(sets);
             if (experiment != MamlReproduction.Name)
             {
                 if (p.GetValue(testTrials) is < 1) throw new UsageException("--test-trials must be >= 1");
                 var options = new Rl2Reproduction.Options(experiment, isQuick, p.GetValue(full), p.GetValue(setting), seedList[0],
-                    p.GetValue(outDir)!, its, p.GetValue(testTrials), TrainOnly: p.GetValue(trainOnly), Jobs: p.GetValue(jobs));
+                    p.GetValue(outDir)!, its, p.GetValue(testTrials), TrainOnly: p.GetValue(trainOnly), Jobs: p.GetValue(jobs), Overrides: overrides);
                 if (options.Jobs != 1 && !options.TrainOnly)
                 {
                     var clock = System.Diagnostics.Stopwatch.StartNew();
                     var trained = Rl2Reproduction.TrainInWorkers(options, slug => SelfInvocation(
                         ["reproduce", experiment, "--setting", slug, "--train-only", "--threads", "1", "--seeds", $"{seedList[0]}", "--out", options.OutRoot,
-                         .. its is { } n ? new[] { "--iterations", $"{n}" } : [], .. isQuick ? new[] { "--quick" } : []]), stdout);
+                         .. its is { } n ? new[] { "--iterations", $"{n}" } : [], .. isQuick ? new[] { "--quick" } : [],
+                         .. sets.SelectMany(kv => new[] { "--set", kv })]), stdout);
                     options = options with { TrainedByWorkers = trained, WorkerPhaseSeconds = clock.Elapsed.TotalSeconds };
                 }
                 string rl2Root = Rl2Reproduction.Run(options, stdout);

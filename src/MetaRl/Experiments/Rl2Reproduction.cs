@@ -69,10 +69,30 @@ public static class Rl2Reproduction
     /// (bandits) and 500 (MDPs). RL2 is trained with <c>Seed</c>. <c>TrainOnly</c> trains (or resumes) the
     /// settings' RL2 runs and stops: what a worker process of <see cref="TrainInWorkers"/> does.
     /// <c>TrainedByWorkers</c> gives the wall seconds of each setting a worker trained, for the report's time table, and
-    /// <c>WorkerPhaseSeconds</c> the wall time of that phase (Jobs workers side by side).
+    /// <c>WorkerPhaseSeconds</c> the wall time of that phase (Jobs workers side by side). <c>Overrides</c> are RL2
+    /// config keys set for every selected setting (`--set batch-size=240000`: the paper's scale on a bigger machine).
     /// </summary>
     public sealed record Options(string Experiment, bool Quick, bool Full, IReadOnlyList<string>? Only, int Seed, string OutRoot, int? Iterations = null, int? TestTrials = null,
-        bool TrainOnly = false, IReadOnlyDictionary<string, double>? TrainedByWorkers = null, int Jobs = 1, double WorkerPhaseSeconds = 0);
+        bool TrainOnly = false, IReadOnlyDictionary<string, double>? TrainedByWorkers = null, int Jobs = 1, double WorkerPhaseSeconds = 0,
+        IReadOnlyDictionary<string, string>? Overrides = null);
+
+    /// <summary>The RL2 config of a setting in this invocation: the table's values, shrunk by --quick, then --iterations and --set.</summary>
+    public static Dictionary<string, string> TrainingValues(Options o, Setting s)
+    {
+        var values = new Dictionary<string, string>(s.Training);
+        if (o.Quick) { values["hidden-size"] = "32"; values["batch-size"] = "5000"; values["num-batches"] = "60"; }
+        if (o.Iterations is { } it) values["num-batches"] = $"{it}";
+        foreach (var (key, value) in o.Overrides ?? new Dictionary<string, string>())
+        {
+            // n defines the row of the table; the trial length is not a training choice.
+            if (key == "episodes-per-trial")
+                throw new UsageException("--set episodes-per-trial: n is fixed by each setting of the table; choose settings with --setting");
+            values[key] = value;
+        }
+        // A misspelt key or a value out of range is refused here, before any training (or worker process) starts.
+        Config.Bind(values, new Algorithms.SingleTask.CommonConfig(), new Algorithms.Rl2.Rl2Config(), new Algorithms.SingleTask.TrpoConfig());
+        return values;
+    }
 
     /// <summary>One cell of our table.</summary>
     public sealed record Cell(string Setting, string Method, double Mean, double StandardError, int Trials, double Paper, string? Constant, double? Chosen);
@@ -100,6 +120,7 @@ public static class Rl2Reproduction
     public static Dictionary<string, double> TrainInWorkers(Options o, Func<string, ProcessStartInfo> worker, TextWriter log)
     {
         if (o.Jobs < 1) throw new UsageException("--jobs must be >= 1");
+        foreach (var s in Select(o)) TrainingValues(o, s);
         string root = Root(o);
         Directory.CreateDirectory(root);
         var queue = new Queue<Setting>(Select(o).OrderByDescending(s => s.Episodes).ThenByDescending(s => s.Arms));
@@ -154,11 +175,11 @@ public static class Rl2Reproduction
 
         var cells = new List<Cell>();
         var timings = new List<(string Setting, double TrainSeconds, double EvalSeconds, int Iterations, bool Earlier)>();
+        var trainedWith = new List<(string Setting, Dictionary<string, string> Values)>();
         foreach (var s in settings)
         {
-            var values = new Dictionary<string, string>(s.Training);
-            if (o.Quick) { values["hidden-size"] = "32"; values["batch-size"] = "5000"; values["num-batches"] = "60"; }
-            if (o.Iterations is { } it) values["num-batches"] = $"{it}";
+            var values = TrainingValues(o, s);
+            trainedWith.Add((s.Label, values));
             string env = bandits ? $"bandit-k{s.Arms}" : "tabular-mdp";
             string dir = Path.Combine(root, Slug(s.Label));
             var clock = Stopwatch.StartNew();
@@ -174,7 +195,7 @@ public static class Rl2Reproduction
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
             cells.AddRange(Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log));
             timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlier));
-            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, testTrials,
+            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, trainedWith, testTrials,
                 o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
@@ -196,7 +217,12 @@ public static class Rl2Reproduction
     {
         var dir = RunDirectory.At(path);
         TrainingRun run;
-        if (dir.HasCheckpoint) { run = Trainer.Resume(dir, values); log.WriteLine($"{label}: resuming RL2 at iteration {run.Iteration}"); }
+        if (dir.HasCheckpoint)
+        {
+            RefuseChangedSettings(dir, values, label);
+            run = Trainer.Resume(dir, values);
+            log.WriteLine($"{label}: resuming RL2 at iteration {run.Iteration}");
+        }
         else
         {
             run = new TrainingRun("rl2", env, values, seed);
@@ -211,6 +237,27 @@ public static class Rl2Reproduction
                 log.WriteLine(FormattableString.Invariant($"{label}: RL2 iteration {p.Result.Iteration}/{p.TotalIterations}, trial return {p.Result.MeanReturn:0.00}, {p.Elapsed.TotalSeconds / (p.Result.Iteration - start):0.00} s/iteration"));
         });
         return (run, earlier);
+    }
+
+    /// <summary>
+    /// A run is resumed only with the settings it was trained with (more iterations aside): resuming it with
+    /// another batch size or learning rate would mix two settings in one row of the table, and another hidden size
+    /// would not even load.
+    /// </summary>
+    static void RefuseChangedSettings(RunDirectory dir, Dictionary<string, string> values, string label)
+    {
+        var (_, _, _, trained) = dir.ReadConfig();
+        foreach (var (key, value) in values)
+        {
+            if (key == "num-batches") continue;
+            string? was = trained.GetValueOrDefault(key);
+            bool same = was is not null && (was.Equals(value, StringComparison.OrdinalIgnoreCase)
+                || double.TryParse(was, NumberStyles.Float, CultureInfo.InvariantCulture, out double a)
+                   && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double b) && a == b);
+            if (!same)
+                throw new UsageException($"{label}: the run in {dir.Path} was trained with {key} = {was ?? "(not set)"}, this invocation asks for {value}; " +
+                    "give another --out for the new settings, or delete that run to train it again");
+        }
     }
 
     /// <summary>Tunes each classical method on training tasks, then runs every method once on each held-out task.</summary>
@@ -258,7 +305,8 @@ public static class Rl2Reproduction
     static string F(double x) => x.ToString("0.0", CultureInfo.InvariantCulture);
     static string F2(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
 
-    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations, bool Earlier)> timings, int testTrials, double wallSeconds)
+    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations, bool Earlier)> timings,
+        List<(string Setting, Dictionary<string, string> Values)> trainedWith, int testTrials, double wallSeconds)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# RL2 {title}: reproduction{(o.Quick ? " (quick mode: tiny training, not the paper's settings)" : "")}");
@@ -286,6 +334,20 @@ public static class Rl2Reproduction
         sb.AppendLine();
         foreach (var g in cells.Where(c => c.Constant is not null).GroupBy(c => c.Setting))
             sb.AppendLine($"- {g.Key}: {string.Join(", ", g.Select(c => $"{c.Method} {c.Constant} = {c.Chosen?.ToString(CultureInfo.InvariantCulture)}"))}");
+        sb.AppendLine();
+        sb.AppendLine("## RL2 training settings");
+        sb.AppendLine();
+        string[] keys = ["num-batches", "batch-size", "optimizer", "hidden-size", "gru-cell", "value-network", "lr", "ent-coef"];
+        sb.AppendLine("| setup | updates | steps per update | optimizer | GRU units | cell | value network | lr | ent-coef |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var (setting, values) in trainedWith)
+            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => values.GetValueOrDefault(k, "default")
+                + (k == "lr" && values.GetValueOrDefault("anneal-lr") == "true" ? ", annealed to 0" : "")))} |");
+        if (o.Overrides is { Count: > 0 } set)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"Set on the command line for every setting: {string.Join(", ", set.Select(kv => $"{kv.Key} = {kv.Value}"))}.");
+        }
         sb.AppendLine();
         sb.AppendLine(o.TrainedByWorkers is { Count: > 0 }
             ? "## Time per setting (training is each setting's worker process, wall time, with its neighbours running beside it)"

@@ -322,6 +322,49 @@ public class Rl2Tests : IDisposable
         Assert.Contains("broken", File.ReadAllText(Path.Combine(_root, "fail", "reproduce-rl2-bandits-quick", "n10-k5.log")));
     }
 
+    [Fact]
+    public void SetChangesEverySettingsTrainingTheReportSaysSoAndARunTrainedOtherwiseIsNeverResumed()
+    {
+        string[] common = ["reproduce", "rl2-bandits", "--quick", "--setting", "n10-k5", "--test-trials", "10", "--threads", "1", "--out", _root];
+        string[] mine = ["--set", "hidden-size=8", "--set", "ent-coef=0.02"];
+        var (code, output, err) = Run([.. common, .. mine, "--iterations", "1", "--jobs", "2"]);
+        Assert.True(code == 0, err + output);
+        string root = Path.Combine(_root, "reproduce-rl2-bandits-quick");
+        string config = File.ReadAllText(Path.Combine(root, "n10-k5", "config.yaml"));
+        Assert.Contains("hidden-size: 8\n", config); // the worker process was given the keys too
+        Assert.Contains("ent-coef: 0.02\n", config);
+        string report = File.ReadAllText(Path.Combine(root, "report.md"));
+        Assert.Contains("| n=10, k=5 | 1 | 5000 | ppo | 8 | standard | shared | 0.003, annealed to 0 | 0.02 |", report);
+        Assert.Contains("Set on the command line for every setting: hidden-size = 8, ent-coef = 0.02.", report);
+
+        // The same settings resume (more iterations are allowed); other settings in the same place are refused.
+        (code, _, err) = Run([.. common, .. mine, "--iterations", "2"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("| n=10, k=5 | 2 | 5000 | ppo | 8 |", File.ReadAllText(Path.Combine(root, "report.md")));
+        (code, _, err) = Run([.. common, "--set", "hidden-size=16", "--set", "ent-coef=0.02", "--iterations", "2"]);
+        Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("n=10, k=5: the run in", err);
+        Assert.Contains("was trained with hidden-size = 8, this invocation asks for 16; give another --out", err);
+        Assert.Contains("hidden-size: 8\n", File.ReadAllText(Path.Combine(root, "n10-k5", "config.yaml")));
+
+        // Bad keys and values are refused before anything trains, naming the key.
+        foreach (var (set, message) in new[]
+        {
+            ("episodes-per-trial=5", "--set episodes-per-trial: n is fixed by each setting of the table"),
+            ("bogus=1", "unknown config key 'bogus'"),
+            ("lr=-1", "lr"),
+        })
+        {
+            (code, _, err) = Run([.. common[..^1], Path.Combine(_root, "bad"), "--set", set, "--jobs", "2"]);
+            Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
+            Assert.Contains(message, err);
+            Assert.False(Directory.Exists(Path.Combine(_root, "bad", "reproduce-rl2-bandits-quick", "n10-k5")));
+        }
+        (code, _, err) = Run("reproduce", "maml-2d-navigation", "--set", "lr=0.1");
+        Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--set applies to the RL2 tables", err);
+    }
+
     (int Code, string Out, string Err) Run(params string[] args)
     {
         var o = new StringWriter(); var e = new StringWriter();

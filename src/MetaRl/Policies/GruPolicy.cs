@@ -168,6 +168,9 @@ public sealed class GruPolicy
     /// The hidden states [T, B, H] of the GRU run over inputs [T, B, in] from h0 [B, H] (with the graph, for
     /// backpropagation through time). Op by op (other parameters), the input projection W_i x + b_i is one
     /// matrix product over all steps, as in cuDNN's and ATen's GRU; only the recurrent product remains per step.
+    /// Each step's intermediates are released as soon as the step is done (autograd keeps its own reference to
+    /// what the backward pass needs): held to the end of the caller's scope, they took about 20 GB at the
+    /// paper's 250,000 steps per update with 256 units.
     /// </summary>
     public Tensor Hiddens(Tensor inputs, Tensor h0, ParameterSet? parameters = null)
     {
@@ -182,19 +185,24 @@ public sealed class GruPolicy
             var (zrAll, nAll) = LayerNormInputs(inputs, p);
             var giZr = zrAll.unbind(0);
             var giN = nAll.unbind(0);
-            for (long t = 0; t < steps; t++) hiddens.Add(h = LayerNormStep(giZr[t], giN[t], h, p));
+            for (long t = 0; t < steps; t++)
+            {
+                using var step = NewDisposeScope();
+                hiddens.Add(h = LayerNormStep(giZr[t], giN[t], h, p).MoveToOuterDisposeScope());
+            }
             return stack(hiddens, 0);
         }
         // unbind, not gi[t]: the backward of T selects would add T full-size gradients of gi (quadratic in T).
         var gi = nn.functional.linear(inputs, p["gru.weight_ih"], p["gru.bias_ih"]).unbind(0);
         for (long t = 0; t < steps; t++)
         {
+            using var step = NewDisposeScope();
             var git = gi[t].chunk(3, -1);
             var gh = nn.functional.linear(h, p["gru.weight_hh"], p["gru.bias_hh"]).chunk(3, -1);
             var r = (git[0] + gh[0]).sigmoid();
             var z = (git[1] + gh[1]).sigmoid();
             var n = (git[2] + r * gh[2]).tanh();
-            h = n + z * (h - n); // = (1 - z) n + z h
+            h = (n + z * (h - n)).MoveToOuterDisposeScope(); // = (1 - z) n + z h
             hiddens.Add(h);
         }
         return stack(hiddens, 0);
@@ -212,8 +220,9 @@ public sealed class GruPolicy
         var hiddens = new List<Tensor>((int)steps);
         for (long t = 0; t < steps; t++)
         {
+            using var step = NewDisposeScope();
             if (resetBefore is not null) h = h * (1 - resetBefore[t]).unsqueeze(-1);
-            h = Cell(inputs[t], h, parameters);
+            h = Cell(inputs[t], h, parameters).MoveToOuterDisposeScope();
             hiddens.Add(h);
         }
         return (Head(stack(hiddens, 0), parameters), h);
@@ -223,9 +232,9 @@ public sealed class GruPolicy
     public Tensor Act(float[] inputs, int count, Tensor hidden, float[] actions, Rng rng, ParameterSet? parameters = null, bool deterministic = false)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // the step's intermediates go when it returns, not at the end of the caller's whole rollout
         var x = tensor(inputs.AsSpan(0, count * InputSize).ToArray(), [count, InputSize]);
         var next = Cell(x, hidden, parameters).DetachFromDisposeScope();
-        using var scope = NewDisposeScope();
         var dist = Head(next, parameters);
         if (dist is DiagGaussian g)
         {

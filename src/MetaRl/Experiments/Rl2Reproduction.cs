@@ -219,7 +219,7 @@ public static class Rl2Reproduction
         TrainingRun run;
         if (dir.HasCheckpoint)
         {
-            RefuseChangedSettings(dir, values, label);
+            RefuseChangedSettings(dir, values, seed, label);
             run = Trainer.Resume(dir, values);
             log.WriteLine($"{label}: resuming RL2 at iteration {run.Iteration}");
         }
@@ -240,13 +240,16 @@ public static class Rl2Reproduction
     }
 
     /// <summary>
-    /// A run is resumed only with the settings it was trained with (more iterations aside): resuming it with
-    /// another batch size or learning rate would mix two settings in one row of the table, and another hidden size
-    /// would not even load.
+    /// A run is resumed only with the settings and seed it was trained with (more iterations aside): resuming it
+    /// with another batch size or learning rate would mix two settings in one row of the table, another seed would
+    /// be reported as a seed it is not, and another hidden size would not even load.
     /// </summary>
-    static void RefuseChangedSettings(RunDirectory dir, Dictionary<string, string> values, string label)
+    static void RefuseChangedSettings(RunDirectory dir, Dictionary<string, string> values, int seed, string label)
     {
-        var (_, _, _, trained) = dir.ReadConfig();
+        var (_, _, trainedSeed, trained) = dir.ReadConfig();
+        if (trainedSeed != seed)
+            throw new UsageException($"{label}: the run in {dir.Path} was trained with seed {trainedSeed}, this invocation asks for seed {seed}; " +
+                "give another --out for the new seed");
         foreach (var (key, value) in values)
         {
             if (key == "num-batches") continue;

@@ -382,6 +382,10 @@ public class Rl2Tests : IDisposable
         Assert.Contains("n=10, k=5: the run in", err);
         Assert.Contains("was trained with hidden-size = 8, this invocation asks for 16; give another --out", err);
         Assert.Contains("hidden-size: 8\n", File.ReadAllText(Path.Combine(root, "n10-k5", "config.yaml")));
+        var seed2 = Assert.Throws<UsageException>(() => Rl2Reproduction.Run(new Rl2Reproduction.Options(Rl2Reproduction.Bandits, Quick: true, Full: false,
+            Only: ["n10-k5"], Seed: 2, OutRoot: _root, Iterations: 2, TestTrials: 10, Overrides: new Dictionary<string, string> { ["hidden-size"] = "8", ["ent-coef"] = "0.02" }),
+            TextWriter.Null)); // the command line's --quick always takes seed 1
+        Assert.Contains("was trained with seed 1, this invocation asks for seed 2", seed2.Message);
 
         // Bad keys and values are refused before anything trains, naming the key.
         foreach (var (set, message) in new[]

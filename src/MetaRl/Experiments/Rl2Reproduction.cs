@@ -120,7 +120,7 @@ public static class Rl2Reproduction
     public static Dictionary<string, double> TrainInWorkers(Options o, Func<string, ProcessStartInfo> worker, TextWriter log)
     {
         if (o.Jobs < 1) throw new UsageException("--jobs must be >= 1");
-        foreach (var s in Select(o)) TrainingValues(o, s);
+        foreach (var s in Select(o)) TrainingValues(o, s); // a bad --set is one clear error here, not one failed worker per setting
         string root = Root(o);
         Directory.CreateDirectory(root);
         var queue = new Queue<Setting>(Select(o).OrderByDescending(s => s.Episodes).ThenByDescending(s => s.Arms));

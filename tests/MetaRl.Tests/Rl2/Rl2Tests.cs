@@ -392,7 +392,7 @@ public class Rl2Tests : IDisposable
         {
             ("episodes-per-trial=5", "--set episodes-per-trial: n is fixed by each setting of the table"),
             ("bogus=1", "unknown config key 'bogus'"),
-            ("lr=-1", "lr"),
+            ("lr=-1", "config key 'lr' must be > 0; got -1"),
         })
         {
             (code, _, err) = Run([.. common[..^1], Path.Combine(_root, "bad"), "--set", set, "--jobs", "2"]);

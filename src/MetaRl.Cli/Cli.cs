@@ -396,9 +396,12 @@ public static class Cli
     static string Eta(TrainingProgress p)
     {
         int done = Math.Max(1, p.Result.Iteration);
-        var remaining = TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / done * (p.TotalIterations - p.Result.Iteration));
-        return remaining.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture);
+        return Duration(TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / done * (p.TotalIterations - p.Result.Iteration)));
     }
+
+    /// <summary>hh:mm:ss, with the days in front when there are any (a paper-scale run's ETA runs to days).</summary>
+    internal static string Duration(TimeSpan t) =>
+        (t.Days > 0 ? $"{t.Days}d " : "") + t.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture);
 
     internal static void SetThreads(int threads)
     {

@@ -42,6 +42,13 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void TheEtaKeepsItsDays()
+    {
+        Assert.Equal("00:01:30", MetaRl.Cli.Cli.Duration(TimeSpan.FromSeconds(90)));
+        Assert.Equal("17d 02:30:00", MetaRl.Cli.Cli.Duration(TimeSpan.FromHours(17 * 24 + 2.5))); // hh:mm:ss alone printed 02:30:00
+    }
+
+    [Fact]
     public void TheSameSeedGivesAnIdenticalProgressFileAndAnotherSeedDoesNot()
     {
         string a = Train("a", ["ppo", "--iterations", "3", .. Small]);

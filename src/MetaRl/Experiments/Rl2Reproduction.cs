@@ -344,8 +344,10 @@ public static class Rl2Reproduction
         sb.AppendLine("| setup | updates | steps per update | optimizer | GRU units | cell | value network | lr | ent-coef |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var (setting, values) in trainedWith)
-            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => values.GetValueOrDefault(k, "default")
-                + (k == "lr" && values.GetValueOrDefault("anneal-lr") == "true" ? ", annealed to 0" : "")))} |");
+        {
+            bool annealed = bool.TryParse(values["anneal-lr"], out bool a) && a;
+            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => values[k] + (k == "lr" && annealed ? ", annealed to 0" : "")))} |");
+        }
         if (o.Overrides is { Count: > 0 } set)
         {
             sb.AppendLine();

@@ -56,4 +56,18 @@ internal static class BeliefPlot
         plot.SaveSvg(svg, 900, 550);
         return [png, svg];
     }
+
+    /// <summary>
+    /// One line: in how many trials of a whole trial each arm is pulled at all, and the best arm, over
+    /// <paramref name="tasks"/> tasks drawn from the run's distribution (fixed draws, not its training tasks).
+    /// </summary>
+    public static string Coverage(TrainingRun run, int tasks)
+    {
+        if (run.Learner is not Rl2 learner || run.Distribution is not BernoulliBanditDistribution bandits)
+            throw new UsageException($"arm coverage needs an RL2 run on a bandit env; this run is {run.Algorithm} on {run.Distribution.Name}");
+        var (tried, best) = Rl2Belief.ArmCoverage(learner, bandits.Sample(tasks, new Rng(4004)), learner.EpisodesPerTrial, new Rng(run.Seed * 7919L + 29));
+        var arms = string.Join(", ", tried.Select((f, a) => string.Create(CultureInfo.InvariantCulture, $"{a}: {100 * f:0.#}%")));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Arms pulled at least once in a trial ({tasks} tasks, {learner.EpisodesPerTrial} pulls each): {arms}; the task's best arm: {100 * best:0.#}%");
+    }
 }

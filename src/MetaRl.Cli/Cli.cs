@@ -278,7 +278,7 @@ public static class Cli
         var probs = new Option<string?>("--probs") { Description = "the arms' probabilities, comma-separated (default: a held-out task)" };
         var trials = new Option<int>("--trials") { Description = "trials run on the task to estimate choice frequencies", DefaultValueFactory = _ => 500 };
         var output = new Option<string?>("--out") { Description = "output file prefix (default: belief in the run directory)" };
-        var cmd = new Command("belief", "Plot what a trained RL2 bandit agent learns within a trial: its arm choices at each pull against the arms' true probabilities") { path, probs, trials, output };
+        var cmd = new Command("belief", "Plot what a trained RL2 bandit agent learns within a trial: its arm choices at each pull against the arms' true probabilities; and print how often it tries each arm at all (1000 tasks)") { path, probs, trials, output };
         cmd.SetAction(p =>
         {
             var dir = RunDirectory.At(p.GetValue(path)!);
@@ -290,8 +290,10 @@ public static class Cli
                 arms = text.Split(',').Select(x => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 1 ? v
                     : throw new UsageException($"--probs takes comma-separated probabilities in [0, 1]; got '{text}'")).ToArray();
             }
-            foreach (var f in BeliefPlot.Write(Trainer.Load(dir), arms, p.GetValue(trials), p.GetValue(output) ?? Path.Combine(dir.Path, "belief")))
+            var run = Trainer.Load(dir);
+            foreach (var f in BeliefPlot.Write(run, arms, p.GetValue(trials), p.GetValue(output) ?? Path.Combine(dir.Path, "belief")))
                 stdout.WriteLine($"Plot: {f}");
+            stdout.WriteLine(BeliefPlot.Coverage(run, 1000));
             return Ok;
         });
         return cmd;

@@ -176,6 +176,7 @@ public static class Rl2Reproduction
         var cells = new List<Cell>();
         var timings = new List<(string Setting, double TrainSeconds, double EvalSeconds, int Iterations, bool Earlier)>();
         var trainedWith = new List<(string Setting, Dictionary<string, string> Values)>();
+        var coverage = new List<(string Setting, double[] Tried, double BestTried)>();
         foreach (var s in settings)
         {
             var values = TrainingValues(o, s);
@@ -194,8 +195,13 @@ public static class Rl2Reproduction
             clock.Restart();
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
             cells.AddRange(Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log));
+            if (bandits)
+            {
+                var (tried, best) = Algorithms.Rl2.Rl2Belief.ArmCoverage(learner, HeldOutTasks(s, run.Distribution, testTrials).Cast<BanditTask>().ToList(), s.Episodes, new Rng(o.Seed + 3));
+                coverage.Add((s.Label, tried, best));
+            }
             timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlier));
-            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, timings, trainedWith, testTrials,
+            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, coverage, timings, trainedWith, testTrials,
                 o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
@@ -263,11 +269,14 @@ public static class Rl2Reproduction
         }
     }
 
+    /// <summary>A setting's held-out tasks: from a generator no training run uses (tuning tasks come from another).</summary>
+    static IReadOnlyList<object> HeldOutTasks(Setting s, ITaskDistribution distribution, int testTrials) =>
+        distribution.SampleTasks(testTrials, new Rng(900_000 + s.Episodes * 100 + s.Arms));
+
     /// <summary>Tunes each classical method on training tasks, then runs every method once on each held-out task.</summary>
     static IEnumerable<Cell> Evaluate(Setting s, Algorithms.Rl2.Rl2 learner, ITaskDistribution distribution, int testTrials, int tuneTrials, int seed, TextWriter log)
     {
-        // Held-out tasks come from a generator no training run uses; tuning tasks from another.
-        var test = distribution.SampleTasks(testTrials, new Rng(900_000 + s.Episodes * 100 + s.Arms));
+        var test = HeldOutTasks(s, distribution, testTrials);
         var tune = distribution.SampleTasks(tuneTrials, new Rng(800_000 + s.Episodes * 100 + s.Arms));
         var baselines = s.Arms > 0 ? ClassicalBaselines.Bandits : ClassicalBaselines.Mdps;
         // The paper's figures are in the order of its columns; a baseline is compared with the column it names.
@@ -308,7 +317,8 @@ public static class Rl2Reproduction
     static string F(double x) => x.ToString("0.0", CultureInfo.InvariantCulture);
     static string F2(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
 
-    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double Train, double Eval, int Iterations, bool Earlier)> timings,
+    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double[] Tried, double BestTried)> coverage,
+        List<(string Setting, double Train, double Eval, int Iterations, bool Earlier)> timings,
         List<(string Setting, Dictionary<string, string> Values)> trainedWith, int testTrials, double wallSeconds)
     {
         var sb = new StringBuilder();
@@ -333,6 +343,21 @@ public static class Rl2Reproduction
             sb.AppendLine($"| {c.Setting} | {c.Method} | {F2(c.Mean)} ± {F2(c.StandardError)} | {F(c.Paper)} | {(diff >= 0 ? "+" : "")}{F2(diff)} | {within} |");
         }
         sb.AppendLine();
+        if (coverage.Count > 0)
+        {
+            // The return hides an arm the agent has dropped: it costs only the trials where that arm is the best.
+            sb.AppendLine("## Which arms RL2 tries (the same held-out tasks, one trial each)");
+            sb.AppendLine();
+            sb.AppendLine("| setup | arms tried in at least 1% of trials | least-tried arm | trials that try the best arm |");
+            sb.AppendLine("|---|---|---|---|");
+            foreach (var (setting, tried, best) in coverage)
+            {
+                int least = Array.IndexOf(tried, tried.Min());
+                sb.AppendLine(FormattableString.Invariant(
+                    $"| {setting} | {tried.Count(f => f >= 0.01)} of {tried.Length} | arm {least}: {100 * tried[least]:0.0}% | {100 * best:0.0}% |"));
+            }
+            sb.AppendLine();
+        }
         sb.AppendLine("## Tuned constants (on training tasks)");
         sb.AppendLine();
         foreach (var g in cells.Where(c => c.Constant is not null).GroupBy(c => c.Setting))
@@ -340,13 +365,15 @@ public static class Rl2Reproduction
         sb.AppendLine();
         sb.AppendLine("## RL2 training settings");
         sb.AppendLine();
-        string[] keys = ["num-batches", "batch-size", "optimizer", "hidden-size", "gru-cell", "value-network", "lr", "ent-coef"];
-        sb.AppendLine("| setup | updates | steps per update | optimizer | GRU units | cell | value network | lr | ent-coef |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        List<string> keys = ["num-batches", "batch-size", "optimizer", "hidden-size", "gru-cell", "value-network", "lr", "ent-coef"];
+        List<string> headers = ["updates", "steps per update", "optimizer", "GRU units", "cell", "value network", "lr", "ent-coef"];
+        if (trainedWith.Any(t => t.Values.ContainsKey("uniform-coef"))) { keys.Add("uniform-coef"); headers.Add("uniform-coef"); }
+        sb.AppendLine($"| setup | {string.Join(" | ", headers)} |");
+        sb.AppendLine($"|---|{string.Concat(headers.Select(_ => "---|"))}");
         foreach (var (setting, values) in trainedWith)
         {
             bool annealed = bool.TryParse(values["anneal-lr"], out bool a) && a;
-            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => values[k] + (k == "lr" && annealed ? ", annealed to 0" : "")))} |");
+            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => (k == "uniform-coef" ? values.GetValueOrDefault(k, "0") : values[k]) + (k == "lr" && annealed ? ", annealed to 0" : "")))} |");
         }
         if (o.Overrides is { Count: > 0 } set)
         {

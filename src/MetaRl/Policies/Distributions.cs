@@ -53,4 +53,10 @@ public sealed class Categorical(Tensor logits) : IActionDistribution
     }
 
     public IActionDistribution Detach() => new Categorical(LogProbs.detach());
+
+    /// <summary>
+    /// KL(uniform || pi) = -log k - mean_a log pi(a): its gradient with respect to logit a is pi(a) - 1/k, which
+    /// stays at -1/k for an action whose probability is already near zero, where the entropy's gradient vanishes.
+    /// </summary>
+    public Tensor KlFromUniform() => -Math.Log(LogProbs.shape[^1]) - LogProbs.mean([-1]);
 }

@@ -33,6 +33,25 @@ public class PolicyAndCurvatureTests
     }
 
     [Fact]
+    public void KlFromUniformIsTheHandComputedValueAndPullsEvenANearlyDeadActionBack()
+    {
+        using var scope = NewDisposeScope();
+        // Probabilities 1/4, 3/4: KL(U || pi) = 0.5 log(0.5 / 0.25) + 0.5 log(0.5 / 0.75).
+        var c = new Categorical(tensor(new float[] { 0f, (float)Math.Log(3) }));
+        Assert.Equal(0.5 * Math.Log(2) + 0.5 * Math.Log(2.0 / 3), c.KlFromUniform().item<float>(), 5);
+
+        // Its gradient with respect to the logits is pi - 1/k, also for an action of probability ~e^-12, where
+        // the entropy's gradient, -pi (log pi + H), is almost nothing.
+        var logits = tensor(new float[] { -12f, 1f, 0.5f, 0f }).requires_grad_();
+        var pi = new Categorical(logits);
+        var grad = autograd.grad([pi.KlFromUniform()], [logits])[0].data<float>().ToArray();
+        var p = logits.detach().softmax(-1).data<float>().ToArray();
+        for (int a = 0; a < 4; a++) Assert.Equal(p[a] - 0.25, grad[a], 5);
+        var entropyGrad = autograd.grad([new Categorical(logits).Entropy()], [logits])[0].data<float>().ToArray();
+        Assert.True(Math.Abs(entropyGrad[0]) < 1e-4 && Math.Abs(grad[0]) > 0.24, $"entropy {entropyGrad[0]}, uniform KL {grad[0]}");
+    }
+
+    [Fact]
     public void PolicyRunsWithExplicitParameters()
     {
         using var scope = NewDisposeScope();

@@ -199,6 +199,60 @@ public class Rl2Tests : IDisposable
             $"first pull {adapted.Returns[0].Average():0.000}, last {adapted.Returns[9].Average():0.000}");
     }
 
+    [Fact]
+    public void ArmCoverageCountsTheTrialsThatTryEachArmAndFindsADeadArm()
+    {
+        // An untrained agent's head is scaled by 0.01, so its policy is uniform to within about 1%: in 10 pulls of
+        // 5 arms each arm (the best one too) is tried with probability 1 - 0.8^10 = 0.893; one pull tries one arm.
+        var bandits = new BernoulliBanditDistribution(5);
+        var learner = Learner(bandits, c => { c.Optimizer = "ppo"; c.HiddenSize = 16; c.EpisodesPerTrial = 10; });
+        var tasks = bandits.Sample(2000, new Rng(3));
+        var (tried, best) = Rl2Belief.ArmCoverage(learner, tasks, 10, new Rng(4));
+        foreach (var f in tried) Assert.InRange(f, 0.893 - 0.03, 0.893 + 0.03);
+        Assert.InRange(best, 0.893 - 0.03, 0.893 + 0.03);
+        (tried, _) = Rl2Belief.ArmCoverage(learner, tasks, 1, new Rng(4));
+        Assert.Equal(1.0, tried.Sum(), 9);
+
+        // Arm 2's logit far below the others: it is never tried, the other four are tried with probability
+        // 1 - 0.75^10 = 0.944 each, and the best arm is found only where it is not arm 2: 0.8 x 0.944 = 0.755.
+        using (no_grad()) learner.Agent.Policy.Parameters["head.0.bias"][2].fill_(-30);
+        (tried, best) = Rl2Belief.ArmCoverage(learner, tasks, 10, new Rng(4));
+        Assert.Equal(0.0, tried[2]);
+        foreach (int a in new[] { 0, 1, 3, 4 }) Assert.InRange(tried[a], 0.944 - 0.03, 0.944 + 0.03);
+        Assert.InRange(best, 0.755 - 0.03, 0.755 + 0.03);
+    }
+
+    [Fact]
+    public void UniformCoefBringsBackAnArmThePolicyHadDroppedWhereTheEntropyBonusBarelyMovesIt()
+    {
+        var bandits = new BernoulliBanditDistribution(5);
+        var tasks = bandits.Sample(1000, new Rng(3));
+        double Arm2AfterTraining(double uniformCoef)
+        {
+            var learner = Learner(bandits, c =>
+            {
+                c.Optimizer = "ppo"; c.HiddenSize = 16; c.EpisodesPerTrial = 10; c.BatchSize = 1000; c.Lr = 0.01; c.UniformCoef = uniformCoef;
+            });
+            using (no_grad()) learner.Agent.Policy.Parameters["head.0.bias"][2].fill_(-12); // arm 2: probability ~e^-12
+            Assert.Equal(0.0, Rl2Belief.ArmCoverage(learner, tasks, 10, new Rng(4)).Tried[2]);
+            for (int i = 0; i < 5; i++) learner.Iterate();
+            return Rl2Belief.ArmCoverage(learner, tasks, 10, new Rng(4)).Tried[2];
+        }
+        double with = Arm2AfterTraining(0.5), without = Arm2AfterTraining(0);
+        Console.WriteLine($"arm 2 tried in {with:P1} of trials with uniform-coef 0.5, {without:P1} without");
+        // Measured: 70.9% and 1.9% after 5 updates.
+        Assert.True(with > 0.5 && without < 0.1, $"arm 2 tried in {with:P1} of trials with uniform-coef, {without:P1} without");
+    }
+
+    [Fact]
+    public void UniformCoefNeedsPpoAndDiscreteActions()
+    {
+        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = "trpo"; c.UniformCoef = 0.01; }));
+        Assert.Equal("uniform-coef is a term of the PPO loss; it needs optimizer=ppo", ex.Message);
+        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = "ppo"; c.UniformCoef = 0.01; }));
+        Assert.Contains("2d-navigation has continuous actions: leave uniform-coef at 0", ex.Message);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -301,6 +355,8 @@ public class Rl2Tests : IDisposable
         Assert.Contains("| setup | Random | Gittins | TS | OTS | UCB1 | UCB1 (RL2 code) | eps-Greedy | Greedy | RL2 |", report);
         Assert.Contains("| n=10, k=5 | ", report);
         Assert.Equal(1 + 10, File.ReadAllLines(Path.Combine(root, "results.csv")).Length);
+        Assert.Contains("| setup | arms tried in at least 1% of trials | least-tried arm | trials that try the best arm |", report);
+        Assert.Matches(@"\| n=10, k=5 \| [0-5] of 5 \| arm [0-4]: \d+\.\d% \| \d+\.\d% \|", report);
         Assert.True(new FileInfo(Path.Combine(root, "n10-k5", "belief.png")).Length > 1000);
         Assert.Contains("Plot: ", output);
 
@@ -310,9 +366,10 @@ public class Rl2Tests : IDisposable
         Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
 
         // The belief view of any RL2 bandit run, on arms the user gives; bad input is one clear line.
-        (code, _, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9,0.2,0.3,0.4", "--trials", "20", "--out", Path.Combine(_root, "mine"));
+        (code, output, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9,0.2,0.3,0.4", "--trials", "20", "--out", Path.Combine(_root, "mine"));
         Assert.True(code == 0, err);
         Assert.True(File.Exists(Path.Combine(_root, "mine.svg")));
+        Assert.Matches(@"Arms pulled at least once in a trial \(1000 tasks, 10 pulls each\): 0: [\d.]+%, 1: [\d.]+%, 2: [\d.]+%, 3: [\d.]+%, 4: [\d.]+%; the task's best arm: [\d.]+%", output);
         (code, _, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9");
         Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
         Assert.Contains("--probs gives 2 arms; the run's bandit has 5", err);

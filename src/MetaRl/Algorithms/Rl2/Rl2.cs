@@ -23,6 +23,7 @@ public sealed class Rl2Config
     [Key("minibatches", "ppo: minibatches of trials per epoch", Min = 1)] public int Minibatches { get; set; } = 4;
     [Key("clip", "ppo: clipping range of the probability ratio", Min = 0, MinExclusive = true)] public double Clip { get; set; } = 0.2;
     [Key("ent-coef", "ppo: entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; } = 0.01;
+    [Key("uniform-coef", "ppo, discrete actions: weight of KL(uniform || pi), a pull towards uniform that, unlike the entropy bonus, does not vanish for an action whose probability is already near zero (keeps a bandit agent from dropping arms for good); 0: off, the paper's objective", Min = 0)] public double UniformCoef { get; set; }
     [Key("vf-coef", "ppo: weight of the value loss (on the shared GRU or the value GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
     [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 over num-batches")] public bool AnnealLr { get; set; }
@@ -58,6 +59,10 @@ public sealed class Rl2 : IMetaLearner
         _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
         Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell);
         _sampler = new TrialSampler(tasks);
+        if (config.UniformCoef > 0 && tasks.ActionSpace is not Discrete)
+            throw new UsageException($"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
+        if (config.UniformCoef > 0 && config.Optimizer != "ppo")
+            throw new UsageException("uniform-coef is a term of the PPO loss; it needs optimizer=ppo");
         // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
         _optimizer = config.Optimizer == "ppo"
             ? optim.Adam(Agent.Parameters.AsParameters(), config.Lr)
@@ -135,6 +140,7 @@ public sealed class Rl2 : IMetaLearner
                 var lv = MaskedMean((values - returns.index_select(1, mb)).pow(2), m);
                 var h = MaskedMean(pi.Entropy(), m);
                 var loss = lp + _config.VfCoef * lv - _config.EntCoef * h;
+                if (_config.UniformCoef > 0) loss = loss + _config.UniformCoef * MaskedMean(((Policies.Categorical)pi).KlFromUniform(), m);
                 policyLoss += NonFiniteException.Check(lp.item<float>(), "the RL2 PPO policy loss");
                 valueLoss += NonFiniteException.Check(lv.item<float>(), "the RL2 value loss");
                 entropy += h.item<float>();

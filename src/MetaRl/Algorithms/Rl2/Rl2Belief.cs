@@ -23,4 +23,26 @@ public static class Rl2Belief
         });
         return (counts, reward);
     }
+
+    /// <summary>
+    /// Whether the agent tries every arm: over one trial of <paramref name="pulls"/> pulls on each task, the
+    /// fraction of trials in which each arm is pulled at least once, and the fraction in which the task's best
+    /// arm is. An arm that is never tried (its logit driven down in every context during training) costs the
+    /// agent its whole advantage on the tasks where that arm is the best; the return cannot show which arm.
+    /// </summary>
+    public static (double[] Tried, double BestTried) ArmCoverage(Rl2 learner, IReadOnlyList<BanditTask> tasks, int pulls, Rng rng)
+    {
+        if (tasks.Count == 0) throw new ArgumentException("needs at least one task", nameof(tasks));
+        int arms = tasks[0].Probs.Length;
+        var tried = new bool[tasks.Count, arms];
+        learner.RunTrials(tasks.Cast<object>().ToList(), pulls, rng, (trial, _, _, action, _) => tried[trial, (int)action] = true);
+        var fraction = new double[arms];
+        double best = 0;
+        for (int b = 0; b < tasks.Count; b++)
+        {
+            for (int a = 0; a < arms; a++) if (tried[b, a]) fraction[a] += 1.0 / tasks.Count;
+            if (tried[b, tasks[b].BestArm]) best += 1.0 / tasks.Count;
+        }
+        return (fraction, best);
+    }
 }

@@ -58,8 +58,8 @@ internal static class BeliefPlot
     }
 
     /// <summary>
-    /// One line: in how many trials of a whole trial each arm is pulled at all, and the best arm, over
-    /// <paramref name="tasks"/> tasks drawn from the run's distribution (fixed draws, not its training tasks).
+    /// One line: the share of trials (one per task) in which each arm, and the task's best arm, is pulled at
+    /// least once, over <paramref name="tasks"/> tasks drawn from the run's distribution by a fixed generator.
     /// </summary>
     public static string Coverage(TrainingRun run, int tasks)
     {

@@ -15,8 +15,7 @@ internal static class BeliefPlot
 {
     public static IReadOnlyList<string> Write(TrainingRun run, double[]? probs, int trials, string outputPrefix)
     {
-        if (run.Learner is not Rl2 learner || run.Distribution is not BernoulliBanditDistribution bandits)
-            throw new UsageException($"a belief plot needs an RL2 run on a bandit env; this run is {run.Algorithm} on {run.Distribution.Name}");
+        var (learner, bandits) = BanditRl2(run);
         var task = probs is null ? (BanditTask)bandits.Splits().Test[0] : new BanditTask(probs);
         if (task.Probs.Length != bandits.Arms)
             throw new UsageException($"--probs gives {task.Probs.Length} arms; the run's bandit has {bandits.Arms}");
@@ -57,14 +56,17 @@ internal static class BeliefPlot
         return [png, svg];
     }
 
+    static (Rl2 Learner, BernoulliBanditDistribution Bandits) BanditRl2(TrainingRun run) =>
+        run.Learner is Rl2 learner && run.Distribution is BernoulliBanditDistribution bandits ? (learner, bandits)
+            : throw new UsageException($"a belief plot needs an RL2 run on a bandit env; this run is {run.Algorithm} on {run.Distribution.Name}");
+
     /// <summary>
     /// One line: the share of trials (one per task) in which each arm, and the task's best arm, is pulled at
     /// least once, over <paramref name="tasks"/> tasks drawn from the run's distribution by a fixed generator.
     /// </summary>
     public static string Coverage(TrainingRun run, int tasks)
     {
-        if (run.Learner is not Rl2 learner || run.Distribution is not BernoulliBanditDistribution bandits)
-            throw new UsageException($"arm coverage needs an RL2 run on a bandit env; this run is {run.Algorithm} on {run.Distribution.Name}");
+        var (learner, bandits) = BanditRl2(run);
         var (tried, best) = Rl2Belief.ArmCoverage(learner, bandits.Sample(tasks, new Rng(4004)), learner.EpisodesPerTrial, new Rng(run.Seed * 7919L + 29));
         var arms = string.Join(", ", tried.Select((f, a) => string.Create(CultureInfo.InvariantCulture, $"{a}: {100 * f:0.#}%")));
         return string.Create(CultureInfo.InvariantCulture,

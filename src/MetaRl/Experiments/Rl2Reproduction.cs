@@ -99,6 +99,16 @@ public static class Rl2Reproduction
     /// <summary>One cell of our table.</summary>
     public sealed record Cell(string Setting, string Method, double Mean, double StandardError, int Trials, double Paper, string? Constant, double? Chosen);
 
+    /// <summary>
+    /// RL2's return minus a baseline's, task by task over the same held-out tasks, with the standard error of
+    /// that paired difference: "at least as good as UCB1 on the same tasks" asks about this difference, and
+    /// pairing removes the share of each method's spread that comes from the tasks (how good their best arm is).
+    /// </summary>
+    public sealed record Paired(string Setting, string Against, double Difference, double StandardError);
+
+    /// <summary>The baselines RL2 is compared with task by task: the bars' (UCB1; random and greedy) and the bandits' near-optimal Gittins.</summary>
+    static readonly string[] BanditRivals = ["Gittins", "UCB1", "UCB1 (RL2 code)"], MdpRivals = ["Random", "Greedy"];
+
     /// <summary>The settings an invocation runs, in table order.</summary>
     public static List<Setting> Select(Options o)
     {
@@ -179,6 +189,7 @@ public static class Rl2Reproduction
         var timings = new List<(string Setting, double TrainSeconds, double EvalSeconds, int Iterations, bool Earlier)>();
         var trainedWith = new List<(string Setting, Dictionary<string, string> Values)>();
         var coverage = new List<(string Setting, double[] Tried, double BestTried)>();
+        var paired = new List<Paired>();
         foreach (var s in settings)
         {
             var values = TrainingValues(o, s);
@@ -196,21 +207,25 @@ public static class Rl2Reproduction
             double trainSeconds = earlier ? earlierSeconds!.Value : clock.Elapsed.TotalSeconds + workerSeconds;
             clock.Restart();
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
-            cells.AddRange(Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log));
+            var (settingCells, settingPaired) = Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log);
+            cells.AddRange(settingCells);
+            paired.AddRange(settingPaired);
             if (bandits)
             {
                 var (tried, best) = Algorithms.Rl2.Rl2Belief.ArmCoverage(learner, HeldOutTasks(s, run.Distribution, testTrials).Cast<BanditTask>().ToList(), s.Episodes, new Rng(o.Seed + 3));
                 coverage.Add((s.Label, tried, best));
             }
             timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlier));
-            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, coverage, timings, trainedWith, testTrials,
+            string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, paired, coverage, timings, trainedWith, testTrials,
                 o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
+            File.WriteAllText(Path.Combine(root, "paired.csv"), "setting,against,difference,standard_error\n" + string.Concat(paired.Select(p =>
+                FormattableString.Invariant($"\"{p.Setting}\",{p.Against},{p.Difference:R},{p.StandardError:R}\n"))));
         }
         if (o.TrainOnly) return root;
         log.WriteLine(File.ReadAllText(Path.Combine(root, "report.md")));
-        log.WriteLine($"Results: {root} (report.md, results.csv, one RL2 run directory per setting)");
+        log.WriteLine($"Results: {root} (report.md, results.csv, paired.csv, one RL2 run directory per setting)");
         return root;
     }
 
@@ -275,8 +290,11 @@ public static class Rl2Reproduction
     static IReadOnlyList<object> HeldOutTasks(Setting s, ITaskDistribution distribution, int testTrials) =>
         distribution.SampleTasks(testTrials, new Rng(900_000 + s.Episodes * 100 + s.Arms));
 
-    /// <summary>Tunes each classical method on training tasks, then runs every method once on each held-out task.</summary>
-    static IEnumerable<Cell> Evaluate(Setting s, Algorithms.Rl2.Rl2 learner, ITaskDistribution distribution, int testTrials, int tuneTrials, int seed, TextWriter log)
+    /// <summary>
+    /// Tunes each classical method on training tasks, then runs every method once on each held-out task; also
+    /// returns RL2's paired differences with its rivals on those tasks.
+    /// </summary>
+    static (List<Cell> Cells, List<Paired> Paired) Evaluate(Setting s, Algorithms.Rl2.Rl2 learner, ITaskDistribution distribution, int testTrials, int tuneTrials, int seed, TextWriter log)
     {
         var test = HeldOutTasks(s, distribution, testTrials);
         var tune = distribution.SampleTasks(tuneTrials, new Rng(800_000 + s.Episodes * 100 + s.Arms));
@@ -284,6 +302,7 @@ public static class Rl2Reproduction
         // The paper's figures are in the order of its columns; a baseline is compared with the column it names.
         var columns = (s.Arms > 0 ? ClassicalBaselines.BanditColumns : ClassicalBaselines.MdpColumns).ToList();
         var cells = new List<Cell>();
+        var totalsOf = new Dictionary<string, double[]>();
         foreach (var b in baselines)
         {
             double chosen = b.Grid.Count > 0 ? b.Grid[0] : 0;
@@ -297,6 +316,7 @@ public static class Rl2Reproduction
             var cell = Summarise(s.Label, b.Name, totals, s.Paper[columns.IndexOf(b.Column)], b.Constant, b.Constant is null ? null : chosen);
             log.WriteLine(FormattableString.Invariant($"{s.Label}: {b.Name}{(b.Constant is null ? "" : $" ({b.Constant} = {chosen})")} {cell.Mean:0.00} ± {cell.StandardError:0.00} (paper {cell.Paper})"));
             cells.Add(cell);
+            totalsOf[b.Name] = totals;
         }
         // RL2's score samples actions as in training; the most likely action is shown beside it (no paper figure).
         foreach (var (method, mostLikely) in new[] { ("RL2", false), ("RL2 (most likely action)", true) })
@@ -305,8 +325,19 @@ public static class Rl2Reproduction
             var ours = Summarise(s.Label, method, rl2, s.PaperRl2, null, null);
             log.WriteLine(FormattableString.Invariant($"{s.Label}: {method} {ours.Mean:0.00} ± {ours.StandardError:0.00} (paper RL2 {ours.Paper})"));
             cells.Add(ours);
+            totalsOf[method] = rl2;
         }
-        return cells;
+        var paired = (s.Arms > 0 ? BanditRivals : MdpRivals).Select(rival => PairedDifference(s.Label, rival, totalsOf["RL2"], totalsOf[rival])).ToList();
+        return (cells, paired);
+    }
+
+    /// <summary>The mean of ours[i] - theirs[i] over the same tasks and its standard error.</summary>
+    public static Paired PairedDifference(string setting, string against, double[] ours, double[] theirs)
+    {
+        if (ours.Length != theirs.Length) throw new ArgumentException($"{ours.Length} trials against {theirs.Length}: a paired difference needs the same tasks");
+        var d = ours.Zip(theirs, (a, b) => a - b).ToArray();
+        var summary = Summarise(setting, against, d, 0, null, null);
+        return new Paired(setting, against, summary.Mean, summary.StandardError);
     }
 
     static Cell Summarise(string setting, string method, double[] totals, double paper, string? constant, double? chosen)
@@ -316,10 +347,12 @@ public static class Rl2Reproduction
         return new Cell(setting, method, mean, sd / Math.Sqrt(totals.Length), totals.Length, paper, constant, chosen);
     }
 
+    static string Verdict(Paired p) => Math.Abs(p.Difference) <= 2 * p.StandardError ? "level" : p.Difference > 0 ? "above" : "below";
+
     static string F(double x) => x.ToString("0.0", CultureInfo.InvariantCulture);
     static string F2(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
 
-    static string Report(Options o, string title, List<Cell> cells, List<(string Setting, double[] Tried, double BestTried)> coverage,
+    static string Report(Options o, string title, List<Cell> cells, List<Paired> paired, List<(string Setting, double[] Tried, double BestTried)> coverage,
         List<(string Setting, double Train, double Eval, int Iterations, bool Earlier)> timings,
         List<(string Setting, Dictionary<string, string> Values)> trainedWith, int testTrials, double wallSeconds)
     {
@@ -345,6 +378,20 @@ public static class Rl2Reproduction
             sb.AppendLine($"| {c.Setting} | {c.Method} | {F2(c.Mean)} ± {F2(c.StandardError)} | {F(c.Paper)} | {(diff >= 0 ? "+" : "")}{F2(diff)} | {within} |");
         }
         sb.AppendLine();
+        if (paired.Count > 0)
+        {
+            var rivals = paired.Select(p => p.Against).Distinct().ToList();
+            sb.AppendLine("## RL2 against the baselines, task by task");
+            sb.AppendLine();
+            sb.AppendLine("RL2's total minus the baseline's on each held-out task, averaged, ± the standard error of that paired difference; " +
+                "\"above\" or \"below\" where the difference is more than two standard errors from zero, \"level\" otherwise.");
+            sb.AppendLine();
+            sb.AppendLine($"| setup | {string.Join(" | ", rivals.Select(r => $"RL2 - {r}"))} |");
+            sb.AppendLine($"|---|{string.Concat(rivals.Select(_ => "---|"))}");
+            foreach (var g in paired.GroupBy(p => p.Setting))
+                sb.AppendLine($"| {g.Key} | {string.Join(" | ", rivals.Select(r => g.FirstOrDefault(p => p.Against == r) is { } p ? $"{(p.Difference >= 0 ? "+" : "")}{F2(p.Difference)} ± {F2(p.StandardError)} ({Verdict(p)})" : ""))} |");
+            sb.AppendLine();
+        }
         if (coverage.Count > 0)
         {
             // The return hides an arm the agent has dropped: it costs only the trials where that arm is the best.

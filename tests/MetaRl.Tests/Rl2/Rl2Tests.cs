@@ -346,6 +346,20 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    public void PairedDifferenceIsTheMeanAndStandardErrorOfTheTaskByTaskDifferences()
+    {
+        // d = (2, 1, 4): mean 7/3, sample variance ((1/3)^2 + (4/3)^2 + (5/3)^2) / 2 = 7/3, SE sqrt(7/3 / 3) = sqrt(7) / 3.
+        var p = Rl2Reproduction.PairedDifference("s", "UCB1", [3, 5, 10], [1, 4, 6]);
+        Assert.Equal(7.0 / 3, p.Difference, 12);
+        Assert.Equal(Math.Sqrt(7) / 3, p.StandardError, 12);
+        // The tasks' own spread cancels: the same offset on every task has no standard error, however spread the tasks are.
+        var q = Rl2Reproduction.PairedDifference("s", "UCB1", [10, 50, 90], [9.5, 49.5, 89.5]);
+        Assert.Equal(0.5, q.Difference, 12);
+        Assert.Equal(0, q.StandardError, 12);
+        Assert.Throws<ArgumentException>(() => Rl2Reproduction.PairedDifference("s", "UCB1", [1, 2], [1]));
+    }
+
+    [Fact]
     public void QuickTableReproductionsWriteBothTablesAndTheBeliefPlot()
     {
         var (code, output, err) = Run("reproduce", "rl2-bandits", "--quick", "--iterations", "2", "--test-trials", "40", "--threads", "1", "--out", _root);
@@ -359,11 +373,15 @@ public class Rl2Tests : IDisposable
         Assert.Matches(@"\| n=10, k=5 \| [0-5] of 5 \| arm [0-4]: \d+\.\d% \| \d+\.\d% \|", report);
         Assert.True(new FileInfo(Path.Combine(root, "n10-k5", "belief.png")).Length > 1000);
         Assert.Contains("Plot: ", output);
+        Assert.Contains("| setup | RL2 - Gittins | RL2 - UCB1 | RL2 - UCB1 (RL2 code) |", report);
+        Assert.Matches(@"\| n=10, k=5 \| [+-]\d+\.\d\d ± \d+\.\d\d \((above|level|below)\) \| ", report);
+        Assert.Equal(1 + 3, File.ReadAllLines(Path.Combine(root, "paired.csv")).Length);
 
         (code, _, err) = Run("reproduce", "rl2-mdps", "--quick", "--iterations", "1", "--test-trials", "10", "--threads", "1", "--out", _root);
         Assert.True(code == 0, err);
         report = File.ReadAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", "report.md"));
         Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
+        Assert.Contains("| setup | RL2 - Random | RL2 - Greedy |", report);
 
         // The belief view of any RL2 bandit run, on arms the user gives; bad input is one clear line.
         (code, output, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9,0.2,0.3,0.4", "--trials", "20", "--out", Path.Combine(_root, "mine"));

@@ -263,7 +263,8 @@ public static class Rl2Reproduction
     }
 
     /// <summary>
-    /// A run is resumed only with the settings and seed it was trained with (more iterations aside): resuming it
+    /// A run is resumed only with the settings and seed it was trained with (more iterations aside; a key the run's
+    /// config lacks counts as its default, so runs trained before a key existed still resume): resuming it
     /// with another batch size or learning rate would mix two settings in one row of the table, another seed would
     /// be reported as a seed it is not, and another hidden size would not even load.
     /// </summary>
@@ -276,7 +277,8 @@ public static class Rl2Reproduction
         foreach (var (key, value) in values)
         {
             if (key == "num-batches") continue;
-            string? was = trained.GetValueOrDefault(key);
+            // A key missing from the run's config did not exist when it was trained: it ran with the key's default.
+            string? was = trained.GetValueOrDefault(key) ?? Rl2Defaults.GetValueOrDefault(key);
             bool same = was is not null && (was.Equals(value, StringComparison.OrdinalIgnoreCase)
                 || double.TryParse(was, NumberStyles.Float, CultureInfo.InvariantCulture, out double a)
                    && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double b) && a == b);
@@ -285,6 +287,10 @@ public static class Rl2Reproduction
                     "give another --out for the new settings, or delete that run to train it again");
         }
     }
+
+    static readonly Dictionary<string, string> Rl2Defaults = Config.Describe<Algorithms.SingleTask.CommonConfig>()
+        .Concat(Config.Describe<Algorithms.Rl2.Rl2Config>()).Concat(Config.Describe<Algorithms.SingleTask.TrpoConfig>())
+        .ToDictionary(d => d.Key, d => d.Default);
 
     /// <summary>A setting's held-out tasks: from a generator no training run uses (tuning tasks come from another).</summary>
     static IReadOnlyList<object> HeldOutTasks(Setting s, ITaskDistribution distribution, int testTrials) =>

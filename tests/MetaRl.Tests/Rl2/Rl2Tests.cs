@@ -457,6 +457,15 @@ public class Rl2Tests : IDisposable
         Assert.Contains("n=10, k=5: the run in", err);
         Assert.Contains("was trained with hidden-size = 8, this invocation asks for 16; give another --out", err);
         Assert.Contains("hidden-size: 8\n", File.ReadAllText(Path.Combine(root, "n10-k5", "config.yaml")));
+        // A run trained before a key existed has no line for it: it counts as the key's default, and only another value is refused.
+        string configPath = Path.Combine(root, "n10-k5", "config.yaml");
+        Assert.Contains("uniform-coef: 0\n", File.ReadAllText(configPath));
+        File.WriteAllLines(configPath, File.ReadAllLines(configPath).Where(l => !l.StartsWith("uniform-coef:")));
+        (code, _, err) = Run([.. common, .. mine, "--set", "uniform-coef=0", "--iterations", "2"]);
+        Assert.True(code == 0, err);
+        (code, _, err) = Run([.. common, .. mine, "--set", "uniform-coef=0.001", "--iterations", "2"]);
+        Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("was trained with uniform-coef = 0, this invocation asks for 0.001", err);
         var seed2 = Assert.Throws<UsageException>(() => Rl2Reproduction.Run(new Rl2Reproduction.Options(Rl2Reproduction.Bandits, Quick: true, Full: false,
             Only: ["n10-k5"], Seed: 2, OutRoot: _root, Iterations: 2, TestTrials: 10, Overrides: new Dictionary<string, string> { ["hidden-size"] = "8", ["ent-coef"] = "0.02" }),
             TextWriter.Null)); // the command line's --quick always takes seed 1

@@ -220,8 +220,7 @@ public static class Rl2Reproduction
                 o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
-            File.WriteAllText(Path.Combine(root, "paired.csv"), "setting,against,difference,standard_error\n" + string.Concat(paired.Select(p =>
-                FormattableString.Invariant($"\"{p.Setting}\",{p.Against},{p.Difference:R},{p.StandardError:R}\n"))));
+            File.WriteAllText(Path.Combine(root, "paired.csv"), Csv(paired));
         }
         if (o.TrainOnly) return root;
         log.WriteLine(File.ReadAllText(Path.Combine(root, "report.md")));
@@ -452,6 +451,10 @@ public static class Rl2Reproduction
         sb.AppendLine(FormattableString.Invariant($"Wall time of this invocation so far: {wallSeconds:0} s ({wallSeconds / 3600:0.00} h){(o.TrainedByWorkers is { Count: > 0 } ? $", RL2 trained by {o.Jobs} worker processes side by side" : "")}."));
         return sb.ToString();
     }
+
+    static string Csv(List<Paired> paired) =>
+        "setting,against,difference,standard_error\n" + string.Concat(paired.Select(p =>
+            FormattableString.Invariant($"\"{p.Setting}\",{p.Against},{p.Difference:R},{p.StandardError:R}\n")));
 
     static string Csv(List<Cell> cells) =>
         "setting,method,mean,standard_error,trials,paper,constant,chosen\n" + string.Concat(cells.Select(c =>

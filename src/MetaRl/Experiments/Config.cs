@@ -63,6 +63,10 @@ public static class Config
         }
     }
 
+    /// <summary>Each key of the given config records with its value there as text (defaults, for fresh records).</summary>
+    public static Dictionary<string, string> Values(params object[] targets) =>
+        targets.SelectMany(t => Keys(t.GetType()).Select(k => (k.Key.Name, Format(k.Prop.GetValue(t))))).ToDictionary(kv => kv.Item1, kv => kv.Item2);
+
     /// <summary>The resolved config as key: value lines (YAML), for a run's config.yaml.</summary>
     public static string ToYaml(params object[] targets) =>
         string.Join("", targets.SelectMany(t => Keys(t.GetType()).Select(k => $"{k.Key.Name}: {FormatYaml(k.Prop.GetValue(t))}\n")));

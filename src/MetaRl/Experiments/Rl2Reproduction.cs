@@ -92,9 +92,12 @@ public static class Rl2Reproduction
             values[key] = value;
         }
         // A misspelt key or a value out of range is refused here, before any training (or worker process) starts.
-        Config.Bind(values, new Algorithms.SingleTask.CommonConfig(), new Algorithms.Rl2.Rl2Config(), new Algorithms.SingleTask.TrpoConfig());
+        Config.Bind(values, Rl2Configs());
         return values;
     }
+
+    /// <summary>Fresh (default) config records of an RL2 run: the keys `--set` may change.</summary>
+    static object[] Rl2Configs() => [new Algorithms.SingleTask.CommonConfig(), new Algorithms.Rl2.Rl2Config(), new Algorithms.SingleTask.TrpoConfig()];
 
     /// <summary>One cell of our table.</summary>
     public sealed record Cell(string Setting, string Method, double Mean, double StandardError, int Trials, double Paper, string? Constant, double? Chosen);
@@ -287,9 +290,7 @@ public static class Rl2Reproduction
         }
     }
 
-    static readonly Dictionary<string, string> Rl2Defaults = Config.Describe<Algorithms.SingleTask.CommonConfig>()
-        .Concat(Config.Describe<Algorithms.Rl2.Rl2Config>()).Concat(Config.Describe<Algorithms.SingleTask.TrpoConfig>())
-        .ToDictionary(d => d.Key, d => d.Default);
+    static readonly Dictionary<string, string> Rl2Defaults = Config.Values(Rl2Configs());
 
     /// <summary>A setting's held-out tasks: from a generator no training run uses (tuning tasks come from another).</summary>
     static IReadOnlyList<object> HeldOutTasks(Setting s, ITaskDistribution distribution, int testTrials) =>
@@ -340,16 +341,21 @@ public static class Rl2Reproduction
     public static Paired PairedDifference(string setting, string against, double[] ours, double[] theirs)
     {
         if (ours.Length != theirs.Length) throw new ArgumentException($"{ours.Length} trials against {theirs.Length}: a paired difference needs the same tasks");
-        var d = ours.Zip(theirs, (a, b) => a - b).ToArray();
-        var summary = Summarise(setting, against, d, 0, null, null);
-        return new Paired(setting, against, summary.Mean, summary.StandardError);
+        var (mean, se) = MeanAndStandardError(ours.Zip(theirs, (a, b) => a - b).ToArray());
+        return new Paired(setting, against, mean, se);
     }
 
     static Cell Summarise(string setting, string method, double[] totals, double paper, string? constant, double? chosen)
     {
-        double mean = totals.Average();
-        double sd = Math.Sqrt(totals.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, totals.Length - 1));
-        return new Cell(setting, method, mean, sd / Math.Sqrt(totals.Length), totals.Length, paper, constant, chosen);
+        var (mean, se) = MeanAndStandardError(totals);
+        return new Cell(setting, method, mean, se, totals.Length, paper, constant, chosen);
+    }
+
+    static (double Mean, double StandardError) MeanAndStandardError(double[] x)
+    {
+        double mean = x.Average();
+        double sd = Math.Sqrt(x.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, x.Length - 1));
+        return (mean, sd / Math.Sqrt(x.Length));
     }
 
     static string Verdict(Paired p) => Math.Abs(p.Difference) <= 2 * p.StandardError ? "level" : p.Difference > 0 ? "above" : "below";

@@ -433,7 +433,7 @@ public static class Rl2Reproduction
         foreach (var (setting, values) in trainedWith)
         {
             bool annealed = bool.TryParse(values["anneal-lr"], out bool a) && a;
-            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => (k == "uniform-coef" ? values.GetValueOrDefault(k, "0") : values[k]) + (k == "lr" && annealed ? ", annealed to 0" : "")))} |");
+            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => (values.GetValueOrDefault(k) ?? Rl2Defaults[k]) + (k == "lr" && annealed ? ", annealed to 0" : "")))} |");
         }
         if (o.Overrides is { Count: > 0 } set)
         {

@@ -92,7 +92,9 @@ public static class Rl2Reproduction
             values[key] = value;
         }
         // A misspelt key or a value out of range is refused here, before any training (or worker process) starts.
-        Config.Bind(values, Rl2Configs());
+        var configs = Rl2Configs();
+        Config.Bind(values, configs);
+        Algorithms.Rl2.Rl2.CheckSchedule(configs.OfType<Algorithms.Rl2.Rl2Config>().Single(), configs.OfType<Algorithms.SingleTask.CommonConfig>().Single());
         return values;
     }
 
@@ -432,8 +434,10 @@ public static class Rl2Reproduction
         sb.AppendLine($"|---|{string.Concat(headers.Select(_ => "---|"))}");
         foreach (var (setting, values) in trainedWith)
         {
-            bool annealed = bool.TryParse(values["anneal-lr"], out bool a) && a;
-            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => (values.GetValueOrDefault(k) ?? Rl2Defaults[k]) + (k == "lr" && annealed ? ", annealed to 0" : "")))} |");
+            string Value(string k) => values.GetValueOrDefault(k) ?? Rl2Defaults[k];
+            bool annealed = bool.TryParse(Value("anneal-lr"), out bool a) && a;
+            string schedule = !annealed ? "" : Value("anneal-from") is "0" ? ", annealed to 0" : $", held to update {Value("anneal-from")}, then annealed to 0";
+            sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => Value(k) + (k == "lr" ? schedule : "")))} |");
         }
         if (o.Overrides is { Count: > 0 } set)
         {

@@ -26,7 +26,8 @@ public sealed class Rl2Config
     [Key("uniform-coef", "ppo, discrete actions: weight of KL(uniform || pi), a pull towards uniform that, unlike the entropy bonus, does not vanish for an action whose probability is already near zero (keeps a bandit agent from dropping arms for good); 0: off, the paper's objective", Min = 0)] public double UniformCoef { get; set; }
     [Key("vf-coef", "ppo: weight of the value loss (on the shared GRU or the value GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
-    [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 over num-batches")] public bool AnnealLr { get; set; }
+    [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 by the end of num-batches")] public bool AnnealLr { get; set; }
+    [Key("anneal-from", "ppo with anneal-lr: the update at which the decay starts; the learning rate is held before it (0: decay over the whole run)", Min = 0)] public int AnnealFrom { get; set; }
     [Key("value-network", "shared: the value head reads the policy's GRU; separate: a second GRU of the same size feeds it (as rllab's recurrent baseline)", OneOf = "shared,separate")] public string ValueNetwork { get; set; } = "shared";
     [Key("reward-signal", "the reward advantages are computed from: sampled (the paper's), or mean: E[r | task, state, action], which the task distribution knows during meta-training; the same expected return with less variance. The agent's input is the sampled reward either way", OneOf = "sampled,mean")] public string RewardSignal { get; set; } = "sampled";
     public bool MeanRewards => RewardSignal == "mean";
@@ -63,10 +64,18 @@ public sealed class Rl2 : IMetaLearner
             throw new UsageException($"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
         if (config.UniformCoef > 0 && config.Optimizer != "ppo")
             throw new UsageException("uniform-coef is a term of the PPO loss; it needs optimizer=ppo");
+        CheckSchedule(config, common);
         // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
         _optimizer = config.Optimizer == "ppo"
             ? optim.Adam(Agent.Parameters.AsParameters(), config.Lr)
             : optim.Adam(Agent.Value.AsParameters(), config.VfLr);
+    }
+
+    /// <summary>Refuses an anneal-from the run never reaches (before anything is trained or written).</summary>
+    public static void CheckSchedule(Rl2Config config, CommonConfig common)
+    {
+        if (config.AnnealFrom > 0 && config.AnnealFrom >= common.NumBatches)
+            throw new UsageException($"anneal-from must be below num-batches ({common.NumBatches}), the update by which the learning rate reaches 0; got {config.AnnealFrom}");
     }
 
     public Rl2Agent Agent { get; }
@@ -82,7 +91,7 @@ public sealed class Rl2 : IMetaLearner
         var tasks = _tasks.SampleTasks(TrialsPerBatch, _rng);
         var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.MeanRewards);
         if (_config.Optimizer == "ppo" && _config.AnnealLr)
-            foreach (var group in _optimizer.ParamGroups) group.LearningRate = _config.Lr * Math.Max(0, 1 - (double)_iteration / _common.NumBatches);
+            foreach (var group in _optimizer.ParamGroups) group.LearningRate = LearningRate(_iteration);
         var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch) : TrpoUpdate(batch);
         _iteration++;
         var trialReturns = batch.TrialReturns();
@@ -91,6 +100,18 @@ public sealed class Rl2 : IMetaLearner
         double success = 0;
         foreach (var s in batch.EpisodeSuccess) success += s ? 1 : 0;
         return new LearnerIteration(trialReturns.Average(), success / batch.EpisodeSuccess.Length, batch.Steps, stats);
+    }
+
+    /// <summary>
+    /// PPO's learning rate at update <paramref name="iteration"/> (from 0) with anneal-lr: held at lr until anneal-from,
+    /// then linearly to 0 at num-batches. A long run can learn at a fixed rate and still end with the decay, which
+    /// settles the policy where a held rate keeps it moving.
+    /// </summary>
+    public double LearningRate(int iteration)
+    {
+        if (!_config.AnnealLr) return _config.Lr;
+        int from = _config.AnnealFrom;
+        return _config.Lr * Math.Clamp(1 - (double)(iteration - from) / (_common.NumBatches - from), 0, 1);
     }
 
     /// <summary>GAE over each trial from the current value head; returns the advantages (normalised) and the value targets.</summary>

@@ -45,6 +45,8 @@ public class Rl2Tests : IDisposable
         var ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 10; }, numBatches: 10));
         Assert.Contains("anneal-from", ex.Message);
         Assert.Contains("num-batches (10)", ex.Message);
+        ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); c.AnnealFrom = 6; }, numBatches: 10));
+        Assert.Contains("set anneal-lr=true, or leave anneal-from at 0", ex.Message);
 
         var a = Learner(tasks, Small, numBatches: 4);
         var b = Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 2; }, numBatches: 4);

@@ -71,9 +71,11 @@ public sealed class Rl2 : IMetaLearner
             : optim.Adam(Agent.Value.AsParameters(), config.VfLr);
     }
 
-    /// <summary>Refuses an anneal-from the run never reaches (before anything is trained or written).</summary>
+    /// <summary>Refuses an anneal-from without anneal-lr, or one the run never reaches (before anything is trained or written).</summary>
     public static void CheckSchedule(Rl2Config config, CommonConfig common)
     {
+        if (config.AnnealFrom > 0 && !config.AnnealLr)
+            throw new UsageException($"anneal-from ({config.AnnealFrom}) is where anneal-lr's decay starts; set anneal-lr=true, or leave anneal-from at 0");
         if (config.AnnealFrom > 0 && config.AnnealFrom >= common.NumBatches)
             throw new UsageException($"anneal-from must be below num-batches ({common.NumBatches}), the update by which the learning rate reaches 0; got {config.AnnealFrom}");
     }

@@ -94,7 +94,7 @@ public static class Rl2Reproduction
         // A misspelt key or a value out of range is refused here, before any training (or worker process) starts.
         var configs = Rl2Configs();
         Config.Bind(values, configs);
-        Algorithms.Rl2.Rl2.CheckSchedule(configs.OfType<Algorithms.Rl2.Rl2Config>().Single(), configs.OfType<Algorithms.SingleTask.CommonConfig>().Single());
+        configs.OfType<Algorithms.Rl2.Rl2Config>().Single().CheckSchedule(configs.OfType<Algorithms.SingleTask.CommonConfig>().Single().NumBatches);
         return values;
     }
 
@@ -436,7 +436,8 @@ public static class Rl2Reproduction
         {
             string Value(string k) => values.GetValueOrDefault(k) ?? Rl2Defaults[k];
             bool annealed = bool.TryParse(Value("anneal-lr"), out bool a) && a;
-            string schedule = !annealed ? "" : Value("anneal-from") is "0" ? ", annealed to 0" : $", held to update {Value("anneal-from")}, then annealed to 0";
+            int from = int.Parse(Value("anneal-from"), CultureInfo.InvariantCulture);
+            string schedule = !annealed ? "" : from == 0 ? ", annealed to 0" : $", held to update {from}, then annealed to 0";
             sb.AppendLine($"| {setting} | {string.Join(" | ", keys.Select(k => Value(k) + (k == "lr" ? schedule : "")))} |");
         }
         if (o.Overrides is { Count: > 0 } set)

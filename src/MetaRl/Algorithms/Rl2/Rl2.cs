@@ -33,6 +33,15 @@ public sealed class Rl2Config
     public bool MeanRewards => RewardSignal == "mean";
     [Key("vf-lr", "trpo: Adam learning rate of the value head (fitted on the GRU's hidden states)", Min = 0, MinExclusive = true)] public double VfLr { get; set; } = 1e-2;
     [Key("vf-iters", "trpo: Adam steps of the value head per update", Min = 1)] public int VfIters { get; set; } = 20;
+
+    /// <summary>Refuses an anneal-from without anneal-lr, or one a run of <paramref name="numBatches"/> updates never reaches (before anything is trained or written).</summary>
+    public void CheckSchedule(int numBatches)
+    {
+        if (AnnealFrom > 0 && !AnnealLr)
+            throw new UsageException($"anneal-from ({AnnealFrom}) is where anneal-lr's decay starts; set anneal-lr=true, or leave anneal-from at 0");
+        if (AnnealFrom > 0 && AnnealFrom >= numBatches)
+            throw new UsageException($"anneal-from must be below num-batches ({numBatches}), the update by which the learning rate reaches 0; got {AnnealFrom}");
+    }
 }
 
 /// <summary>
@@ -64,20 +73,11 @@ public sealed class Rl2 : IMetaLearner
             throw new UsageException($"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
         if (config.UniformCoef > 0 && config.Optimizer != "ppo")
             throw new UsageException("uniform-coef is a term of the PPO loss; it needs optimizer=ppo");
-        CheckSchedule(config, common);
+        config.CheckSchedule(common.NumBatches);
         // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
         _optimizer = config.Optimizer == "ppo"
             ? optim.Adam(Agent.Parameters.AsParameters(), config.Lr)
             : optim.Adam(Agent.Value.AsParameters(), config.VfLr);
-    }
-
-    /// <summary>Refuses an anneal-from without anneal-lr, or one the run never reaches (before anything is trained or written).</summary>
-    public static void CheckSchedule(Rl2Config config, CommonConfig common)
-    {
-        if (config.AnnealFrom > 0 && !config.AnnealLr)
-            throw new UsageException($"anneal-from ({config.AnnealFrom}) is where anneal-lr's decay starts; set anneal-lr=true, or leave anneal-from at 0");
-        if (config.AnnealFrom > 0 && config.AnnealFrom >= common.NumBatches)
-            throw new UsageException($"anneal-from must be below num-batches ({common.NumBatches}), the update by which the learning rate reaches 0; got {config.AnnealFrom}");
     }
 
     public Rl2Agent Agent { get; }
@@ -92,7 +92,7 @@ public sealed class Rl2 : IMetaLearner
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(TrialsPerBatch, _rng);
         var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.MeanRewards);
-        if (_config.Optimizer == "ppo" && _config.AnnealLr)
+        if (_config.Optimizer == "ppo")
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = LearningRate(_iteration);
         var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch) : TrpoUpdate(batch);
         _iteration++;

@@ -50,14 +50,7 @@ public sealed class JointPretraining : IMetaLearner
             var ratio = (pi.LogProb(data.Actions) - oldLogp).exp();
             return (-data.EpisodeMean(ratio * data.Advantages), data.EpisodeMean(pi.KlFrom(oldPi)));
         }
-        (double, double) Evaluate()
-        {
-            using var inner = NewDisposeScope();
-            using var _ = no_grad();
-            var (l, k) = Objective();
-            return (l.item<float>(), k.item<float>());
-        }
-        var step = TrpoStep.Apply(Policy.Parameters, Objective, Evaluate, _trpo);
+        var step = TrpoStep.Apply(Policy.Parameters, Objective, evaluate: null, _trpo);
         return new LearnerIteration(batch.MeanReturn, batch.SuccessRate, batch.Steps, new Dictionary<string, double>
         {
             ["loss_before"] = step.LossBefore, ["loss_after"] = step.LossAfter, ["kl"] = step.Kl, ["accepted"] = step.Accepted ? 1 : 0,

@@ -203,14 +203,7 @@ public sealed class Rl2 : IMetaLearner
             var ratio = (pi.LogProb(actions) - oldLogp).exp();
             return (-MaskedMean(ratio * adv, mask), MaskedMean(pi.KlFrom(oldPi), mask));
         }
-        (double, double) Evaluate()
-        {
-            using var inner = NewDisposeScope();
-            using var _ = no_grad();
-            var (l, k) = Objective();
-            return (l.item<float>(), k.item<float>());
-        }
-        var step = TrpoStep.Apply(Agent.Policy.Parameters, Objective, Evaluate, _trpo);
+        var step = TrpoStep.Apply(Agent.Policy.Parameters, Objective, evaluate: null, _trpo);
 
         // A shared head is fitted on the new policy's hidden states (fixed); a separate value GRU is trained with it.
         Tensor? policyHiddens = null;

@@ -30,16 +30,20 @@ public static class TrpoStep
 {
     /// <param name="parameters">Leaf parameters, updated in place.</param>
     /// <param name="objective">The surrogate loss (to minimise) and the mean KL(old || current) at the current parameters, with their graphs.</param>
-    /// <param name="evaluate">The same two numbers at the current parameters without a graph (for the line search).</param>
+    /// <param name="evaluate">
+    /// The same two numbers at the current parameters without a graph (for the line search); by default the
+    /// objective's values under no_grad.
+    /// </param>
     /// <param name="config">Trust region, conjugate-gradient and line-search settings.</param>
     /// <param name="klHessianVectorProduct">
     /// Optional: a cheaper exact product with the KL's Hessian at the old parameters (without damping);
     /// by default the product is taken by double backpropagation through the objective's KL.
     /// </param>
-    public static TrpoStepResult Apply(ParameterSet parameters, Func<(Tensor Loss, Tensor Kl)> objective, Func<(double Loss, double Kl)> evaluate, TrpoConfig config,
+    public static TrpoStepResult Apply(ParameterSet parameters, Func<(Tensor Loss, Tensor Kl)> objective, Func<(double Loss, double Kl)>? evaluate, TrpoConfig config,
         Func<Tensor, Tensor>? klHessianVectorProduct = null)
     {
         using var scope = NewDisposeScope();
+        evaluate ??= () => ValuesOf(objective);
         double lossBefore;
         Tensor g;
         Func<Tensor, Tensor> fvp;
@@ -81,6 +85,14 @@ public static class TrpoStep
         return new TrpoStepResult(lossBefore, lossBefore, 0, config.LsMaxSteps, false);
     }
 
+    static (double Loss, double Kl) ValuesOf(Func<(Tensor Loss, Tensor Kl)> objective)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (loss, kl) = objective();
+        return (loss.item<float>(), kl.item<float>());
+    }
+
     static double CheckedLoss(Tensor loss)
     {
         double value = loss.item<float>();
@@ -113,15 +125,7 @@ public sealed class Trpo(Policy policy, TrpoConfig config, CommonConfig common) 
             var ratio = (pi.LogProb(actions) - oldLogp).exp();
             return (-MaskedMean(ratio * adv, mask), MaskedMean(pi.KlFrom(oldPi), mask));
         }
-        (double, double) Evaluate()
-        {
-            using var inner = NewDisposeScope();
-            using var _ = no_grad();
-            var (l, k) = Objective();
-            return (l.item<float>(), k.item<float>());
-        }
-
-        var r = TrpoStep.Apply(Policy.Parameters, Objective, Evaluate, config);
+        var r = TrpoStep.Apply(Policy.Parameters, Objective, evaluate: null, config);
         return new Dictionary<string, double>
         {
             ["loss_before"] = r.LossBefore, ["loss_after"] = r.LossAfter, ["kl"] = r.Kl,

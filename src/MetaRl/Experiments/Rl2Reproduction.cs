@@ -38,7 +38,12 @@ public static class Rl2Reproduction
     // else tried moved the plateau (docs/algorithms/rl2.md, fourth round). n = 100, k = 10 uses the paper's 256 units:
     // with 128 the agent dropped an arm for good (pulled in 0.4% of trials) and scored 81.88 against 82.70 with 256,
     // which tries every arm; at k = 5, 128 units already try every arm and 256 gave no more (77.63 against 77.79).
-    static Dictionary<string, string> Rl2LayerNorm(int episodes, int batch, int iterations, double lr = 1e-3, int hidden = 128) => Rl2(episodes, hidden, batch, lr, iterations, 0.05, "separate", "layer-norm");
+    static Dictionary<string, string> Rl2LayerNorm(int episodes, int batch, int iterations, double lr = 1e-3, int hidden = 128, int annealFrom = 0)
+    {
+        var values = Rl2(episodes, hidden, batch, lr, iterations, 0.05, "separate", "layer-norm");
+        if (annealFrom > 0) values["anneal-from"] = $"{annealFrom}";
+        return values;
+    }
 
     /// <summary>Table 1 (values as tabulated in shared/reference/rl2.md), in the order of <see cref="ClassicalBaselines.BanditColumns"/>.</summary>
     public static readonly Setting[] BanditTable =
@@ -70,20 +75,27 @@ public static class Rl2Reproduction
     /// is the number of held-out tasks (one trial each) per setting; the reference asks for at least 1000
     /// (bandits) and 500 (MDPs). RL2 is trained with <c>Seed</c>. <c>TrainOnly</c> trains (or resumes) the
     /// settings' RL2 runs and stops: what a worker process of <see cref="TrainInWorkers"/> does.
-    /// <c>TrainedByWorkers</c> gives the wall seconds of each setting a worker trained, for the report's time table, and
+    /// <c>TrainedByWorkers</c> names the settings a worker trained (not complete before this invocation), and
     /// <c>WorkerPhaseSeconds</c> the wall time of that phase (Jobs workers side by side). <c>Overrides</c> are RL2
     /// config keys set for every selected setting (`--set batch-size=240000`: the paper's scale on a bigger machine).
     /// </summary>
     public sealed record Options(string Experiment, bool Quick, bool Full, IReadOnlyList<string>? Only, int Seed, string OutRoot, int? Iterations = null, int? TestTrials = null,
-        bool TrainOnly = false, IReadOnlyDictionary<string, double>? TrainedByWorkers = null, int Jobs = 1, double WorkerPhaseSeconds = 0,
+        bool TrainOnly = false, IReadOnlySet<string>? TrainedByWorkers = null, int Jobs = 1, double WorkerPhaseSeconds = 0,
         IReadOnlyDictionary<string, string>? Overrides = null);
 
     /// <summary>The RL2 config of a setting in this invocation: the table's values, shrunk by --quick, then --iterations and --set.</summary>
     public static Dictionary<string, string> TrainingValues(Options o, Setting s)
     {
         var values = new Dictionary<string, string>(s.Training);
-        if (o.Quick) { values["hidden-size"] = "32"; values["batch-size"] = "5000"; values["num-batches"] = "60"; }
-        if (o.Iterations is { } it) values["num-batches"] = $"{it}";
+        // --quick is a smoke test of the pipeline: a tiny run, annealed over all of it.
+        if (o.Quick) { values["hidden-size"] = "32"; values["batch-size"] = "5000"; values["num-batches"] = "60"; values.Remove("anneal-from"); }
+        if (o.Iterations is { } it)
+        {
+            values["num-batches"] = $"{it}";
+            if (values.TryGetValue("anneal-from", out var from) && int.Parse(from, CultureInfo.InvariantCulture) >= it && o.Overrides?.ContainsKey("anneal-from") != true)
+                throw new UsageException($"--iterations {it}: {s.Label} holds the learning rate to update {from} and then anneals it to 0; " +
+                    $"give more than {from} iterations, or --set anneal-from=N with N below {it} (0: anneal over the whole run)");
+        }
         foreach (var (key, value) in o.Overrides ?? new Dictionary<string, string>())
         {
             // n defines the row of the table; the trial length is not a training choice.
@@ -132,9 +144,9 @@ public static class Rl2Reproduction
     /// trials first (a process each, not a thread each: libtorch's threads and the no-GC regions around each
     /// iteration are per process). <paramref name="worker"/> makes the command line of the worker for a setting
     /// (this tool's `reproduce ... --setting S --train-only`); each worker's output goes to &lt;setting&gt;.log beside
-    /// the runs. Returns the wall seconds of each setting whose worker trained (a complete run is left out).
+    /// the runs. Returns the settings whose worker trained (a complete run is left out).
     /// </summary>
-    public static Dictionary<string, double> TrainInWorkers(Options o, Func<string, ProcessStartInfo> worker, TextWriter log)
+    public static HashSet<string> TrainInWorkers(Options o, Func<string, ProcessStartInfo> worker, TextWriter log)
     {
         if (o.Jobs < 1) throw new UsageException("--jobs must be >= 1");
         foreach (var s in Select(o)) TrainingValues(o, s); // a bad --set is one clear error here, not one failed worker per setting
@@ -142,7 +154,7 @@ public static class Rl2Reproduction
         Directory.CreateDirectory(root);
         var queue = new Queue<Setting>(Select(o).OrderByDescending(s => s.Episodes).ThenByDescending(s => s.Arms));
         var running = new List<(Setting Setting, Process Process, Stopwatch Clock, StreamWriter Log)>();
-        var seconds = new Dictionary<string, double>();
+        var trained = new HashSet<string>();
         var summaries = new Dictionary<string, DateTime>();
         DateTime SummaryWritten(Setting s) => File.GetLastWriteTimeUtc(Path.Combine(root, Slug(s.Label), RunDirectory.SummaryFile));
         var failed = new List<string>();
@@ -171,12 +183,12 @@ public static class Rl2Reproduction
             running.Remove(done);
             done.Log.Dispose();
             // A worker that found its run complete trained nothing (its summary is untouched): not counted here.
-            if (SummaryWritten(done.Setting) != summaries[done.Setting.Label]) seconds[done.Setting.Label] = done.Clock.Elapsed.TotalSeconds;
+            if (SummaryWritten(done.Setting) != summaries[done.Setting.Label]) trained.Add(done.Setting.Label);
             log.WriteLine(FormattableString.Invariant($"{done.Setting.Label}: worker finished in {done.Clock.Elapsed.TotalSeconds:0} s (exit code {done.Process.ExitCode})"));
             if (done.Process.ExitCode != 0) failed.Add($"{done.Setting.Label} (see {Slug(done.Setting.Label)}.log)");
         }
         if (failed.Count > 0) throw new InvalidOperationException($"RL2 training failed in worker processes: {string.Join(", ", failed)}");
-        return seconds;
+        return trained;
     }
 
     public static string Run(Options o, TextWriter log)
@@ -201,16 +213,11 @@ public static class Rl2Reproduction
             trainedWith.Add((s.Label, values));
             string env = bandits ? $"bandit-k{s.Arms}" : "tabular-mdp";
             string dir = Path.Combine(root, Slug(s.Label));
-            var clock = Stopwatch.StartNew();
-            var (run, earlierSeconds) = TrainOrResume(env, values, o.Seed, dir, s.Label, log);
+            var (run, trainSeconds, complete) = TrainOrResume(env, values, o.Seed, dir, s.Label, log);
             if (o.TrainOnly) continue;
-            // A run finished by an earlier invocation reports the training time recorded when it finished; one a
-            // worker of this invocation trained, the worker's wall time.
-            double workerSeconds = 0;
-            bool byWorker = o.TrainedByWorkers?.TryGetValue(s.Label, out workerSeconds) == true;
-            bool earlier = earlierSeconds is not null && !byWorker;
-            double trainSeconds = earlier ? earlierSeconds!.Value : clock.Elapsed.TotalSeconds + workerSeconds;
-            clock.Restart();
+            // A run a worker of this invocation trained was complete when this process came to it, but is not "earlier".
+            bool earlier = complete && o.TrainedByWorkers?.Contains(s.Label) != true;
+            var clock = Stopwatch.StartNew();
             var learner = (Algorithms.Rl2.Rl2)run.Learner;
             var (settingCells, settingPaired) = Evaluate(s, learner, run.Distribution, testTrials, tuneTrials, o.Seed, log);
             cells.AddRange(settingCells);
@@ -237,10 +244,11 @@ public static class Rl2Reproduction
     public static string Slug(string label) => label.Replace(" ", "").Replace(",", "-").Replace("=", "");
 
     /// <summary>
-    /// Trains the setting's RL2 run, or resumes it from its checkpoint. When the run was already complete, also
-    /// returns the training seconds its summary recorded (the session that finished it), else null.
+    /// Trains the setting's RL2 run, or resumes it from its checkpoint. Returns the run, its training time over
+    /// every session that trained it (summary.json's training_seconds; for a run finished before that was
+    /// recorded, the seconds of the session that finished it), and whether it was already complete.
     /// </summary>
-    static (TrainingRun Run, double? EarlierSeconds) TrainOrResume(string env, Dictionary<string, string> values, int seed, string path, string label, TextWriter log)
+    static (TrainingRun Run, double TrainingSeconds, bool Earlier) TrainOrResume(string env, Dictionary<string, string> values, int seed, string path, string label, TextWriter log)
     {
         var dir = RunDirectory.At(path);
         TrainingRun run;
@@ -257,13 +265,16 @@ public static class Rl2Reproduction
             if (File.Exists(dir.ProgressPath)) File.Delete(dir.ProgressPath);
         }
         int start = run.Iteration;
-        double? earlier = start >= run.Common.NumBatches ? dir.SummaryNumber("seconds_this_session") : null;
+        bool earlier = start >= run.Common.NumBatches;
+        var clock = Stopwatch.StartNew();
         Trainer.Continue(run, dir, p =>
         {
             if (p.Result.Iteration % 10 == 0 || p.Result.Iteration == p.TotalIterations)
                 log.WriteLine(FormattableString.Invariant($"{label}: RL2 iteration {p.Result.Iteration}/{p.TotalIterations}, trial return {p.Result.MeanReturn:0.00}, {p.Elapsed.TotalSeconds / (p.Result.Iteration - start):0.00} s/iteration"));
         });
-        return (run, earlier);
+        double seconds = dir.SummaryNumber(Trainer.TrainingSecondsKey)
+            ?? (earlier ? dir.SummaryNumber("seconds_this_session") : null) ?? clock.Elapsed.TotalSeconds;
+        return (run, seconds, earlier);
     }
 
     /// <summary>
@@ -446,13 +457,14 @@ public static class Rl2Reproduction
             sb.AppendLine($"Set on the command line for every setting: {string.Join(", ", set.Select(kv => $"{kv.Key} = {kv.Value}"))}.");
         }
         sb.AppendLine();
-        sb.AppendLine(o.TrainedByWorkers is { Count: > 0 }
-            ? "## Time per setting (training is each setting's worker process, wall time, with its neighbours running beside it)"
-            : "## Time per setting (a resumed setting counts only what ran now)");
+        sb.AppendLine("## Time per setting");
+        sb.AppendLine();
+        sb.AppendLine("Training is the wall time of the run's training loop, summed over every session that trained it" +
+            (o.TrainedByWorkers is { Count: > 0 } ? " (here in worker processes, with their neighbours running beside them)." : "."));
         if (timings.Any(t => t.Earlier))
         {
             sb.AppendLine();
-            sb.AppendLine("A setting marked * was trained to the end by an earlier invocation: its training time is the one that invocation recorded (the training loop of its last session).");
+            sb.AppendLine("A setting marked * was trained to the end by an earlier invocation.");
         }
         sb.AppendLine();
         sb.AppendLine("| setup | RL2 iterations | training s | evaluation s |");

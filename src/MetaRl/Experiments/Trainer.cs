@@ -37,10 +37,15 @@ public static class Trainer
         return run;
     }
 
-    /// <summary>Runs the remaining iterations. A non-finite loss stops the run before anything is written for that iteration, so the last checkpoint stays good.</summary>
+    /// <summary>
+    /// Runs the remaining iterations. A non-finite loss stops the run before anything is written for that iteration, so the last checkpoint stays good.
+    /// summary.json's <c>training_seconds</c> is the training loop's wall time over every session that trained the
+    /// run, up to its last checkpoint (kept at each checkpoint, so a session that is killed still counts up to there).
+    /// </summary>
     public static void Continue(TrainingRun run, RunDirectory dir, Action<TrainingProgress>? onIteration = null)
     {
         var clock = Stopwatch.StartNew();
+        double earlierSeconds = run.Iteration > 0 ? dir.SummaryNumber(TrainingSecondsKey) ?? 0 : 0;
         long stepsAtStart = run.EnvSteps;
         IterationResult? last = null;
         while (run.Iteration < run.Common.NumBatches)
@@ -48,11 +53,15 @@ public static class Trainer
             last = run.RunIteration();
             dir.AppendProgress(last);
             if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches)
+            {
                 run.SaveCheckpoint(dir.CheckpointPath);
+                dir.AddToSummary(TrainingSecondsKey, earlierSeconds + clock.Elapsed.TotalSeconds);
+            }
             double sps = (run.EnvSteps - stepsAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed));
         }
         if (last is null) return; // nothing ran (the run was already complete): keep its summary
+        double seconds = clock.Elapsed.TotalSeconds;
         dir.WriteSummary(new
         {
             algorithm = run.Algorithm,
@@ -63,7 +72,11 @@ public static class Trainer
             env_steps = run.EnvSteps,
             final_mean_return = last?.MeanReturn,
             final_success_rate = last?.SuccessRate,
-            seconds_this_session = clock.Elapsed.TotalSeconds,
+            seconds_this_session = seconds,
+            training_seconds = earlierSeconds + seconds,
         });
     }
+
+    /// <summary>The summary.json key of a run's training time over all its sessions.</summary>
+    public const string TrainingSecondsKey = "training_seconds";
 }

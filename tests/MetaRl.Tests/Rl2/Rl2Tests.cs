@@ -347,11 +347,15 @@ public class Rl2Tests : IDisposable
             split.WriteConfig(interrupted.ConfigYaml());
             Trainer.Continue(interrupted, split, p => { if (p.Result.Iteration == 3) throw new OperationCanceledException("killed"); });
         });
-        var (code, _, err) = Run("train", "--resume", split!.Path);
+        // The killed session's training time counts up to its last checkpoint (iteration 2), and the resumed one adds its own.
+        double killedSession = split!.SummaryNumber(Trainer.TrainingSecondsKey)!.Value;
+        Assert.True(killedSession > 0);
+        var (code, _, err) = Run("train", "--resume", split.Path);
         Assert.True(code == 0, err);
         string expected = File.ReadAllText(straight.ProgressPath);
         Assert.Equal(5, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Equal(expected, File.ReadAllText(split.ProgressPath));
+        Assert.Equal(killedSession + split.SummaryNumber("seconds_this_session")!.Value, split.SummaryNumber(Trainer.TrainingSecondsKey)!.Value, 9);
     }
 
     [Fact]
@@ -443,17 +447,20 @@ public class Rl2Tests : IDisposable
         }
         Assert.Contains("RL2 trained by 2 worker processes side by side", File.ReadAllText(Path.Combine(jobs, "report.md")));
         Assert.DoesNotContain(" * |", File.ReadAllText(Path.Combine(jobs, "report.md"))); // trained now, by the workers
+        // The time table gives each run's training loop time, whichever process trained it.
+        foreach (var root in new[] { jobs, one })
+            Assert.Contains($"| n=10, k=5 | 2 | {RunDirectory.At(Path.Combine(root, "n10-k5")).SummaryNumber(Trainer.TrainingSecondsKey):0} |", File.ReadAllText(Path.Combine(root, "report.md")));
         Assert.Equal(File.ReadAllText(Path.Combine(one, "results.csv")), File.ReadAllText(Path.Combine(jobs, "results.csv")));
 
         // Run again, the settings are complete: the report gives the training time recorded when they finished, marked *.
         Assert.DoesNotContain(" * |", File.ReadAllText(Path.Combine(one, "report.md")));
         (code, _, err) = Run(["reproduce", "rl2-bandits", .. common, "--out", Path.Combine(_root, "one")]);
         Assert.True(code == 0, err);
-        double recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(one, "n10-k5", "summary.json")))!["seconds_this_session"]!.GetValue<double>();
+        double recorded = RunDirectory.At(Path.Combine(one, "n10-k5")).SummaryNumber(Trainer.TrainingSecondsKey)!.Value;
         Assert.Contains($"| n=10, k=5 * | 2 | {recorded:0} |", File.ReadAllText(Path.Combine(one, "report.md")));
         (code, output, err) = Run(["reproduce", "rl2-bandits", .. common, "--jobs", "2", "--out", Path.Combine(_root, "jobs")]);
         Assert.True(code == 0, err + output);
-        recorded = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(jobs, "n10-k10", "summary.json")))!["seconds_this_session"]!.GetValue<double>();
+        recorded = RunDirectory.At(Path.Combine(jobs, "n10-k10")).SummaryNumber(Trainer.TrainingSecondsKey)!.Value;
         Assert.Contains($"| n=10, k=10 * | 2 | {recorded:0} |", File.ReadAllText(Path.Combine(jobs, "report.md"))); // the workers found them complete
 
         // A worker that fails names its setting and its log.

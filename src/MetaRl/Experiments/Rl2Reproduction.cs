@@ -271,14 +271,13 @@ public static class Rl2Reproduction
         }
         int start = run.Iteration;
         bool complete = start >= run.Common.NumBatches;
-        var clock = Stopwatch.StartNew();
         Trainer.Continue(run, dir, p =>
         {
             if (p.Result.Iteration % 10 == 0 || p.Result.Iteration == p.TotalIterations)
                 log.WriteLine(FormattableString.Invariant($"{label}: RL2 iteration {p.Result.Iteration}/{p.TotalIterations}, trial return {p.Result.MeanReturn:0.00}, {p.Elapsed.TotalSeconds / (p.Result.Iteration - start):0.00} s/iteration"));
         });
-        double seconds = dir.SummaryNumber(Trainer.TrainingSecondsKey)
-            ?? (complete ? dir.SummaryNumber("seconds_this_session") : null) ?? clock.Elapsed.TotalSeconds;
+        // Continue records training_seconds at every checkpoint; only a run finished before it did lacks it.
+        double seconds = dir.SummaryNumber(Trainer.TrainingSecondsKey) ?? dir.SummaryNumber("seconds_this_session") ?? 0;
         return (run, seconds, complete);
     }
 

@@ -89,6 +89,45 @@ public class Rl2Tests : IDisposable
         }
     }
 
+    /// <summary>
+    /// With a separate value GRU of the layer-normalised cell the agent runs both GRUs in one recurrence (batched
+    /// ops); its action distributions, values and every parameter's gradient must be those of running the policy's
+    /// GRU and then the value GRU on their own.
+    /// </summary>
+    [Fact]
+    public void TheJointRecurrenceOfPolicyAndValueGrusIsTheirSeparateOnes()
+    {
+        using var scope = NewDisposeScope();
+        var agent = new Rl2Agent(4, new Discrete(3), 6, new Rng(4), separateValueGru: true, cell: GruCell.LayerNorm);
+        var gen = new TorchSharp.torch.Generator(5);
+        using (no_grad()) // gains and biases away from 1 and 0, and the two GRUs' apart, so that a crossed parameter shows
+            foreach (var v in agent.Parameters.Values) v.add_(0.3 * randn(v.shape, generator: gen));
+        var xs = randn(new long[] { 12, 5, agent.InputSize }, generator: gen);
+        var actions = randint(0, 3, new long[] { 12, 5, 1 }, generator: gen);
+        var weights = randn(new long[] { 12, 5 }, generator: gen);
+        Tensor Loss(IActionDistribution pi, Tensor values) => (pi.LogProb(actions) * weights).sum() + (values * values.flip(0)).sum();
+
+        var (jointPi, jointValues) = agent.Forward(xs);
+        var separateH = agent.Policy.Hiddens(xs, agent.Policy.InitialState(5));
+        var separatePi = agent.Policy.Head(separateH);
+        var separateValues = agent.Values(agent.ValueGru!.Hiddens(xs, agent.ValueGru.InitialState(5)));
+        Assert.True((jointPi.LogProb(actions) - separatePi.LogProb(actions)).abs().max().item<float>() < 1e-5);
+        Assert.True((jointValues - separateValues).abs().max().item<float>() < 1e-5);
+        Assert.True(separateValues.std().item<float>() > 0.05); // the values are not trivially alike
+
+        var names = agent.Parameters.Names.ToList();
+        var leaves = names.Select(n => agent.Parameters[n]).ToList();
+        var joint = autograd.grad([Loss(jointPi, jointValues)], leaves);
+        var separate = autograd.grad([Loss(separatePi, separateValues)], leaves);
+        for (int i = 0; i < leaves.Count; i++)
+        {
+            var scale = separate[i].abs().max().item<float>();
+            Assert.True(scale > 0, names[i]);
+            Assert.True((joint[i] - separate[i]).abs().max().item<float>() <= 1e-4 * Math.Max(1, scale), names[i]);
+        }
+        Assert.Equal(24, leaves.Count); // both GRUs' ten tensors each, and both heads' two
+    }
+
     [Theory]
     [InlineData(GruCell.Standard)]
     [InlineData(GruCell.LayerNorm)]

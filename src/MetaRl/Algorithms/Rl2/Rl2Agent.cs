@@ -73,7 +73,14 @@ public sealed class Rl2Agent
     /// <summary>Action distributions [T, B] and values [T, B] for inputs [T, B, in] of trials that start at t = 0.</summary>
     public (IActionDistribution Policy, Tensor Values) Forward(Tensor inputs)
     {
-        var h = Policy.Hiddens(inputs, Policy.InitialState((int)inputs.shape[1]));
+        int trials = (int)inputs.shape[1];
+        if (ValueGru is not null && Policy.CellKind == GruCell.LayerNorm)
+        {
+            // Both layer-normalised GRUs in one recurrence: half the ops per step of running them one after the other.
+            var both = GruPolicy.LayerNormHiddens([Policy.Parameters, ValueGru.Parameters], inputs, zeros(2, trials, HiddenSize, dtype: inputs.dtype), HiddenSize);
+            return (Policy.Head(both[0]), Values(both[1]));
+        }
+        var h = Policy.Hiddens(inputs, Policy.InitialState(trials));
         return (Policy.Head(h), Values(ValueGru is null ? h : ValueHiddens(inputs)));
     }
 

@@ -154,6 +154,20 @@ public sealed class GruPolicy
         return stack(hiddens, 1);
     }
 
+    /// <summary>
+    /// One step of the layer-normalised cell (the sampler's): the class summary's equations for a single step,
+    /// without <see cref="LayerNormHiddens"/>'s set-up for a sequence, which costs more ops than a step.
+    /// </summary>
+    Tensor LayerNormCell(Tensor x, Tensor h, ParameterSet p)
+    {
+        var gi = nn.functional.linear(x, p["gru.weight_ih"]).split([2L * HiddenSize, HiddenSize], -1);
+        var gh = nn.functional.linear(h, p["gru.weight_hh"]).split([2L * HiddenSize, HiddenSize], -1);
+        var zr = (LayerNorm(gi[0], p, "gru.ln_ih_zr") + LayerNorm(gh[0], p, "gru.ln_hh_zr")).chunk(2, -1);
+        var z = (zr[0] - 1).sigmoid();
+        var n = addcmul(LayerNorm(gi[1], p, "gru.ln_ih_n"), zr[1].sigmoid(), LayerNorm(gh[1], p, "gru.ln_hh_n"), 1).relu();
+        return h.lerp(n, z); // (1 - z) h + z n
+    }
+
     /// <summary>Layer norm over the last dimension with the gain and bias <paramref name="name"/>.weight and .bias.</summary>
     static Tensor LayerNorm(Tensor x, ParameterSet p, string name) =>
         nn.functional.layer_norm(x, [x.shape[^1]], p[name + ".weight"], p[name + ".bias"], 1e-5);
@@ -171,7 +185,7 @@ public sealed class GruPolicy
     {
         if (Native(parameters)) return _gru!.forward(x.unsqueeze(0), h.unsqueeze(0)).Item2.squeeze(0);
         var p = parameters ?? Parameters;
-        if (CellKind == GruCell.LayerNorm) return LayerNormHiddens([p], x.unsqueeze(0), h.unsqueeze(0), HiddenSize)[0, 0];
+        if (CellKind == GruCell.LayerNorm) return LayerNormCell(x, h, p);
         var gi = nn.functional.linear(x, p["gru.weight_ih"], p["gru.bias_ih"]).chunk(3, -1);
         var gh = nn.functional.linear(h, p["gru.weight_hh"], p["gru.bias_hh"]).chunk(3, -1);
         var r = (gi[0] + gh[0]).sigmoid();

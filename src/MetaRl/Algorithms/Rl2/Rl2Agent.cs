@@ -76,7 +76,7 @@ public sealed class Rl2Agent
         int trials = (int)inputs.shape[1];
         if (ValueGru is not null && Policy.CellKind == GruCell.LayerNorm)
         {
-            // Both layer-normalised GRUs in one recurrence: half the ops per step of running them one after the other.
+            // Both layer-normalised GRUs in one recurrence: a batched product and 10 more ops a step for both, where each alone took 15.
             var both = GruPolicy.LayerNormHiddens([Policy.Parameters, ValueGru.Parameters], inputs, zeros(2, trials, HiddenSize, dtype: inputs.dtype), HiddenSize);
             return (Policy.Head(both[0]), Values(both[1]));
         }

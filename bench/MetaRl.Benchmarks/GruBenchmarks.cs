@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using MetaRl.Algorithms.Rl2;
 using MetaRl.Core;
 using MetaRl.Envs;
 using MetaRl.Policies;
@@ -11,15 +12,17 @@ namespace MetaRl.Benchmarks;
 /// Backpropagation through time for RL2's GRU, one minibatch of a bandit reproduction (T = 100 pulls, B
 /// trials, 128 units, 5 arms): libtorch's GRU module (the policy's own parameters) against the same
 /// equations issued op by op from .NET (any other parameter set), for backpropagation through a whole
-/// minibatch and for one step of the sampler; and the layer-normalised cell (gru-cell: layer-norm), which
-/// always runs op by op.
+/// minibatch and for one step of the sampler; the layer-normalised cell (gru-cell: layer-norm), which
+/// always runs op by op; and an RL2 agent with that cell and a separate value GRU, whose two GRUs run as one
+/// recurrence, against the same two GRUs run one after the other.
 /// Run: dotnet run -c Release --project bench/MetaRl.Benchmarks -- --filter '*Gru*'
 /// </summary>
 public class GruBenchmarks
 {
     GruPolicy _policy = null!, _layerNorm = null!;
+    Rl2Agent _agent = null!;
     ParameterSet _opByOp = null!;
-    Tensor _inputs = null!, _h0 = null!, _step = null!;
+    Tensor _inputs = null!, _h0 = null!, _step = null!, _agentInputs = null!;
 
     [Params(50, 200)] public int Trials;
 
@@ -34,6 +37,8 @@ public class GruBenchmarks
         _inputs = randn(100, Trials, 8);
         _h0 = zeros(Trials, 128);
         _step = randn(Trials, 8);
+        _agent = new Rl2Agent(1, new Discrete(5), 128, new Rng(1), separateValueGru: true, cell: GruCell.LayerNorm);
+        _agentInputs = randn(100, Trials, _agent.InputSize);
     }
 
     [Benchmark(Baseline = true, Description = "op by op: forward + backward through 100 steps")]
@@ -53,6 +58,25 @@ public class GruBenchmarks
 
     [Benchmark(Description = "layer-norm cell: one sampler step (no graph)")]
     public void StepLayerNorm() => Step(null, _layerNorm);
+
+    [Benchmark(Description = "RL2 agent, layer-norm policy and value GRUs as one recurrence: forward + backward through 100 steps")]
+    public void AgentJoint()
+    {
+        using var scope = NewDisposeScope();
+        var (pi, values) = _agent.Forward(_agentInputs);
+        (pi.Entropy().sum() + values.pow(2).sum()).backward();
+        foreach (var p in _agent.Parameters.Values) p.grad?.zero_();
+    }
+
+    [Benchmark(Description = "RL2 agent, the same two GRUs one after the other: forward + backward through 100 steps")]
+    public void AgentApart()
+    {
+        using var scope = NewDisposeScope();
+        var pi = _agent.Policy.Head(_agent.Policy.Hiddens(_agentInputs, _agent.Policy.InitialState(Trials)));
+        var values = _agent.Values(_agent.ValueHiddens(_agentInputs));
+        (pi.Entropy().sum() + values.pow(2).sum()).backward();
+        foreach (var p in _agent.Parameters.Values) p.grad?.zero_();
+    }
 
     void Step(ParameterSet? parameters, GruPolicy? policy = null)
     {

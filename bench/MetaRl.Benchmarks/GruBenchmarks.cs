@@ -64,8 +64,7 @@ public class GruBenchmarks
     {
         using var scope = NewDisposeScope();
         var (pi, values) = _agent.Forward(_agentInputs);
-        (pi.Entropy().sum() + values.pow(2).sum()).backward();
-        foreach (var p in _agent.Parameters.Values) p.grad?.zero_();
+        AgentBackward(pi, values);
     }
 
     [Benchmark(Description = "RL2 agent, the same two GRUs one after the other: forward + backward through 100 steps")]
@@ -74,6 +73,11 @@ public class GruBenchmarks
         using var scope = NewDisposeScope();
         var pi = _agent.Policy.Head(_agent.Policy.Hiddens(_agentInputs, _agent.Policy.InitialState(Trials)));
         var values = _agent.Values(_agent.ValueHiddens(_agentInputs));
+        AgentBackward(pi, values);
+    }
+
+    void AgentBackward(IActionDistribution pi, Tensor values)
+    {
         (pi.Entropy().sum() + values.pow(2).sum()).backward();
         foreach (var p in _agent.Parameters.Values) p.grad?.zero_();
     }

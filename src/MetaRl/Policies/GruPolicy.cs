@@ -137,7 +137,10 @@ public sealed class GruPolicy
         var giZr = stack(zrIn, 1).unbind(0);
         var giN = stack(nIn, 1).unbind(0);
         Tensor Stacked(string name) => stack(cells.Select(p => p[name]), 0).unsqueeze(1); // [G, 1, size]
-        var whh = stack(cells.Select(p => p["gru.weight_hh"].t()), 0); // [G, H, 3H]
+        // [G, H, 3H] as a view of the stacked [G, 3H, H] weights: the backward's product with its transpose then reads
+        // contiguous memory. Stacked as [G, H, 3H] instead, that product went through a transposed copy: 230 us a step
+        // against 77 (2 x 50 trials, 128 units), a tenth of the recurrence's forward and backward.
+        var whh = stack(cells.Select(p => p["gru.weight_hh"]), 0).transpose(1, 2);
         var wZr = Stacked("gru.ln_hh_zr.weight");
         var wN = Stacked("gru.ln_hh_n.weight");
         var bN = Stacked("gru.ln_hh_n.bias");

@@ -112,7 +112,7 @@ public sealed class GruPolicy
     /// <summary>
     /// Hidden states [G, T, B, H] of G layer-normalised GRUs of hidden size <paramref name="hiddenSize"/>, one per
     /// parameter set in <paramref name="cells"/>, run over the same inputs [T, B, in] from h0 [G, B, H]. The G
-    /// cells advance together, one batched product and one of each elementwise op per step for all of them: an
+    /// cells advance together, one batched product per layer norm and one of each elementwise op per step for all of them: an
     /// RL2 agent's policy and value GRUs take the ops of one. What runs per step is kept to the few ops the
     /// recurrence needs; everything that depends only on the inputs (their projections, layer norms, the
     /// recurrent layer norm's zr bias and the update gate's ForgetBias) is done once for all steps before the loop.
@@ -129,18 +129,21 @@ public sealed class GruPolicy
         var nIn = new List<Tensor>(cells.Count);
         foreach (var p in cells)
         {
-            var g = nn.functional.linear(inputs, p["gru.weight_ih"]).split([2L * hs, hs], -1);
-            zrIn.Add(LayerNorm(g[0], p, "gru.ln_ih_zr") + (p["gru.ln_hh_zr.bias"] - shift));
-            nIn.Add(LayerNorm(g[1], p, "gru.ln_ih_n"));
+            // A product per layer norm, not one split in two: layer norm copies a split's strided half first.
+            var (wZrIn, wNIn) = ZrAndN(p["gru.weight_ih"], hs);
+            zrIn.Add(LayerNorm(nn.functional.linear(inputs, wZrIn), p, "gru.ln_ih_zr") + (p["gru.ln_hh_zr.bias"] - shift));
+            nIn.Add(LayerNorm(nn.functional.linear(inputs, wNIn), p, "gru.ln_ih_n"));
         }
         // unbind, not [t]: the backward of T selects would add T full-size gradients (quadratic in T).
         var giZr = stack(zrIn, 1).unbind(0);
         var giN = stack(nIn, 1).unbind(0);
         Tensor Stacked(string name) => stack(cells.Select(p => p[name]), 0).unsqueeze(1); // [G, 1, size]
-        // [G, H, 3H] as a view of the stacked [G, 3H, H] weights: the backward's product with its transpose then reads
-        // contiguous memory. Stacked as [G, H, 3H] instead, that product went through a transposed copy: 230 us a step
-        // against 77 (2 x 50 trials, 128 units), a tenth of the recurrence's forward and backward.
-        var whh = stack(cells.Select(p => p["gru.weight_hh"]), 0).transpose(1, 2);
+        // [G, H, 2H] and [G, H, H] as views of the stacked [G, 2H, H] and [G, H, H] weights: the backward's products
+        // with their transposes then read contiguous memory. Stacked as [G, H, 3H] instead, that product went
+        // through a transposed copy: 230 us a step against 77 (2 x 50 trials, 128 units), a tenth of the
+        // recurrence's forward and backward. Two products, as above, so that each layer norm reads contiguous memory.
+        var whhZr = stack(cells.Select(p => ZrAndN(p["gru.weight_hh"], hs).Zr), 0).transpose(1, 2);
+        var whhN = stack(cells.Select(p => ZrAndN(p["gru.weight_hh"], hs).N), 0).transpose(1, 2);
         var wZr = Stacked("gru.ln_hh_zr.weight");
         var wN = Stacked("gru.ln_hh_n.weight");
         var bN = Stacked("gru.ln_hh_n.bias");
@@ -152,9 +155,8 @@ public sealed class GruPolicy
             // Each step's intermediates go as soon as it is done (autograd keeps what the backward pass needs):
             // held to the end of the caller's scope they took about 20 GB at 250,000 steps with 256 units.
             using var step = NewDisposeScope();
-            var gh = bmm(h, whh).split([2L * hs, hs], -1);
-            var zr = addcmul(giZr[t], nn.functional.layer_norm(gh[0], zrShape, eps: 1e-5), wZr, 1).sigmoid().chunk(2, -1);
-            var n = addcmul(giN[t], zr[1], addcmul(bN, nn.functional.layer_norm(gh[1], nShape, eps: 1e-5), wN, 1), 1).relu();
+            var zr = addcmul(giZr[t], nn.functional.layer_norm(bmm(h, whhZr), zrShape, eps: 1e-5), wZr, 1).sigmoid().chunk(2, -1);
+            var n = addcmul(giN[t], zr[1], addcmul(bN, nn.functional.layer_norm(bmm(h, whhN), nShape, eps: 1e-5), wN, 1), 1).relu();
             hiddens.Add(h = h.lerp(n, zr[0]).MoveToOuterDisposeScope()); // (1 - z) h + z n
         }
         return stack(hiddens, 1);
@@ -173,6 +175,10 @@ public sealed class GruPolicy
         var n = addcmul(LayerNorm(gi[1], p, "gru.ln_ih_n"), zr[1].sigmoid(), LayerNorm(gh[1], p, "gru.ln_hh_n"), 1).relu();
         return h.lerp(n, z); // (1 - z) h + z n
     }
+
+    /// <summary>The rows of a [3H, in] GRU weight that feed the update and reset gates ([2H, in]) and the candidate ([H, in]).</summary>
+    static (Tensor Zr, Tensor N) ZrAndN(Tensor weight, int hiddenSize) =>
+        (weight.narrow(0, 0, 2L * hiddenSize), weight.narrow(0, 2L * hiddenSize, hiddenSize));
 
     /// <summary>Layer norm over the last dimension with the gain and bias <paramref name="name"/>.weight and .bias.</summary>
     static Tensor LayerNorm(Tensor x, ParameterSet p, string name) =>

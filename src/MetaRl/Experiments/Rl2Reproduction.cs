@@ -145,9 +145,24 @@ public static class Rl2Reproduction
     static string Root(Options o) => Path.Combine(o.OutRoot, $"reproduce-{o.Experiment}{(o.Quick ? "-quick" : "")}");
 
     /// <summary>
-    /// Trains the settings' RL2 runs in worker processes, at most <c>o.Jobs</c> at a time, the longest
-    /// trials first (a process each, not a thread each: libtorch's threads and the no-GC regions around each
-    /// iteration are per process). <paramref name="worker"/> makes the command line of the worker for a setting
+    /// The selected settings, the most training first: env steps (updates x steps per update) x GRU units x GRUs
+    /// (two with a separate value network), a proxy for the time a run takes. The longest runs start first so
+    /// that the short ones fill in beside them at the end: by trial length, the bandit table's 256-unit
+    /// n = 100, k = 10 run (a third of the table's training) started after the three n = 500 runs and alone on
+    /// its core ended 30 minutes after the rest.
+    /// </summary>
+    public static IReadOnlyList<Setting> TrainingOrder(Options o) =>
+        Select(o).OrderByDescending(s =>
+        {
+            var v = TrainingValues(o, s);
+            double Number(string key) => double.Parse(v[key], CultureInfo.InvariantCulture);
+            return Number("num-batches") * Number("batch-size") * Number("hidden-size") * (v["value-network"] == "separate" ? 2 : 1);
+        }).ToList();
+
+    /// <summary>
+    /// Trains the settings' RL2 runs in worker processes, at most <c>o.Jobs</c> at a time, in
+    /// <see cref="TrainingOrder"/> (a process each, not a thread each: libtorch's threads and the no-GC regions
+    /// around each iteration are per process). <paramref name="worker"/> makes the command line of the worker for a setting
     /// (this tool's `reproduce ... --setting S --train-only`); each worker's output goes to &lt;setting&gt;.log beside
     /// the runs. Returns the settings whose worker trained (a complete run is left out).
     /// </summary>
@@ -157,7 +172,7 @@ public static class Rl2Reproduction
         foreach (var s in Select(o)) TrainingValues(o, s); // a bad --set is one clear error here, not one failed worker per setting
         string root = Root(o);
         Directory.CreateDirectory(root);
-        var queue = new Queue<Setting>(Select(o).OrderByDescending(s => s.Episodes).ThenByDescending(s => s.Arms));
+        var queue = new Queue<Setting>(TrainingOrder(o));
         var running = new List<(Setting Setting, Process Process, Stopwatch Clock, StreamWriter Log)>();
         var trained = new HashSet<string>();
         var summaries = new Dictionary<string, DateTime>();

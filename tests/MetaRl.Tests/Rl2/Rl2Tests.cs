@@ -499,6 +499,22 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    public void WorkersStartTheSettingsWithTheMostTrainingFirst()
+    {
+        Rl2Reproduction.Options Full(int? iterations = null) => new(Rl2Reproduction.Bandits, Quick: false, Full: true, Only: null, Seed: 1, OutRoot: _root, Iterations: iterations);
+        var order = Rl2Reproduction.TrainingOrder(Full()).Select(s => s.Label).ToList();
+        Assert.Equal(9, order.Count);
+        // The 256-unit n = 100, k = 10 run (900 updates of 20,000 steps through two 256-unit GRUs) before the n = 500
+        // runs (200 of 50,000 through two of 128 units), and the n = 10 runs (one GRU, 3 million steps) last.
+        Assert.True(order.IndexOf("n=100, k=10") < order.IndexOf("n=500, k=5"), string.Join(" / ", order));
+        Assert.Equal(["n=10, k=5", "n=10, k=10", "n=10, k=50"], order.TakeLast(3));
+        // The estimate reads the settings as they will train: with the same number of updates for all (3,000), n = 500's
+        // 50,000 steps per update come first.
+        var same = Rl2Reproduction.TrainingOrder(Full(iterations: 3000)).Select(s => s.Label).ToList();
+        Assert.Equal(["n=500, k=5", "n=500, k=10", "n=500, k=50", "n=100, k=10"], same.Take(4));
+    }
+
+    [Fact]
     public void JobsTrainTheSettingsInWorkerProcessesExactlyAsOneProcessWould()
     {
         string[] common = ["--quick", "--setting", "n10-k5", "n10-k10", "--iterations", "2", "--test-trials", "20", "--threads", "1"];

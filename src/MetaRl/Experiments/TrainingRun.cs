@@ -117,7 +117,9 @@ public sealed class TrainingRun
     public IterationResult RunIteration()
     {
         LearnerIteration r;
-        using (NativeCallGuard.Enter()) r = Learner.Iterate();
+        using (NativeCallGuard.Enter())
+        using (Denormals.Flush()) // subnormal gradients of long backpropagation through time are 40-300 times slower
+            r = Learner.Iterate();
         foreach (var p in Learner.Parameters.Values)
         {
             using var scope = NewDisposeScope();

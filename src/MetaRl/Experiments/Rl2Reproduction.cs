@@ -149,9 +149,9 @@ public static class Rl2Reproduction
     /// <summary>
     /// The selected settings, the most training first: env steps (updates x steps per update) x GRU units x GRUs
     /// (two with a separate value network), a proxy for the time a run takes. The longest runs start first so
-    /// that the short ones fill in beside them at the end: by trial length, the bandit table's 256-unit
-    /// n = 100, k = 10 run (a third of the table's training) started after the three n = 500 runs and alone on
-    /// its core ended 30 minutes after the rest.
+    /// that the short ones fill in beside them at the end: ordered by trial length, the bandit table's 256-unit
+    /// n = 100, k = 10 run (then a third of the table's training) started after the three n = 500 runs and, by
+    /// the measured per-update times, would have trained alone for its last half hour.
     /// </summary>
     public static IReadOnlyList<Setting> TrainingOrder(Options o) =>
         Select(o).OrderByDescending(s =>

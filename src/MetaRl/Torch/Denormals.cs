@@ -49,8 +49,9 @@ public static unsafe class Denormals
     static bool TryReadMxcsr(out uint mxcsr)
     {
         byte* env = stackalloc byte[FenvSize];
-        mxcsr = FeGetEnv(env) == 0 ? *(uint*)(env + MxcsrOffset) : 0;
-        return mxcsr != 0;
+        bool read = FeGetEnv(env) == 0;
+        mxcsr = read ? *(uint*)(env + MxcsrOffset) : 0;
+        return read;
     }
 
     static void WriteMxcsr(uint mxcsr)

@@ -171,7 +171,9 @@ public static class Rl2Reproduction
     public static HashSet<string> TrainInWorkers(Options o, Func<string, ProcessStartInfo> worker, TextWriter log)
     {
         if (o.Jobs < 1) throw new UsageException("--jobs must be >= 1");
-        foreach (var s in Select(o)) TrainingValues(o, s); // a bad --set is one clear error here, not one failed worker per setting
+        // A bad --set is one clear error here, not one failed worker per setting. TrainingOrder does not stand in for
+        // this: sorting a single setting never reads its values.
+        foreach (var s in Select(o)) TrainingValues(o, s);
         string root = Root(o);
         Directory.CreateDirectory(root);
         var queue = new Queue<Setting>(TrainingOrder(o));

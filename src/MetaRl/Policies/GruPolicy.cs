@@ -112,8 +112,8 @@ public sealed class GruPolicy
     /// <summary>
     /// Hidden states [G, T, B, H] of G layer-normalised GRUs of hidden size <paramref name="hiddenSize"/>, one per
     /// parameter set in <paramref name="cells"/>, run over the same inputs [T, B, in] from h0 [G, B, H]. The G
-    /// cells advance together, one batched product per layer norm and one of each elementwise op per step for all of them: an
-    /// RL2 agent's policy and value GRUs take the ops of one. What runs per step is kept to the few ops the
+    /// cells advance together, one batched product per layer norm and one of each elementwise op per step for
+    /// all of them: an RL2 agent's policy and value GRUs take the ops of one. What runs per step is kept to the few ops the
     /// recurrence needs; everything that depends only on the inputs (their projections, layer norms, the
     /// recurrent layer norm's zr bias and the update gate's ForgetBias) is done once for all steps before the loop.
     /// The equations are the class summary's. A 12-update run of the MDP table's n = 25 setting takes 0.83 of the
@@ -142,8 +142,9 @@ public sealed class GruPolicy
         // with their transposes then read contiguous memory. Stacked as [G, H, 3H] instead, that product went
         // through a transposed copy: 230 us a step against 77 (2 x 50 trials, 128 units), a tenth of the
         // recurrence's forward and backward. Two products, as above, so that each layer norm reads contiguous memory.
-        var whhZr = stack(cells.Select(p => ZrAndN(p["gru.weight_hh"], hs).Zr), 0).transpose(1, 2);
-        var whhN = stack(cells.Select(p => ZrAndN(p["gru.weight_hh"], hs).N), 0).transpose(1, 2);
+        var whh = cells.Select(p => ZrAndN(p["gru.weight_hh"], hs)).ToList();
+        var whhZr = stack(whh.Select(w => w.Zr), 0).transpose(1, 2);
+        var whhN = stack(whh.Select(w => w.N), 0).transpose(1, 2);
         var wZr = Stacked("gru.ln_hh_zr.weight");
         var wN = Stacked("gru.ln_hh_n.weight");
         var bN = Stacked("gru.ln_hh_n.bias");

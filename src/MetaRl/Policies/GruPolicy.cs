@@ -31,6 +31,8 @@ public sealed class GruPolicy
         ActionSpace = actionSpace;
         CellKind = cell;
         int outputs = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
+        // The initial values are temporaries handed to copy_ and cat: a scope holds them until the end (see ParameterSet).
+        using var scope = NewDisposeScope();
         List<(string, Tensor)> Head()
         {
             var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));

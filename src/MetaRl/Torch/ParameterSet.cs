@@ -7,6 +7,10 @@ namespace MetaRl.Torch;
 /// <summary>
 /// Named parameter tensors in a fixed order: a policy's own leaf parameters, or adapted ones (MAML's
 /// theta' = theta - alpha grad L) that keep their graph back to the leaves. Policies run with either.
+/// Tensor work here runs in a dispose scope even where the caller has none: TorchSharp passes a tensor's
+/// native handle and then lets go of the tensor, so an intermediate (tensor(data).view(shape) handed to
+/// copy_) can be collected and freed by its finaliser while libtorch still reads it, a segfault
+/// (CollectionPressureTests). The scope holds every tensor made in it until it ends.
 /// </summary>
 public sealed class ParameterSet
 {
@@ -35,8 +39,11 @@ public sealed class ParameterSet
     }
 
     /// <summary>Leaf parameters that require gradients and live outside any dispose scope (they belong to the policy).</summary>
-    public static ParameterSet Leaves(IReadOnlyList<(string Name, Tensor Value)> items) =>
-        new(items.Select(i => (i.Name, (Tensor)new Parameter(i.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope())).ToList());
+    public static ParameterSet Leaves(IReadOnlyList<(string Name, Tensor Value)> items)
+    {
+        using var scope = NewDisposeScope(); // holds detach()'s result while clone() reads it (see the class summary)
+        return new(items.Select(i => (i.Name, (Tensor)new Parameter(i.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope())).ToList());
+    }
 
     /// <summary>The leaves as TorchSharp parameters, for optimizers.</summary>
     public IEnumerable<Parameter> AsParameters() => _values.Select(v => v as Parameter ?? throw new InvalidOperationException("only a leaf parameter set can be optimised"));
@@ -95,6 +102,7 @@ public sealed class ParameterSet
     /// <summary>Overwrites these (leaf) values in place, without recording gradients.</summary>
     public void CopyFrom(ParameterSet other)
     {
+        using var scope = NewDisposeScope();
         using var _ = no_grad();
         for (int i = 0; i < _values.Length; i++) _values[i].copy_(other._values[i]);
     }
@@ -108,6 +116,7 @@ public sealed class ParameterSet
 
     public void Save(BinaryWriter w)
     {
+        using var scope = NewDisposeScope();
         w.Write(_values.Length);
         for (int i = 0; i < _values.Length; i++)
         {
@@ -123,6 +132,7 @@ public sealed class ParameterSet
     {
         int n = r.ReadInt32();
         if (n != _values.Length) throw new InvalidDataException($"checkpoint has {n} parameter tensors, the policy {_values.Length}");
+        using var scope = NewDisposeScope();
         using var _ = no_grad();
         for (int i = 0; i < n; i++)
         {

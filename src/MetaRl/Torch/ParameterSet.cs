@@ -7,10 +7,11 @@ namespace MetaRl.Torch;
 /// <summary>
 /// Named parameter tensors in a fixed order: a policy's own leaf parameters, or adapted ones (MAML's
 /// theta' = theta - alpha grad L) that keep their graph back to the leaves. Policies run with either.
-/// Tensor work here runs in a dispose scope even where the caller has none: TorchSharp passes a tensor's
-/// native handle and then lets go of the tensor, so an intermediate (tensor(data).view(shape) handed to
-/// copy_) can be collected and freed by its finaliser while libtorch still reads it, a segfault
-/// (CollectionPressureTests). The scope holds every tensor made in it until it ends.
+/// Leaves, CopyFrom, Save and Load run in a dispose scope even where the caller has none (the methods that
+/// return new tensors leave them to the caller's scope): TorchSharp passes a tensor's native handle and then
+/// lets go of the tensor, so an intermediate (tensor(data).view(shape) handed to copy_) can be collected and
+/// freed by its finaliser while libtorch still reads it, a segfault (CollectionPressureTests). The scope
+/// holds every tensor made in it until it ends.
 /// </summary>
 public sealed class ParameterSet
 {

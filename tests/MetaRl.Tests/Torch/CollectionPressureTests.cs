@@ -11,10 +11,10 @@ namespace MetaRl.Tests.Torch;
 /// (tensor(data).view(shape) passed to copy_) can be collected and finalised while the native call still
 /// uses it, and libtorch then touches freed memory (a segfault that ends the process, not an exception).
 /// Inside a dispose scope the scope holds every tensor made in it, so the library runs its tensor work in
-/// scopes. These tests run the paths that work outside a training iteration (building agents, checkpoints,
-/// evaluation) while another thread allocates without pause, so collections happen during native calls.
-/// Before the scopes were added the checkpoint round trip crashed the test host within a few rounds; the
-/// count of tensors made outside any scope checks the same thing without depending on when collections run.
+/// scopes. The first test builds agents and round-trips checkpoints while another thread allocates without
+/// pause, so collections happen during native calls: before the scopes were added it crashed the test host
+/// in 4 runs of 4. The second checks the same thing without depending on when collections run: outside
+/// construction, no tensor is made outside a scope (TorchSharp's per-thread count).
 /// </summary>
 public sealed class CollectionPressureTests : IDisposable
 {

@@ -7,7 +7,7 @@ namespace MetaRl.Torch;
 /// <summary>
 /// Named parameter tensors in a fixed order: a policy's own leaf parameters, or adapted ones (MAML's
 /// theta' = theta - alpha grad L) that keep their graph back to the leaves. Policies run with either.
-/// Leaves, CopyFrom, Save and Load run in a dispose scope even where the caller has none (the methods that
+/// Leaves, Save and Load run in a dispose scope even where the caller has none (the methods that
 /// return new tensors leave them to the caller's scope): TorchSharp passes a tensor's native handle and then
 /// lets go of the tensor, so an intermediate (tensor(data).view(shape) handed to copy_) can be collected and
 /// freed by its finaliser while libtorch still reads it, a segfault (CollectionPressureTests). The scope
@@ -103,7 +103,6 @@ public sealed class ParameterSet
     /// <summary>Overwrites these (leaf) values in place, without recording gradients.</summary>
     public void CopyFrom(ParameterSet other)
     {
-        using var scope = NewDisposeScope();
         using var _ = no_grad();
         for (int i = 0; i < _values.Length; i++) _values[i].copy_(other._values[i]);
     }

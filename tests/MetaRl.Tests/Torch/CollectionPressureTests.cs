@@ -43,7 +43,13 @@ public sealed class CollectionPressureTests : IDisposable
         public void Dispose() { _stop = true; _thread.Join(); }
     }
 
-    static Dictionary<string, string> Values(params (string Key, string Value)[] pairs) => pairs.ToDictionary(p => p.Key, p => p.Value);
+    /// <summary>A small configuration of <paramref name="algorithm"/>: RL2 with the given cell and a separate value GRU.</summary>
+    static Dictionary<string, string> SmallRun(string algorithm, string? cell, int hiddenSize) => algorithm switch
+    {
+        "rl2" => new() { ["hidden-size"] = $"{hiddenSize}", ["gru-cell"] = cell!, ["value-network"] = "separate", ["batch-size"] = "100", ["episodes-per-trial"] = "5", ["optimizer"] = "ppo" },
+        "ppo" => new() { ["batch-size"] = "4" },
+        _ => new() { ["meta-batch-size"] = "2", ["fast-batch-size"] = "2" },
+    };
 
     [Theory]
     [InlineData("rl2", "bandit-k10", "standard")]
@@ -51,9 +57,7 @@ public sealed class CollectionPressureTests : IDisposable
     [InlineData("maml", "2d-navigation", null)]
     public void CheckpointsRoundTripWhileCollectionsRun(string algorithm, string env, string? cell)
     {
-        var values = algorithm == "rl2"
-            ? Values(("hidden-size", "64"), ("gru-cell", cell!), ("value-network", "separate"), ("batch-size", "100"), ("episodes-per-trial", "5"), ("optimizer", "ppo"))
-            : Values(("meta-batch-size", "2"), ("fast-batch-size", "2"));
+        var values = SmallRun(algorithm, cell, hiddenSize: 64);
         using var pressure = new AllocationPressure();
         for (int round = 0; round < 40; round++)
         {
@@ -85,9 +89,7 @@ public sealed class CollectionPressureTests : IDisposable
     [InlineData("ppo", "2d-navigation", null)]
     public void AfterConstructionNoTensorIsMadeOutsideADisposeScope(string algorithm, string env, string? cell)
     {
-        var values = algorithm == "rl2"
-            ? Values(("hidden-size", "16"), ("gru-cell", cell!), ("value-network", "separate"), ("batch-size", "100"), ("episodes-per-trial", "5"), ("optimizer", "ppo"))
-            : algorithm == "ppo" ? Values(("batch-size", "4")) : Values(("meta-batch-size", "2"), ("fast-batch-size", "2"));
+        var values = SmallRun(algorithm, cell, hiddenSize: 16);
         var run = new TrainingRun(algorithm, env, values, seed: 3);
         string path = Path.Combine(_root, "checkpoint.bin");
         var tasks = run.Distribution.SampleTasks(3, new Rng(5));

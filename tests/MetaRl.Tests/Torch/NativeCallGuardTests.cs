@@ -23,6 +23,21 @@ public class NativeCallGuardTests
     }
 
     [Fact]
+    public void Rl2TableTrialsRunInANoGcRegion()
+    {
+        // The reproductions' evaluation (RunTrials) makes the same implicit Scalars as training: no collection may
+        // run while a step's native calls are in flight, and the region ends with the trials.
+        var run = new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { ["hidden-size"] = "8", ["optimizer"] = "ppo" }, seed: 4);
+        var learner = (MetaRl.Algorithms.Rl2.Rl2)run.Learner;
+        var tasks = new MetaRl.Envs.Bandits.BernoulliBanditDistribution(5).Sample(50, new Rng(5)).Cast<object>().ToList();
+        var modes = new List<GCLatencyMode>();
+        learner.RunTrials(tasks, 10, new Rng(6), (_, _, _, _, _) => modes.Add(GCSettings.LatencyMode));
+        Assert.Equal(50 * 10, modes.Count);
+        Assert.All(modes, m => Assert.Equal(GCLatencyMode.NoGCRegion, m));
+        Assert.NotEqual(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
+    }
+
+    [Fact]
     public void ACollectionRunsWhenAGuardedStretchEnds()
     {
         // A loop that allocates nothing between stretches must not keep every stretch's garbage (and the native

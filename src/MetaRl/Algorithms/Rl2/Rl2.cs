@@ -249,9 +249,12 @@ public sealed class Rl2 : IMetaLearner
     /// <summary>
     /// Runs trials of the trained agent on the given tasks (no learning): the evaluation of RL2's tables. The
     /// agent samples its actions as in training; <paramref name="mostLikely"/> takes the most likely action instead.
+    /// Runs in a no-GC region, as training iterations do: TorchSharp does not keep its implicit Scalars alive
+    /// through a native call (see <see cref="NativeCallGuard"/>).
     /// </summary>
     public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null, bool mostLikely = false)
     {
+        using var guard = NativeCallGuard.Enter();
         using var scope = NewDisposeScope();
         return new TrialSampler(_tasks).Sample(Agent, tasks, episodesPerTrial, rng, deterministic: mostLikely, onStep: onStep);
     }

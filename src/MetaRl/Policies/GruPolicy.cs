@@ -35,7 +35,10 @@ public sealed class GruPolicy
         using var scope = NewDisposeScope();
         List<(string, Tensor)> Head()
         {
-            var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: actionSpace is Discrete ? 0.01 : 1.0));
+            // A small head starts the policy near uniform (discrete) or its Gaussian mean near 0, inside the action
+            // range: a mean far outside a clipped range (2D navigation clips to +-0.1) saturates every action, and
+            // clipped actions carry no signal about which way to move the mean.
+            var head = new List<(string, Tensor)>(Mlp.Init("head.", [hiddenSize, outputs], rng, lastLayerScale: 0.01));
             if (actionSpace is Box box) head.Add(("log_std", full(box.Dim, Math.Log(initStd))));
             return head;
         }

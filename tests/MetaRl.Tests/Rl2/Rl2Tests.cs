@@ -57,6 +57,27 @@ public class Rl2Tests : IDisposable
         Assert.False(Same(), "at update 3 the annealed run steps at half the rate");
     }
 
+    [Theory]
+    [InlineData("standard")]
+    [InlineData("layer-norm")]
+    public void InitStdSetsTheGaussianPolicysInitialStandardDeviation(string cell)
+    {
+        // 2D navigation clips actions to [-0.1, 0.1]; the default std of 1 saturates almost every action.
+        var run = new TrainingRun("rl2", "2d-navigation", new Dictionary<string, string> { ["hidden-size"] = "8", ["gru-cell"] = cell, ["init-std"] = "0.1" }, seed: 1);
+        var logStd = ((MetaRl.Algorithms.Rl2.Rl2)run.Learner).Agent.Parameters["log_std"].data<float>().ToArray();
+        Assert.Equal(2, logStd.Length);
+        Assert.All(logStd, v => Assert.Equal(Math.Log(0.1), v, 6));
+        var plain = new TrainingRun("rl2", "2d-navigation", new Dictionary<string, string> { ["hidden-size"] = "8", ["gru-cell"] = cell }, seed: 1);
+        Assert.All(((MetaRl.Algorithms.Rl2.Rl2)plain.Learner).Agent.Parameters["log_std"].data<float>().ToArray(), v => Assert.Equal(0f, v));
+
+        // The untrained mean starts inside the action range (a mean far outside it saturates every clipped action).
+        var agent = new Rl2Agent(2, Box.Uniform(2, -0.1f, 0.1f), hiddenSize: 128, new Rng(3), cell: cell == "layer-norm" ? GruCell.LayerNorm : GruCell.Standard);
+        using var scope = NewDisposeScope();
+        var inputs = randn(100, 20, agent.InputSize, generator: new TorchSharp.torch.Generator(5)) * 0.5;
+        var mean = ((DiagGaussian)agent.Forward(inputs).Policy).Mean;
+        Assert.InRange(mean.abs().max().item<float>(), 0f, 0.1f);
+    }
+
     [Fact]
     public void TheInputIsObservationPreviousActionRewardAndDoneFlag()
     {

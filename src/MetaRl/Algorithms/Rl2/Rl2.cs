@@ -67,7 +67,7 @@ public sealed class Rl2 : IMetaLearner
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
         _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
-        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell);
+        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell, common.InitStd);
         _sampler = new TrialSampler(tasks);
         if (config.UniformCoef > 0 && tasks.ActionSpace is not Discrete)
             throw new UsageException($"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");

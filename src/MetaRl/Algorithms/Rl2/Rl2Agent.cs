@@ -16,14 +16,14 @@ namespace MetaRl.Algorithms.Rl2;
 /// </summary>
 public sealed class Rl2Agent
 {
-    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false, GruCell cell = GruCell.Standard)
+    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false, GruCell cell = GruCell.Standard, double initStd = 1.0)
     {
         ObservationSize = observationSize;
         ActionSpace = actionSpace;
         ActionSize = actionSpace is Discrete ? 1 : actionSpace.FlatSize;
         _actionEncoding = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
         InputSize = observationSize + _actionEncoding + 2;
-        Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split(), cell: cell);
+        Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split(), initStd, cell);
         var head = ParameterSet.Leaves(Mlp.Init("value.", [hiddenSize, 1], rng.Split()));
         if (separateValueGru)
         {

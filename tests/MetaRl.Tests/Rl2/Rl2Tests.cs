@@ -78,6 +78,18 @@ public class Rl2Tests : IDisposable
         Assert.InRange(mean.abs().max().item<float>(), 0f, 0.1f);
     }
 
+    [Theory]
+    [InlineData("hidden-sizes", "32,32", "set hidden-size (its units) instead")]
+    [InlineData("nonlinearity", "relu", "gru-cell: standard or layer-norm")]
+    public void MlpKeysAreRefusedForRl2RatherThanIgnored(string key, string value, string message)
+    {
+        var ex = Assert.Throws<UsageException>(() => new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { [key] = value }, seed: 1));
+        Assert.Contains(key, ex.Message);
+        Assert.Contains(message, ex.Message);
+        // config.yaml lists them at their defaults, and a run resumed from it passes them back: those are accepted.
+        _ = new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { ["hidden-sizes"] = "64,64", ["nonlinearity"] = "tanh", ["hidden-size"] = "8" }, seed: 1);
+    }
+
     [Fact]
     public void TheInputIsObservationPreviousActionRewardAndDoneFlag()
     {

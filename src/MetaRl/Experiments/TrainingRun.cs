@@ -56,14 +56,6 @@ public sealed class TrainingRun
             _ => [Common, new MamlConfig { FirstOrder = algorithm == "fomaml" }, new TrpoConfig()],
         };
         Config.Bind(values, Configs);
-        if (algorithm == "rl2")
-        {
-            // Common keys of the MLP policies: RL2's GRU has its own size (config.yaml lists them at their defaults).
-            if (!Common.HiddenSizes.SequenceEqual(new CommonConfig().HiddenSizes))
-                throw new UsageException("hidden-sizes sizes the MLP policies; rl2's policy is a GRU: set hidden-size (its units) instead");
-            if (Common.Nonlinearity != new CommonConfig().Nonlinearity)
-                throw new UsageException("nonlinearity is the MLP policies' activation; rl2's GRU has its own (gru-cell: standard or layer-norm)");
-        }
 
         TorchNative.EnsureLoaded();
         Rng = new Rng(seed);

@@ -67,6 +67,12 @@ public sealed class Rl2 : IMetaLearner
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
         _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
+        // The MLP policies' common keys do not shape the GRU; config.yaml lists them at their defaults.
+        var defaults = new CommonConfig();
+        if (!common.HiddenSizes.SequenceEqual(defaults.HiddenSizes))
+            throw new UsageException("hidden-sizes sizes the MLP policies; rl2's policy is a GRU: set hidden-size (its units) instead");
+        if (common.Nonlinearity != defaults.Nonlinearity)
+            throw new UsageException("nonlinearity is the MLP policies' activation; rl2's GRU has its own (gru-cell: standard or layer-norm)");
         Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell, common.InitStd);
         _sampler = new TrialSampler(tasks);
         if (config.UniformCoef > 0 && tasks.ActionSpace is not Discrete)

@@ -62,6 +62,8 @@ public sealed class Rl2 : IMetaLearner
     readonly TrialSampler _sampler;
     readonly optim.Optimizer _optimizer;
     readonly ReturnScale _scale = new();
+    /// <summary>The fused layer-norm GRUs' buffers, reused by every pass of every update (see <see cref="FusedLayerNormGru.Workspace"/>).</summary>
+    readonly FusedLayerNormGru.Workspace _workspace = new();
     int _iteration;
 
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
@@ -144,7 +146,7 @@ public sealed class Rl2 : IMetaLearner
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values) = Agent.Forward(inputs);
+            var (pi, values, _) = Agent.ForwardFused(inputs, _workspace);
             oldLogp = pi.LogProb(actions);
             (adv, returns) = Targets(batch, values);
         }
@@ -162,7 +164,7 @@ public sealed class Rl2 : IMetaLearner
                 using var inner = NewDisposeScope();
                 var mb = tensor(order.AsSpan(start, size).ToArray());
                 var m = mask.index_select(1, mb);
-                var (pi, values) = Agent.Forward(inputs.index_select(1, mb));
+                var (pi, values, recurrence) = Agent.ForwardFused(inputs.index_select(1, mb), _workspace);
                 var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
                 var a = adv.index_select(1, mb);
                 var lp = -MaskedMean(min(ratio * a, ratio.clamp(1 - _config.Clip, 1 + _config.Clip) * a), m);
@@ -177,6 +179,7 @@ public sealed class Rl2 : IMetaLearner
                 updates++;
                 _optimizer.zero_grad();
                 loss.backward();
+                recurrence?.Backward(); // the fused GRUs' backward through time, from the hidden states' gradient
                 nn.utils.clip_grad_norm_(Agent.Parameters.AsParameters(), _config.MaxGradNorm);
                 _optimizer.step();
             }

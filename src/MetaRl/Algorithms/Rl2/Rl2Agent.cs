@@ -84,6 +84,25 @@ public sealed class Rl2Agent
         return (Policy.Head(h), Values(ValueGru is null ? h : ValueHiddens(inputs)));
     }
 
+    /// <summary>
+    /// As <see cref="Forward"/>, for PPO's update: with the layer-normalised cell (where <see cref="FusedLayerNormGru.Supports"/>)
+    /// the GRUs run fused in <paramref name="workspace"/>, and the caller must call the returned recurrence's
+    /// Backward after the loss's backward to carry the gradient through time; otherwise the recurrence is null
+    /// and autograd does it all.
+    /// </summary>
+    public (IActionDistribution Policy, Tensor Values, FusedLayerNormGru? Recurrence) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace workspace)
+    {
+        ParameterSet[] cells = ValueGru is null ? [Policy.Parameters] : [Policy.Parameters, ValueGru.Parameters];
+        if (Policy.CellKind != GruCell.LayerNorm || !FusedLayerNormGru.Supports(inputs, cells.Length, HiddenSize))
+        {
+            var (pi, v) = Forward(inputs);
+            return (pi, v, null);
+        }
+        var recurrence = new FusedLayerNormGru(cells, inputs, HiddenSize, workspace);
+        var policy = recurrence.Hiddens[0];
+        return (Policy.Head(policy), Values(ValueGru is null ? policy : recurrence.Hiddens[1]), recurrence);
+    }
+
     /// <summary>The hidden states [T, B, H] the value head reads: the value GRU's, or the policy's when shared.</summary>
     public Tensor ValueHiddens(Tensor inputs)
     {

@@ -1,0 +1,140 @@
+using MetaRl.Algorithms.Rl2;
+using MetaRl.Envs;
+using MetaRl.Policies;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Tests.Rl2;
+
+/// <summary>
+/// PPO's passes through RL2's layer-normalised GRUs run in <see cref="FusedLayerNormGru"/>, with a backward pass
+/// written by hand: it must give the op-by-op recurrence's outputs and autograd's gradients, and the finite
+/// differences of its own outputs.
+/// </summary>
+public class FusedLayerNormGruTests
+{
+    public FusedLayerNormGruTests() => TorchNative.EnsureLoaded();
+
+    /// <summary>An agent whose gains, biases and two GRUs are pulled apart, so that a crossed or dropped term shows.</summary>
+    static Rl2Agent Agent(int hidden, bool separateValue, int seed = 4)
+    {
+        var agent = new Rl2Agent(4, new Discrete(3), hidden, new Rng(seed), separateValueGru: separateValue, cell: GruCell.LayerNorm);
+        var gen = new TorchSharp.torch.Generator((ulong)seed + 1);
+        using (no_grad())
+            foreach (var v in agent.Parameters.Values) v.add_(0.3 * randn(v.shape, generator: gen));
+        return agent;
+    }
+
+    [Theory]
+    [InlineData(true)]  // policy and value GRUs fused together (G = 2)
+    [InlineData(false)] // one GRU shared by both heads (G = 1)
+    public void TheFusedRecurrenceGivesTheOpByOpOutputsAndAutogradsGradients(bool separateValue)
+    {
+        using var scope = NewDisposeScope();
+        var agent = Agent(16, separateValue);
+        var gen = new TorchSharp.torch.Generator(7);
+        var xs = randn(new long[] { 12, 5, agent.InputSize }, generator: gen);
+        var actions = randint(0, 3, new long[] { 12, 5, 1 }, generator: gen);
+        var weights = randn(new long[] { 12, 5 }, generator: gen);
+        Tensor Loss(IActionDistribution pi, Tensor values) => (pi.LogProb(actions) * weights).sum() + (values * values.flip(0)).sum();
+        var names = agent.Parameters.Names.ToList();
+
+        var (pi, values) = agent.Forward(xs);
+        var reference = autograd.grad([Loss(pi, values)], names.Select(n => agent.Parameters[n]).ToList());
+
+        using var workspace = new FusedLayerNormGru.Workspace();
+        var (fusedPi, fusedValues, recurrence) = agent.ForwardFused(xs, workspace);
+        Assert.NotNull(recurrence);
+        Assert.True((fusedPi.LogProb(actions) - pi.LogProb(actions)).abs().max().item<float>() < 1e-5);
+        Assert.True((fusedValues - values).abs().max().item<float>() < 1e-5);
+        foreach (var n in names) agent.Parameters[n].grad?.zero_();
+        Loss(fusedPi, fusedValues).backward();
+        recurrence!.Backward();
+        for (int i = 0; i < names.Count; i++)
+        {
+            var grad = agent.Parameters[names[i]].grad;
+            Assert.NotNull(grad);
+            var scale = reference[i].abs().max().item<float>();
+            Assert.True(scale > 0, names[i]);
+            var error = (grad! - reference[i]).abs().max().item<float>();
+            Assert.True(error <= 1e-4 * Math.Max(1, scale), $"{names[i]}: {error} against a gradient of {scale}");
+        }
+    }
+
+    [Fact]
+    public void TheFusedGradientMatchesFiniteDifferences()
+    {
+        using var scope = NewDisposeScope();
+        var agent = Agent(8, separateValue: false, seed: 9);
+        var cells = new[] { agent.Policy.Parameters };
+        var gen = new TorchSharp.torch.Generator(10);
+        var xs = randn(new long[] { 6, 3, agent.InputSize }, generator: gen);
+        var c = randn(new long[] { 1, 6, 3, 8 }, generator: gen);
+        double Loss()
+        {
+            using var inner = NewDisposeScope();
+            using var _ = no_grad();
+            return (new FusedLayerNormGru(cells, xs, 8).Hiddens * c).sum().item<float>();
+        }
+        var recurrence = new FusedLayerNormGru(cells, xs, 8);
+        (recurrence.Hiddens * c).sum().backward();
+        recurrence.Backward();
+        const float eps = 1e-2f;
+        int checkedEntries = 0;
+        foreach (var name in cells[0].Names.Where(n => n.StartsWith("gru.", StringComparison.Ordinal)))
+        {
+            var p = cells[0][name];
+            var flat = p.detach().view(-1);
+            var grad = p.grad!.view(-1);
+            foreach (long i in new long[] { 0, flat.shape[0] / 2, flat.shape[0] - 1 })
+            {
+                float original = flat[i].item<float>();
+                using (no_grad()) flat[i] = original + eps;
+                double up = Loss();
+                using (no_grad()) flat[i] = original - eps;
+                double down = Loss();
+                using (no_grad()) flat[i] = original;
+                double numeric = (up - down) / (2 * eps), analytic = grad[i].item<float>();
+                Assert.True(Math.Abs(numeric - analytic) <= 2e-2 * Math.Max(1, Math.Abs(numeric)), $"{name}[{i}]: {analytic} against {numeric}");
+                checkedEntries++;
+            }
+        }
+        Assert.Equal(30, checkedEntries); // three entries of each of the cell's ten tensors
+    }
+
+    [Fact]
+    public void AWorkspaceReusedAcrossShapesAndInputsLeavesNothingBehind()
+    {
+        using var scope = NewDisposeScope();
+        var agent = Agent(16, separateValue: true);
+        var cells = new[] { agent.Policy.Parameters, agent.ValueGru!.Parameters };
+        var gen = new TorchSharp.torch.Generator(11);
+        var a = randn(new long[] { 9, 4, agent.InputSize }, generator: gen);
+        var b = randn(new long[] { 9, 4, agent.InputSize }, generator: gen);
+        var longer = randn(new long[] { 15, 2, agent.InputSize }, generator: gen);
+        using var _ = no_grad();
+        var fresh = new FusedLayerNormGru(cells, a, 16).Hiddens.clone();
+        using var workspace = new FusedLayerNormGru.Workspace();
+        new FusedLayerNormGru(cells, b, 16, workspace);
+        new FusedLayerNormGru(cells, longer, 16, workspace);
+        var again = new FusedLayerNormGru(cells, a, 16, workspace).Hiddens;
+        Assert.True(fresh.eq(again).all().item<bool>());
+        Assert.True(fresh.abs().max().item<float>() > 0.1);
+    }
+
+    [Fact]
+    public void HiddenSizesTheVectorsDoNotDivideRunOpByOp()
+    {
+        using var scope = NewDisposeScope();
+        var agent = Agent(6, separateValue: true);
+        var xs = randn(new long[] { 5, 2, agent.InputSize }, generator: new TorchSharp.torch.Generator(12));
+        Assert.False(FusedLayerNormGru.Supports(xs, 2, 6));
+        using var workspace = new FusedLayerNormGru.Workspace();
+        var (pi, values, recurrence) = agent.ForwardFused(xs, workspace);
+        Assert.Null(recurrence);
+        var (refPi, refValues) = agent.Forward(xs);
+        Assert.True(values.eq(refValues).all().item<bool>());
+        Assert.True(((Categorical)pi).LogProbs.eq(((Categorical)refPi).LogProbs).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => new FusedLayerNormGru([agent.Policy.Parameters], xs, 6));
+    }
+}

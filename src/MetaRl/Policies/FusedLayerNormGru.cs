@@ -10,31 +10,34 @@ namespace MetaRl.Policies;
 /// <summary>
 /// G layer-normalised GRUs (<see cref="GruCell.LayerNorm"/>) run over a sequence from zero states, for PPO's
 /// passes of backpropagation through time: each step's elementwise work is one pass over the rows in C#
-/// (8-float vectors), its backward pass is written out below, and only the matrix products go to libtorch.
+/// (8-float AVX2 vectors), the backward pass is written out below, and only the matrix products go to libtorch.
 /// Op by op (<see cref="GruPolicy.LayerNormHiddens"/>) a step records about thirty autograd nodes whose
 /// kernels are each a few microseconds of work on tensors of a few thousand floats; here a step is one product
-/// forward and one backward, and the recurrent weights' gradient is a single product over all steps at the end.
+/// forward and one backward, and the weights' gradients are one product each over all steps at the end.
 ///
-/// Per cell and row, with g = W_hh h split into its [zr; n] parts and LN without gain (the cells' gains differ):
-///   x_zr = LN(g_zr),  [z; r] = sigma(gi_zr + w_zr * x_zr)      (gi_zr = LN(W_x,zr x) + b_zr - [ForgetBias; 0])
-///   x_n = LN(g_n),  a = w_n * x_n + b_n,  n = relu(gi_n + r * a),  h' = h + z (n - h)
-/// Backward from dh (the loss's gradient of h' plus what flows back from step t + 1):
-///   dz = dh (n - h),  dn = dh z,  dh_direct = dh (1 - z),  dn' = dn [n > 0],  dgi_n = dn',
-///   dr = dn' a,  da = dn' r,  db_n += da,  dw_n += da x_n,  dg_n = LN'(da w_n),
-///   d[z; r]' = d[z; r] sigma (1 - sigma),  dgi_zr = d[z; r]',  dw_zr += d[z; r]' x_zr,  dg_zr = LN'(d[z; r]' w_zr),
-///   dh_prev = dh_direct + W_hh^T [dg_zr; dg_n],  dW_hh = sum over steps of [dg_zr; dg_n] h^T,
-/// where LN'(dy) = rstd (dy - mean(dy) - x mean(dy x)) is layer norm's backward at its output x.
-/// The input side (gi_zr, gi_n) stays in autograd: <see cref="Backward"/> hands it dgi and the recurrent
-/// parameters their gradients through one surrogate backward pass.
+/// Per cell and row, with u = W_ih x and g = W_hh h split into their [zr; n] parts, and LN without gain:
+///   gi_zr = w_ih,zr * LN(u_zr) + b_ih,zr + b_hh,zr - [ForgetBias; 0],   gi_n = w_ih,n * LN(u_n) + b_ih,n
+///   x_zr = LN(g_zr),  [z; r] = sigma(gi_zr + w_hh,zr * x_zr)
+///   x_n = LN(g_n),  a = w_hh,n * x_n + b_hh,n,  n = relu(gi_n + r * a),  h' = h + z (n - h)
+/// (GruPolicy's equations, with the layer norms' gains and biases written out). Backward from dh (the loss's
+/// gradient of h' plus what flows back from step t + 1):
+///   dz = dh (n - h),  dn = dh z,  dh_direct = dh (1 - z),  dgi_n = dn [n > 0],
+///   dr = dgi_n a,  da = dgi_n r,  db_hh,n += da,  dw_hh,n += da x_n,  dg_n = LN'(da w_hh,n),
+///   dgi_zr = d[z; r] sigma (1 - sigma),  dw_hh,zr += dgi_zr x_zr,  dg_zr = LN'(dgi_zr w_hh,zr),
+///   db_ih,zr = db_hh,zr += dgi_zr,  dw_ih,zr += dgi_zr LN(u_zr),  du_zr = LN'(dgi_zr w_ih,zr),  and so for n,
+///   dh_prev = dh_direct + W_hh^T [dg_zr; dg_n],  dW_hh = sum of [dg_zr; dg_n] h^T,  dW_ih = sum of du x^T,
+/// where LN'(dy) = rstd (dy - mean(dy) - y mean(dy y)) is layer norm's backward at its output y. The weights'
+/// sums run over every step and row. The gradients reach the parameters' .grad through one backward pass of
+/// the surrogate sum(p * dp), as if autograd had run the recurrence.
 /// </summary>
 public sealed class FusedLayerNormGru
 {
     const int V = 8; // floats per Vector256
 
     /// <summary>
-    /// Whether the fused recurrence can run these cells: float32 on the CPU with 8-float vectors, a hidden size that
-    /// is a multiple of 8, AVX2 and FMA, zero initial states, and buffers each under 2 GB (spans over tensor memory). Otherwise
-    /// callers run <see cref="GruPolicy.LayerNormHiddens"/>.
+    /// Whether the fused recurrence can run these cells: float32 on the CPU, AVX2 and FMA, a hidden size that is a
+    /// multiple of 8, and buffers each under 2 GB (spans over tensor memory). Otherwise callers run
+    /// <see cref="GruPolicy.LayerNormHiddens"/>.
     /// </summary>
     public static bool Supports(Tensor inputs, int cells, int hiddenSize)
     {
@@ -44,8 +47,11 @@ public sealed class FusedLayerNormGru
         return steps * rows * TapeWidth(hiddenSize) * sizeof(float) < int.MaxValue;
     }
 
-    /// <summary>Floats saved per row and step for the backward pass: x_zr, [z; r], x_n, a, n.</summary>
-    static long TapeWidth(int h) => 7L * h;
+    /// <summary>Floats saved per row and step for the backward pass: x_zr, [z; r], x_n, a, n, LN(u_zr), LN(u_n).</summary>
+    static int TapeWidth(int h) => 10 * h;
+
+    /// <summary>The layer norms' reciprocal standard deviations saved per row and step: of g_zr, g_n, u_zr, u_n.</summary>
+    const int Rstds = 4;
 
     /// <summary>
     /// The recurrence's buffers, kept from one sequence to the next of the same shape: PPO runs the same shapes
@@ -57,7 +63,6 @@ public sealed class FusedLayerNormGru
     {
         readonly Dictionary<(int G, int T, int B, int H), Tensor[]> _buffers = new();
 
-        /// <summary>states [G, T + 1, B, H], tape [G, T, B, 7H], rstd [G, T, B, 2], dGh [G, T, B, 3H], dZr [T, G, B, 2H], dN [T, G, B, H].</summary>
         internal Tensor[] For(int g, int t, int b, int h)
         {
             if (_buffers.TryGetValue((g, t, b, h), out var found)) return found;
@@ -67,11 +72,9 @@ public sealed class FusedLayerNormGru
             return made;
         }
 
+        /// <summary>states [G, T + 1, B, H], tape [G, T, B, 10H], rstd [G, T, B, 4], dGh [G, T, B, 3H], dU [T, B, G * 3H].</summary>
         internal static Tensor[] Allocate(int g, int t, int b, int h) =>
-        [
-            empty(g, t + 1, b, h), empty(g, t, b, TapeWidth(h)), empty(g, t, b, 2),
-            empty(g, t, b, 3 * h), empty(t, g, b, 2 * h), empty(t, g, b, h),
-        ];
+            [empty(g, t + 1, b, h), empty(g, t, b, TapeWidth(h)), empty(g, t, b, Rstds), empty(g, t, b, 3 * h), empty(t, b, g * 3 * h)];
 
         public void Dispose()
         {
@@ -80,14 +83,25 @@ public sealed class FusedLayerNormGru
         }
     }
 
+    /// <summary>One cell's gains and biases, as float arrays for the row kernels.</summary>
+    sealed class Cell(ParameterSet p, int h)
+    {
+        public readonly float[] WIhZr = Floats(p["gru.ln_ih_zr.weight"]), WIhN = Floats(p["gru.ln_ih_n.weight"]), BIhN = Floats(p["gru.ln_ih_n.bias"]);
+        public readonly float[] WZr = Floats(p["gru.ln_hh_zr.weight"]), WN = Floats(p["gru.ln_hh_n.weight"]), BN = Floats(p["gru.ln_hh_n.bias"]);
+        /// <summary>b_ih,zr + b_hh,zr - [ForgetBias; 0]: the gates' constant term.</summary>
+        public readonly float[] BZr = Floats(p["gru.ln_ih_zr.bias"] + p["gru.ln_hh_zr.bias"]
+            - cat([full(h, GruPolicy.ForgetBias), zeros(h)]));
+        static float[] Floats(Tensor t) => t.detach().cpu().data<float>().ToArray();
+    }
+
     readonly IReadOnlyList<ParameterSet> _cells;
+    readonly Cell[] _cellValues;
     readonly int _g, _t, _b, _h;
-    readonly Tensor _giZr, _giN;        // [T, G, B, 2H] and [T, G, B, H], with autograd's graph to the input side
-    readonly Tensor _w;                  // [G, 3H, H], detached
-    readonly Tensor _states;             // [G, T + 1, B, H]: h0 = 0, then every step's state
-    readonly Tensor _tape, _rstd;        // [G, T, B, 7H] and [G, T, B, 2]
-    readonly Tensor _dGh, _dZrIn, _dNIn; // the backward's gradients of every step's W_hh h, gi_zr and gi_n
-    readonly float[] _wZr, _wN, _bN;     // the recurrent layer norms' gains and bias, [G * 2H], [G * H], [G * H]
+    readonly Tensor _inputs;          // [T, B, in]
+    readonly Tensor _w;               // [G, 3H, H]: every cell's W_hh
+    readonly Tensor _states;          // [G, T + 1, B, H]: h0 = 0, then every step's state
+    readonly Tensor _tape, _rstd;     // [G, T, B, 10H] and [G, T, B, 4]
+    readonly Tensor _dGh, _dU;        // the backward's gradients of every step's W_hh h ([G, T, B, 3H]) and W_ih x ([T, B, G * 3H])
 
     /// <summary>
     /// The hidden states [G, T, B, H] (a view of the recurrence's buffer). Under autograd it is a leaf that requires
@@ -104,53 +118,70 @@ public sealed class FusedLayerNormGru
         if (!Supports(inputs, cells.Count, hiddenSize)) throw new ArgumentException("the fused recurrence does not support these inputs; see Supports", nameof(inputs));
         _cells = cells;
         _g = cells.Count; _t = (int)inputs.shape[0]; _b = (int)inputs.shape[1]; _h = hiddenSize;
-        (_giZr, _giN) = GruPolicy.LayerNormInputGates(cells, inputs, hiddenSize);
         using (no_grad())
         {
-            _w = stack(cells.Select(p => p["gru.weight_hh"]), 0).detach().contiguous();
-            _wZr = Floats(cells, "gru.ln_hh_zr.weight");
-            _wN = Floats(cells, "gru.ln_hh_n.weight");
-            _bN = Floats(cells, "gru.ln_hh_n.bias");
+            _cellValues = cells.Select(p => new Cell(p, hiddenSize)).ToArray();
+            _inputs = inputs.detach().contiguous();
+            _w = stack(cells.Select(p => p["gru.weight_hh"]), 0).contiguous();
             var buffers = workspace?.For(_g, _t, _b, _h) ?? Workspace.Allocate(_g, _t, _b, _h); // the latter in the caller's scope
-            (_states, _tape, _rstd, _dGh, _dZrIn, _dNIn) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]);
+            (_states, _tape, _rstd, _dGh, _dU) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4]);
             _states.select(1, 0).zero_();
-            Forward(_giZr.detach().contiguous(), _giN.detach().contiguous());
+            // u = W_ih x for every step, row and cell in one product: [T, B, G * 3H].
+            var u = nn.functional.linear(_inputs, cat(cells.Select(p => p["gru.weight_ih"]).ToList(), 0));
+            Forward(u);
         }
         var hiddens = _states.narrow(1, 1, _t);
         Hiddens = is_grad_enabled() ? hiddens.detach().requires_grad_(true) : hiddens;
     }
 
-    static float[] Floats(IReadOnlyList<ParameterSet> cells, string name) =>
-        cells.SelectMany(p => p[name].detach().cpu().data<float>().ToArray()).ToArray();
-
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
 
-    void Forward(Tensor giZr, Tensor giN)
+    /// <summary>A row's saved values, named, over its 10H floats of the tape.</summary>
+    readonly ref struct Saved
     {
-        int h = _h, h2 = 2 * _h, h3 = 3 * _h;
+        public readonly Span<float> XZr, Zr, XN, A, N, XiZr, XiN; // x_zr, [z; r], x_n, a, n, LN(u_zr), LN(u_n)
+        public Saved(Span<float> tape, int h)
+        {
+            XZr = tape[..(2 * h)]; Zr = tape.Slice(2 * h, 2 * h); XN = tape.Slice(4 * h, h); A = tape.Slice(5 * h, h);
+            N = tape.Slice(6 * h, h); XiZr = tape.Slice(7 * h, 2 * h); XiN = tape.Slice(9 * h, h);
+        }
+    }
+
+    /// <summary>Offsets of row (t, g, b): in [G, T, B] (tape, rstd, dGh), in [G, T + 1, B] (states: h before the step), in [T, B, G] (u, dU).</summary>
+    (int Cur, int Prev, int U) Rows(int t, int g, int b) => ((g * _t + t) * _b + b, (g * (_t + 1) + t) * _b + b, (t * _b + b) * _g + g);
+
+    void Forward(Tensor u)
+    {
+        int h = _h, h2 = 2 * h, h3 = 3 * h, width = TapeWidth(h);
         var wT = _w.transpose(1, 2).contiguous(); // [G, H, 3H]: g = h W_hh^T for every cell in one product
-        var zrIn = Floats(giZr); var nIn = Floats(giN);
-        var states = Floats(_states); var tape = Floats(_tape); var rstd = Floats(_rstd);
+        var us = Floats(u); var states = Floats(_states); var tape = Floats(_tape); var rstd = Floats(_rstd);
+        var giZr = new float[h2]; var giN = new float[h];
         for (int t = 0; t < _t; t++)
         {
             using var step = NewDisposeScope();
             var gh = bmm(_states.select(1, t), wT); // [G, B, 3H]
             var ghs = Floats(gh);
             for (int g = 0; g < _g; g++)
+            {
+                var c = _cellValues[g];
                 for (int b = 0; b < _b; b++)
                 {
-                    int row = (t * _g + g) * _b + b;                // [T, G, B] order of the input gates
-                    long cur = ((long)g * _t + t) * _b + b;             // [G, T, B] order of tape and hiddens
-                    long prev = ((long)g * (_t + 1) + t) * _b + b, next = prev + _b;
+                    var (cur, prev, ur) = Rows(t, g, b);
+                    var uRow = us.Slice(ur * h3, h3);
                     var gRow = ghs.Slice((g * _b + b) * h3, h3);
-                    var tp = tape.Slice((int)(cur * 7 * h), 7 * h);
-                    var xZr = tp[..h2]; var zr = tp.Slice(h2, h2); var xN = tp.Slice(4 * h, h); var a = tp.Slice(5 * h, h); var n = tp.Slice(6 * h, h);
-                    rstd[(int)(cur * 2)] = Normalize(gRow[..h2], xZr);
-                    rstd[(int)(cur * 2) + 1] = Normalize(gRow.Slice(h2, h), xN);
-                    GatesForward(zrIn.Slice(row * h2, h2), _wZr.AsSpan(g * h2, h2), xZr, zr);
-                    CandidateForward(nIn.Slice(row * h, h), _wN.AsSpan(g * h, h), _bN.AsSpan(g * h, h), xN, zr[h..], a, n);
-                    Lerp(states.Slice((int)(prev * h), h), n, zr[..h], states.Slice((int)(next * h), h));
+                    var sv = new Saved(tape.Slice(cur * width, width), h);
+                    var rs = rstd.Slice(cur * Rstds, Rstds);
+                    rs[2] = Normalize(uRow[..h2], sv.XiZr);
+                    Affine(sv.XiZr, c.WIhZr, c.BZr, giZr);
+                    rs[3] = Normalize(uRow[h2..], sv.XiN);
+                    Affine(sv.XiN, c.WIhN, c.BIhN, giN);
+                    rs[0] = Normalize(gRow[..h2], sv.XZr);
+                    rs[1] = Normalize(gRow[h2..], sv.XN);
+                    GatesForward(giZr, c.WZr, sv.XZr, sv.Zr);
+                    CandidateForward(giN, c.WN, c.BN, sv.XN, sv.Zr[h..], sv.A, sv.N);
+                    Lerp(states.Slice(prev * h, h), sv.N, sv.Zr[..h], states.Slice((prev + _b) * h, h));
                 }
+            }
         }
     }
 
@@ -161,61 +192,77 @@ public sealed class FusedLayerNormGru
     public void Backward()
     {
         var grad = Hiddens.grad ?? throw new InvalidOperationException("Hiddens has no gradient: run the loss's backward first");
-        int h = _h, h2 = 2 * _h, h3 = 3 * _h;
-        var dHiddens = grad.contiguous();
-        var (dGh, dZrIn, dNIn) = (_dGh, _dZrIn, _dNIn); // every entry is written below
-        var dwZr = new float[_g * h2]; var dwN = new float[_g * h]; var dbN = new float[_g * h];
-        var dh = new float[h]; var dzr = new float[h2]; var dxN = new float[h]; var dxZr = new float[h2];
-        var carry = zeros(_g, _b, h);          // what flows into h_t from step t + 1
+        int h = _h, h2 = 2 * h, h3 = 3 * h, width = TapeWidth(h);
+        // Per cell: dw_ih,zr, db_zr (b_ih,zr's and b_hh,zr's), dw_hh,zr, dw_ih,n, db_ih,n, dw_hh,n, db_hh,n.
+        var dWIhZr = new float[_g * h2]; var dBZr = new float[_g * h2]; var dWZr = new float[_g * h2];
+        var dWIhN = new float[_g * h]; var dBIhN = new float[_g * h]; var dWN = new float[_g * h]; var dBN = new float[_g * h];
+        var dh = new float[h]; var dzr = new float[h2]; var dgiN = new float[h]; var dx = new float[h2];
+        var carry = zeros(_g, _b, h); // what flows into h_t from step t + 1
         using (no_grad())
         {
-            var dOut = Floats(dHiddens); var states = Floats(_states); var tape = Floats(_tape); var rstd = Floats(_rstd);
-            var dGhs = Floats(dGh); var dZr = Floats(dZrIn); var dN = Floats(dNIn);
+            var dOut = Floats(grad.contiguous()); var states = Floats(_states); var tape = Floats(_tape); var rstd = Floats(_rstd);
+            var dGh = Floats(_dGh); var dU = Floats(_dU);
             for (int t = _t - 1; t >= 0; t--)
             {
                 using var step = NewDisposeScope();
                 var direct = empty(_g, _b, h);
                 var carries = Floats(carry); var directs = Floats(direct);
                 for (int g = 0; g < _g; g++)
+                {
+                    var c = _cellValues[g];
+                    int o = g * h, o2 = g * h2;
                     for (int b = 0; b < _b; b++)
                     {
-                        int row = (t * _g + g) * _b + b;
-                        long cur = ((long)g * _t + t) * _b + b;
-                        long prev = ((long)g * (_t + 1) + t) * _b + b;
-                        var tp = tape.Slice((int)(cur * 7 * h), 7 * h);
-                        var xZr = tp[..h2]; var zr = tp.Slice(h2, h2); var xN = tp.Slice(4 * h, h); var a = tp.Slice(5 * h, h); var n = tp.Slice(6 * h, h);
-                        Add(dOut.Slice((int)(cur * h), h), carries.Slice((g * _b + b) * h, h), dh);
-                        var dGhRow = dGhs.Slice((int)(cur * h3), h3);
-                        // h' = h + z (n - h): dz, dn, and the direct path to h
-                        LerpBackward(dh, states.Slice((int)(prev * h), h), n, zr[..h], dzr.AsSpan(0, h), directs.Slice((g * _b + b) * h, h));
-                        // n = relu(gi_n + r a), a = w_n x_n + b_n: dgi_n, dr (into dzr's r half), and dx_n
-                        CandidateBackward(dh, zr[h..], a, n, xN, _wN.AsSpan(g * h, h), dN.Slice(row * h, h), dzr.AsSpan(h, h),
-                            dwN.AsSpan(g * h, h), dbN.AsSpan(g * h, h), dxN);
-                        NormalizeBackward(dxN, xN, rstd[(int)(cur * 2) + 1], dGhRow.Slice(h2, h));
-                        // [z; r] = sigma(gi_zr + w_zr x_zr): dgi_zr and dx_zr
-                        GatesBackward(dzr, zr, xZr, _wZr.AsSpan(g * h2, h2), dZr.Slice(row * h2, h2), dwZr.AsSpan(g * h2, h2), dxZr);
-                        NormalizeBackward(dxZr, xZr, rstd[(int)(cur * 2)], dGhRow[..h2]);
+                        var (cur, prev, ur) = Rows(t, g, b);
+                        var sv = new Saved(tape.Slice(cur * width, width), h);
+                        var rs = rstd.Slice(cur * Rstds, Rstds);
+                        var dGhRow = dGh.Slice(cur * h3, h3);
+                        var dURow = dU.Slice(ur * h3, h3);
+                        Add(dOut.Slice(cur * h, h), carries.Slice((g * _b + b) * h, h), dh);
+                        // h' = h + z (n - h): dz (into dzr's z half), dn (over dh), and the direct path to h
+                        LerpBackward(dh, states.Slice(prev * h, h), sv.N, sv.Zr[..h], dzr.AsSpan(0, h), directs.Slice((g * _b + b) * h, h));
+                        // n = relu(gi_n + r a), a = w_hh,n x_n + b_hh,n: dgi_n, dr (into dzr's r half), dx_n, then dg_n
+                        CandidateBackward(dh, sv.Zr[h..], sv.A, sv.N, sv.XN, c.WN, dgiN, dzr.AsSpan(h, h), dWN.AsSpan(o, h), dBN.AsSpan(o, h), dx.AsSpan(0, h));
+                        NormalizeBackward(dx.AsSpan(0, h), sv.XN, rs[1], dGhRow[h2..]);
+                        // gi_n = w_ih,n LN(u_n) + b_ih,n: du_n
+                        AffineBackward(dgiN, sv.XiN, c.WIhN, dWIhN.AsSpan(o, h), dBIhN.AsSpan(o, h), dx.AsSpan(0, h));
+                        NormalizeBackward(dx.AsSpan(0, h), sv.XiN, rs[3], dURow[h2..]);
+                        // [z; r] = sigma(gi_zr + w_hh,zr x_zr): dgi_zr (over dzr), dx_zr, then dg_zr
+                        GatesBackward(dzr, sv.Zr, sv.XZr, c.WZr, dWZr.AsSpan(o2, h2), dx);
+                        NormalizeBackward(dx, sv.XZr, rs[0], dGhRow[..h2]);
+                        // gi_zr = w_ih,zr LN(u_zr) + b_zr: du_zr
+                        AffineBackward(dzr, sv.XiZr, c.WIhZr, dWIhZr.AsSpan(o2, h2), dBZr.AsSpan(o2, h2), dx);
+                        NormalizeBackward(dx, sv.XiZr, rs[2], dURow[..h2]);
                     }
+                }
                 // dh_{t-1} = direct + W_hh^T dg for every cell in one product.
-                var next = bmm(dGh.select(1, t), _w).add_(direct).MoveToOuterDisposeScope();
+                var next = bmm(_dGh.select(1, t), _w).add_(direct).MoveToOuterDisposeScope();
                 carry.Dispose();
                 carry = next;
             }
         }
-        // dW_hh = sum over steps and rows of dg h^T: one product per cell over all of them.
-        Tensor dW;
+        Tensor dWhh, dWih;
         using (no_grad())
-            dW = bmm(dGh.view(_g, (long)_t * _b, h3).transpose(1, 2), _states.narrow(1, 0, _t).reshape(_g, (long)_t * _b, h));
-        // One backward pass of a surrogate whose gradient is what was computed above: the input side through
-        // autograd's graph, the recurrent parameters as constants times themselves.
-        var surrogate = (_giZr * dZrIn).sum() + (_giN * dNIn).sum();
+        {
+            long rows = (long)_t * _b;
+            // dW_hh = sum of dg h^T, dW_ih = sum of du x^T: one product each over every step and row.
+            dWhh = bmm(_dGh.view(_g, rows, h3).transpose(1, 2), _states.narrow(1, 0, _t).reshape(_g, rows, h));
+            dWih = _dU.view(rows, _g * h3).t().mm(_inputs.view(rows, -1));
+        }
+        Tensor Grad(float[] d, int offset, int size) => tensor(d.AsSpan(offset, size).ToArray());
+        var surrogate = zeros(1);
         for (int g = 0; g < _g; g++)
         {
             var p = _cells[g];
-            surrogate = surrogate + (p["gru.weight_hh"] * dW[g]).sum()
-                + (p["gru.ln_hh_zr.weight"] * tensor(dwZr.AsSpan(g * h2, h2).ToArray())).sum()
-                + (p["gru.ln_hh_n.weight"] * tensor(dwN.AsSpan(g * h, h).ToArray())).sum()
-                + (p["gru.ln_hh_n.bias"] * tensor(dbN.AsSpan(g * h, h).ToArray())).sum();
+            var terms = new (string Name, Tensor Grad)[]
+            {
+                ("gru.weight_ih", dWih.narrow(0, g * h3, h3)), ("gru.weight_hh", dWhh[g]),
+                ("gru.ln_ih_zr.weight", Grad(dWIhZr, g * h2, h2)), ("gru.ln_ih_zr.bias", Grad(dBZr, g * h2, h2)),
+                ("gru.ln_hh_zr.weight", Grad(dWZr, g * h2, h2)), ("gru.ln_hh_zr.bias", Grad(dBZr, g * h2, h2)),
+                ("gru.ln_ih_n.weight", Grad(dWIhN, g * h, h)), ("gru.ln_ih_n.bias", Grad(dBIhN, g * h, h)),
+                ("gru.ln_hh_n.weight", Grad(dWN, g * h, h)), ("gru.ln_hh_n.bias", Grad(dBN, g * h, h)),
+            };
+            foreach (var (name, d) in terms) surrogate = surrogate + (p[name] * d).sum();
         }
         surrogate.backward();
     }
@@ -284,15 +331,29 @@ public sealed class FusedLayerNormGru
         return Avx.Multiply(p, twoToK);
     }
 
-    /// <summary>Through [z; r] = sigma(pre), pre = gi + w x: dgi = d[z; r] sigma (1 - sigma), dw += dgi x, dx = dgi w.</summary>
-    static void GatesBackward(ReadOnlySpan<float> dzr, ReadOnlySpan<float> zr, ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> dgi, Span<float> dw, Span<float> dx)
+    /// <summary>Through [z; r] = sigma(pre), pre = gi + w x: dpre = d[z; r] sigma (1 - sigma) over d, dw += dpre x, dx = dpre w.</summary>
+    static void GatesBackward(Span<float> d, ReadOnlySpan<float> zr, ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> dw, Span<float> dx)
     {
-        var dv = Vec(dzr); var zv = Vec(zr); var xv = Vec(x); var wv = Vec(w); var dgv = Vec(dgi); var dwv = Vec(dw); var dxv = Vec(dx);
+        var dv = Vec(d); var zv = Vec(zr); var xv = Vec(x); var wv = Vec(w); var dwv = Vec(dw); var dxv = Vec(dx);
         for (int i = 0; i < dv.Length; i++)
         {
-            var d = dv[i] * zv[i] * (Vector256<float>.One - zv[i]);
-            dgv[i] = d; dwv[i] += d * xv[i]; dxv[i] = d * wv[i];
+            var dp = dv[i] * zv[i] * (Vector256<float>.One - zv[i]);
+            dv[i] = dp; dwv[i] += dp * xv[i]; dxv[i] = dp * wv[i];
         }
+    }
+
+    /// <summary>y = w x + b.</summary>
+    static void Affine(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        var xv = Vec(x); var wv = Vec(w); var bv = Vec(bias); var yv = Vec(y);
+        for (int i = 0; i < yv.Length; i++) yv[i] = wv[i] * xv[i] + bv[i];
+    }
+
+    /// <summary>Through y = w x + b: db += dy, dw += dy x, dx = dy w.</summary>
+    static void AffineBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> dw, Span<float> db, Span<float> dx)
+    {
+        var dyv = Vec(dy); var xv = Vec(x); var wv = Vec(w); var dwv = Vec(dw); var dbv = Vec(db); var dxv = Vec(dx);
+        for (int i = 0; i < dyv.Length; i++) { dbv[i] += dyv[i]; dwv[i] += dyv[i] * xv[i]; dxv[i] = dyv[i] * wv[i]; }
     }
 
     /// <summary>a = w x + b, n = relu(gi + r a).</summary>

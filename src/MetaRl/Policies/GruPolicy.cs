@@ -107,7 +107,7 @@ public sealed class GruPolicy
     }
 
     /// <summary>The layer-normalised cell's update gate is sigma(. - ForgetBias): it starts out mostly keeping the state.</summary>
-    const double ForgetBias = 1.0;
+    internal const double ForgetBias = 1.0;
 
     readonly TorchSharp.Modules.GRU? _gru;
 
@@ -128,10 +128,20 @@ public sealed class GruPolicy
     {
         int hs = hiddenSize;
         long steps = inputs.shape[0];
-        var (zrIn, nIn) = LayerNormInputGates(cells, inputs, hs);
+        // LN(W_x,zr x) + b_h,zr - [ForgetBias (z), 0 (r)] and LN(W_x,n x), for every step and cell at once: [T, G, B, .].
+        var shift = cat([full(hs, ForgetBias, dtype: inputs.dtype), zeros(hs, dtype: inputs.dtype)]);
+        var zrIn = new List<Tensor>(cells.Count);
+        var nIn = new List<Tensor>(cells.Count);
+        foreach (var p in cells)
+        {
+            // A product per layer norm, not one split in two: layer norm copies a split's strided half first.
+            var (wZrIn, wNIn) = ZrAndN(p["gru.weight_ih"], hs);
+            zrIn.Add(LayerNorm(nn.functional.linear(inputs, wZrIn), p, "gru.ln_ih_zr") + (p["gru.ln_hh_zr.bias"] - shift));
+            nIn.Add(LayerNorm(nn.functional.linear(inputs, wNIn), p, "gru.ln_ih_n"));
+        }
         // unbind, not [t]: the backward of T selects would add T full-size gradients (quadratic in T).
-        var giZr = zrIn.unbind(0);
-        var giN = nIn.unbind(0);
+        var giZr = stack(zrIn, 1).unbind(0);
+        var giN = stack(nIn, 1).unbind(0);
         Tensor Stacked(string name) => stack(cells.Select(p => p[name]), 0).unsqueeze(1); // [G, 1, size]
         // [G, H, 2H] and [G, H, H] as views of the stacked [G, 2H, H] and [G, H, H] weights: the backward's products
         // with their transposes then read contiguous memory. Stacked as [G, H, 3H] instead, that product went
@@ -156,26 +166,6 @@ public sealed class GruPolicy
             hiddens.Add(h = h.lerp(n, zr[0]).MoveToOuterDisposeScope()); // (1 - z) h + z n
         }
         return stack(hiddens, 1);
-    }
-
-    /// <summary>
-    /// What the layer-normalised cells' gates take from the inputs [T, B, in], for every step and cell at once:
-    /// LN(W_x,zr x) + b_h,zr - [ForgetBias (z), 0 (r)] as [T, G, B, 2H] and LN(W_x,n x) as [T, G, B, H].
-    /// </summary>
-    internal static (Tensor Zr, Tensor N) LayerNormInputGates(IReadOnlyList<ParameterSet> cells, Tensor inputs, int hiddenSize)
-    {
-        int hs = hiddenSize;
-        var shift = cat([full(hs, ForgetBias, dtype: inputs.dtype), zeros(hs, dtype: inputs.dtype)]);
-        var zrIn = new List<Tensor>(cells.Count);
-        var nIn = new List<Tensor>(cells.Count);
-        foreach (var p in cells)
-        {
-            // A product per layer norm, not one split in two: layer norm copies a split's strided half first.
-            var (wZrIn, wNIn) = ZrAndN(p["gru.weight_ih"], hs);
-            zrIn.Add(LayerNorm(nn.functional.linear(inputs, wZrIn), p, "gru.ln_ih_zr") + (p["gru.ln_hh_zr.bias"] - shift));
-            nIn.Add(LayerNorm(nn.functional.linear(inputs, wNIn), p, "gru.ln_ih_n"));
-        }
-        return (stack(zrIn, 1), stack(nIn, 1));
     }
 
     /// <summary>

@@ -14,13 +14,14 @@ namespace MetaRl.Benchmarks;
 /// equations issued op by op from .NET (any other parameter set), for backpropagation through a whole
 /// minibatch and for one step of the sampler; the layer-normalised cell (gru-cell: layer-norm), which
 /// always runs op by op; and an RL2 agent with that cell and a separate value GRU, whose two GRUs run as one
-/// recurrence, against the same two GRUs run one after the other.
+/// recurrence, against the same two GRUs run one after the other and against the fused recurrence PPO runs.
 /// Run: dotnet run -c Release --project bench/MetaRl.Benchmarks -- --filter '*Gru*'
 /// </summary>
 public class GruBenchmarks
 {
     GruPolicy _policy = null!, _layerNorm = null!;
     Rl2Agent _agent = null!;
+    readonly FusedLayerNormGru.Workspace _workspace = new();
     ParameterSet _opByOp = null!;
     Tensor _inputs = null!, _h0 = null!, _step = null!, _agentInputs = null!;
 
@@ -65,6 +66,16 @@ public class GruBenchmarks
         using var scope = NewDisposeScope();
         var (pi, values) = _agent.Forward(_agentInputs);
         AgentBackward(pi, values);
+    }
+
+    [Benchmark(Description = "RL2 agent, the two GRUs fused (PPO's path: FusedLayerNormGru): forward + backward through 100 steps")]
+    public void AgentFused()
+    {
+        using var scope = NewDisposeScope();
+        var (pi, values, recurrence) = _agent.ForwardFused(_agentInputs, _workspace);
+        (pi.Entropy().sum() + values.pow(2).sum()).backward();
+        recurrence!.Backward();
+        foreach (var p in _agent.Parameters.Values) p.grad?.zero_();
     }
 
     [Benchmark(Description = "RL2 agent, the same two GRUs one after the other: forward + backward through 100 steps")]

@@ -59,6 +59,33 @@ internal static class Bench
         stdout.WriteLine($"pytorch-maml-rl on this machine: 16.5 s; ratio {16.5 / median:0.0}x faster (bar: 5x, i.e. <= 3.3 s)");
     }
 
+    /// <summary>
+    /// Seconds per RL2 PPO update at the MDP table's n = 10 setting (200 trials of 100 steps, layer-norm policy
+    /// and value GRUs of 128 units, 4 epochs of 4 minibatches) with the fused recurrence and with autograd's op by
+    /// op (fused-gru=false), updates of the two runs alternating so that a drift in the machine's speed hits both.
+    /// </summary>
+    public static void Rl2(TextWriter stdout, int iterations, int threads)
+    {
+        if (iterations < 1) throw new UsageException("--iterations must be >= 1");
+        var setting = Rl2Reproduction.MdpTable.Single(s => s.Label == "n=10").Training;
+        TrainingRun Run(bool fused) => new("rl2", "tabular-mdp", new Dictionary<string, string>(setting) { ["fused-gru"] = fused ? "true" : "false" }, seed: 1);
+        var runs = new[] { Run(true), Run(false) };
+        foreach (var run in runs) run.RunIteration(); // warm-up: JIT, allocator, the fused path's buffers
+        var seconds = new[] { new List<double>(), new List<double>() };
+        for (int i = 0; i < iterations; i++)
+            for (int r = 0; r < 2; r++)
+            {
+                var clock = Stopwatch.StartNew();
+                runs[r].RunIteration();
+                seconds[r].Add(clock.Elapsed.TotalSeconds);
+            }
+        double Median(List<double> x) { x.Sort(); return x[x.Count / 2]; }
+        double fused = Median(seconds[0]), opByOp = Median(seconds[1]);
+        stdout.WriteLine($"rl2: PPO update, tabular-mdp n = 10 (200 trials x 100 steps, layer-norm policy and value GRUs of 128 units, 4 epochs x 4 minibatches), {threads} libtorch thread(s)");
+        stdout.WriteLine($"seconds per update: fused {fused:0.00} (min {seconds[0][0]:0.00}, max {seconds[0][^1]:0.00}), op by op {opByOp:0.00} (min {seconds[1][0]:0.00}, max {seconds[1][^1]:0.00}), medians over {iterations} updates each after a warm-up");
+        stdout.WriteLine($"op by op / fused: {opByOp / fused:0.00}");
+    }
+
     /// <summary>Resident memory of a run on 2D navigation after iteration 50 and after the last.</summary>
     public static void Memory(TextWriter stdout, string algorithm, int iterations)
     {

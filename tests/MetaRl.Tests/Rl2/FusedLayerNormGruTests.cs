@@ -1,5 +1,9 @@
+using MetaRl.Algorithms;
 using MetaRl.Algorithms.Rl2;
+using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
+using MetaRl.Envs.TabularMdp;
+using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Torch;
 using static TorchSharp.torch;
@@ -100,6 +104,42 @@ public class FusedLayerNormGruTests
             }
         }
         Assert.Equal(30, checkedEntries); // three entries of each of the cell's ten tensors
+    }
+
+    /// <summary>
+    /// A PPO update through the fused recurrence moves every parameter as the update through autograd's op-by-op
+    /// recurrence (fused-gru=false) does: the same gradients, so the same steps up to rounding (Adam's first steps
+    /// are nearly the gradient's sign, so an entry whose gradient is near zero may differ; the directions agree).
+    /// </summary>
+    [Fact]
+    public void APpoUpdateThroughTheFusedRecurrenceMovesEveryParameterAsTheOpByOpOne()
+    {
+        var tasks = new RandomMdpDistribution();
+        ParameterSet Update(bool fused, out ParameterSet initial)
+        {
+            var config = new Rl2Config
+            {
+                Optimizer = "ppo", GruCell = "layer-norm", ValueNetwork = "separate", HiddenSize = 16, EpisodesPerTrial = 2,
+                BatchSize = 400, Minibatches = 2, Epochs = 2, FusedGru = fused,
+            };
+            Config.Validate(config);
+            var learner = new MetaRl.Algorithms.Rl2.Rl2(tasks, config, new TrpoConfig(), new CommonConfig { GaeLambda = 0.3, NumBatches = 10 }, new Rng(3));
+            initial = learner.Agent.Parameters.DetachedClone();
+            learner.Iterate();
+            return learner.Agent.Parameters.DetachedClone();
+        }
+        using var scope = NewDisposeScope();
+        var fusedAfter = Update(true, out var fusedBefore);
+        var opByOpAfter = Update(false, out var opByOpBefore);
+        foreach (var name in fusedBefore.Names)
+        {
+            Assert.True(fusedBefore[name].eq(opByOpBefore[name]).all().item<bool>(), name); // the same start
+            var fused = fusedAfter[name] - fusedBefore[name];
+            var opByOp = opByOpAfter[name] - opByOpBefore[name];
+            Assert.True(fused.abs().max().item<float>() > 0, $"{name} did not move");
+            double cosine = (fused * opByOp).sum().item<float>() / (fused.norm().item<float>() * opByOp.norm().item<float>());
+            Assert.True(cosine > 0.99, $"{name}: the fused update's direction is {cosine:0.000} of the op-by-op one's");
+        }
     }
 
     [Fact]

@@ -40,9 +40,10 @@ public static class Rl2Reproduction
     // of one core); n = 25, held for 4,730 and annealed over 400, 413.56 where 480 annealed updates had reached
     // 335.09 (5.1 h). n = 100, k = 10 uses the paper's 256 units:
     // with 128 the agent dropped an arm for good (pulled in 0.4% of trials) and scored 81.88 against 82.70 with 256,
-    // which tries every arm; at k = 5, 128 units already try every arm and 256 gave no more (77.63 against 77.79).
+    // which tried every arm in those runs (the table's run with the fused recurrence dropped one too: 81.92); at k = 5,
+    // 128 units already try every arm and 256 gave no more (77.63 against 77.79).
     // Both train 600 annealed updates so that the full table fits the 3 hours on the slower of the machines
-    // we have had (a timed --full --jobs 2 there: 2.81 h, docs/results/rl2-bandits/report.md): k = 10 scored 82.65
+    // we have had (a timed --full --jobs 2 there: 2.81 h op by op, 1.45 h fused, docs/results/rl2-bandits/report.md): k = 10 scored 82.65
     // with 600 and 82.70 with 900; k = 5 77.67 with 600 and 78.10 held for 1,860 and annealed over 500 more, which
     // alone would have taken 2.5 h of one core there.
     static Dictionary<string, string> Rl2LayerNorm(int episodes, int batch, int iterations, double lr = 1e-3, int hidden = 128, int annealFrom = 0)

@@ -86,12 +86,12 @@ public sealed class FusedLayerNormGru
     /// <summary>One cell's gains and biases, as float arrays for the row kernels.</summary>
     sealed class Cell(ParameterSet p, int h)
     {
-        public readonly float[] WIhZr = Floats(p["gru.ln_ih_zr.weight"]), WIhN = Floats(p["gru.ln_ih_n.weight"]), BIhN = Floats(p["gru.ln_ih_n.bias"]);
-        public readonly float[] WZr = Floats(p["gru.ln_hh_zr.weight"]), WN = Floats(p["gru.ln_hh_n.weight"]), BN = Floats(p["gru.ln_hh_n.bias"]);
+        public readonly float[] WIhZr = Copy(p["gru.ln_ih_zr.weight"]), WIhN = Copy(p["gru.ln_ih_n.weight"]), BIhN = Copy(p["gru.ln_ih_n.bias"]);
+        public readonly float[] WZr = Copy(p["gru.ln_hh_zr.weight"]), WN = Copy(p["gru.ln_hh_n.weight"]), BN = Copy(p["gru.ln_hh_n.bias"]);
         /// <summary>b_ih,zr + b_hh,zr - [ForgetBias; 0]: the gates' constant term.</summary>
-        public readonly float[] BZr = Floats(p["gru.ln_ih_zr.bias"] + p["gru.ln_hh_zr.bias"]
+        public readonly float[] BZr = Copy(p["gru.ln_ih_zr.bias"] + p["gru.ln_hh_zr.bias"]
             - cat([full(h, GruPolicy.ForgetBias), zeros(h)]));
-        static float[] Floats(Tensor t) => t.detach().cpu().data<float>().ToArray();
+        static float[] Copy(Tensor t) => t.detach().cpu().data<float>().ToArray();
     }
 
     readonly IReadOnlyList<ParameterSet> _cells;
@@ -118,6 +118,7 @@ public sealed class FusedLayerNormGru
         if (!Supports(inputs, cells.Count, hiddenSize)) throw new ArgumentException("the fused recurrence does not support these inputs; see Supports", nameof(inputs));
         _cells = cells;
         _g = cells.Count; _t = (int)inputs.shape[0]; _b = (int)inputs.shape[1]; _h = hiddenSize;
+        bool forBackward = is_grad_enabled();
         using (no_grad())
         {
             _cellValues = cells.Select(p => new Cell(p, hiddenSize)).ToArray();
@@ -128,10 +129,10 @@ public sealed class FusedLayerNormGru
             _states.select(1, 0).zero_();
             // u = W_ih x for every step, row and cell in one product: [T, B, G * 3H].
             var u = nn.functional.linear(_inputs, cat(cells.Select(p => p["gru.weight_ih"]).ToList(), 0));
-            Forward(u);
+            Forward(u, forBackward);
         }
         var hiddens = _states.narrow(1, 1, _t);
-        Hiddens = is_grad_enabled() ? hiddens.detach().requires_grad_(true) : hiddens;
+        Hiddens = forBackward ? hiddens.detach().requires_grad_(true) : hiddens;
     }
 
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
@@ -150,12 +151,14 @@ public sealed class FusedLayerNormGru
     /// <summary>Offsets of row (t, g, b): in [G, T, B] (tape, rstd, dGh), in [G, T + 1, B] (states: h before the step), in [T, B, G] (u, dU).</summary>
     (int Cur, int Prev, int U) Rows(int t, int g, int b) => ((g * _t + t) * _b + b, (g * (_t + 1) + t) * _b + b, (t * _b + b) * _g + g);
 
-    void Forward(Tensor u)
+    /// <summary>The recurrence; <paramref name="save"/>: keep every row's values for the backward pass (else one row's scratch serves them all).</summary>
+    void Forward(Tensor u, bool save)
     {
         int h = _h, h2 = 2 * h, h3 = 3 * h, width = TapeWidth(h);
         var wT = _w.transpose(1, 2).contiguous(); // [G, H, 3H]: g = h W_hh^T for every cell in one product
         var us = Floats(u); var states = Floats(_states); var tape = Floats(_tape); var rstd = Floats(_rstd);
         var giZr = new float[h2]; var giN = new float[h];
+        var scratch = new float[width]; var scratchRstd = new float[Rstds]; // PPO's no-grad pass over the whole batch saves nothing
         for (int t = 0; t < _t; t++)
         {
             using var step = NewDisposeScope();
@@ -169,8 +172,8 @@ public sealed class FusedLayerNormGru
                     var (cur, prev, ur) = Rows(t, g, b);
                     var uRow = us.Slice(ur * h3, h3);
                     var gRow = ghs.Slice((g * _b + b) * h3, h3);
-                    var sv = new Saved(tape.Slice(cur * width, width), h);
-                    var rs = rstd.Slice(cur * Rstds, Rstds);
+                    var sv = new Saved(save ? tape.Slice(cur * width, width) : scratch, h);
+                    var rs = save ? rstd.Slice(cur * Rstds, Rstds) : scratchRstd;
                     rs[2] = Normalize(uRow[..h2], sv.XiZr);
                     Affine(sv.XiZr, c.WIhZr, c.BZr, giZr);
                     rs[3] = Normalize(uRow[h2..], sv.XiN);

@@ -63,13 +63,14 @@ public sealed class Rl2 : IMetaLearner
     readonly TrialSampler _sampler;
     readonly optim.Optimizer _optimizer;
     readonly ReturnScale _scale = new();
-    /// <summary>The fused layer-norm GRUs' buffers, reused by every pass of every update (see <see cref="FusedLayerNormGru.Workspace"/>).</summary>
-    readonly FusedLayerNormGru.Workspace _workspace = new();
+    /// <summary>The fused layer-norm GRUs' buffers, reused by every pass of every update (see <see cref="FusedLayerNormGru.Workspace"/>); null with fused-gru off.</summary>
+    readonly FusedLayerNormGru.Workspace? _workspace;
     int _iteration;
 
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
         _tasks = tasks; _config = config; _trpo = trpo; _common = common; _rng = rng;
+        _workspace = config.FusedGru ? new FusedLayerNormGru.Workspace() : null;
         // The MLP policies' common keys do not shape the GRU; config.yaml lists them at their defaults.
         var defaults = new CommonConfig();
         if (!common.HiddenSizes.SequenceEqual(defaults.HiddenSizes))
@@ -138,14 +139,6 @@ public sealed class Rl2 : IMetaLearner
         return (tensor(adv, [batch.Length, batch.Trials]), _scale.Normalize(tensor(returns, [batch.Length, batch.Trials])));
     }
 
-    /// <summary>The agent's forward pass for PPO: fused where it can be (then the caller runs the recurrence's Backward after the loss's), unless fused-gru is off.</summary>
-    (IActionDistribution Policy, Tensor Values, FusedLayerNormGru? Recurrence) PpoForward(Tensor inputs)
-    {
-        if (_config.FusedGru) return Agent.ForwardFused(inputs, _workspace);
-        var (pi, values) = Agent.Forward(inputs);
-        return (pi, values, null);
-    }
-
     /// <summary>PPO's clipped objective over minibatches of whole trials; the value loss shares the GRU.</summary>
     Dictionary<string, double> PpoUpdate(TrialBatch batch)
     {
@@ -155,7 +148,7 @@ public sealed class Rl2 : IMetaLearner
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values, _) = PpoForward(inputs);
+            var (pi, values, _) = Agent.ForwardFused(inputs, _workspace);
             oldLogp = pi.LogProb(actions);
             (adv, returns) = Targets(batch, values);
         }
@@ -173,7 +166,7 @@ public sealed class Rl2 : IMetaLearner
                 using var inner = NewDisposeScope();
                 var mb = tensor(order.AsSpan(start, size).ToArray());
                 var m = mask.index_select(1, mb);
-                var (pi, values, recurrence) = PpoForward(inputs.index_select(1, mb));
+                var (pi, values, recurrence) = Agent.ForwardFused(inputs.index_select(1, mb), _workspace);
                 var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
                 var a = adv.index_select(1, mb);
                 var lp = -MaskedMean(min(ratio * a, ratio.clamp(1 - _config.Clip, 1 + _config.Clip) * a), m);

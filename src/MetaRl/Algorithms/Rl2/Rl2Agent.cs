@@ -85,15 +85,15 @@ public sealed class Rl2Agent
     }
 
     /// <summary>
-    /// As <see cref="Forward"/>, for PPO's update: with the layer-normalised cell (where <see cref="FusedLayerNormGru.Supports"/>)
-    /// the GRUs run fused in <paramref name="workspace"/>, and the caller must call the returned recurrence's
-    /// Backward after the loss's backward to carry the gradient through time; otherwise the recurrence is null
-    /// and autograd does it all.
+    /// As <see cref="Forward"/>, for PPO's update: given a <paramref name="workspace"/>, the layer-normalised cell's
+    /// GRUs (where <see cref="FusedLayerNormGru.Supports"/>) run fused in it, and the caller must call the returned
+    /// recurrence's Backward after the loss's backward to carry the gradient through time; otherwise (no workspace:
+    /// fused-gru off) the recurrence is null and autograd does it all.
     /// </summary>
-    public (IActionDistribution Policy, Tensor Values, FusedLayerNormGru? Recurrence) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace workspace)
+    public (IActionDistribution Policy, Tensor Values, FusedLayerNormGru? Recurrence) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace? workspace)
     {
         ParameterSet[] cells = ValueGru is null ? [Policy.Parameters] : [Policy.Parameters, ValueGru.Parameters];
-        if (Policy.CellKind != GruCell.LayerNorm || !FusedLayerNormGru.Supports(inputs, cells.Length, HiddenSize))
+        if (workspace is null || Policy.CellKind != GruCell.LayerNorm || !FusedLayerNormGru.Supports(inputs, cells.Length, HiddenSize))
         {
             var (pi, v) = Forward(inputs);
             return (pi, v, null);

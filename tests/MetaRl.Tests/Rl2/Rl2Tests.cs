@@ -537,7 +537,7 @@ public class Rl2Tests : IDisposable
         Rl2Reproduction.Options Full(int? iterations = null) => new(Rl2Reproduction.Bandits, Quick: false, Full: true, Only: null, Seed: 1, OutRoot: _root, Iterations: iterations);
         var order = Rl2Reproduction.TrainingOrder(Full()).Select(s => s.Label).ToList();
         Assert.Equal(9, order.Count);
-        // The 256-unit n = 100, k = 10 run (600 updates of 20,000 steps through two 256-unit GRUs) before the n = 500
+        // The 256-unit n = 100, k = 10 run (900 updates of 20,000 steps through two 256-unit GRUs) before the n = 500
         // runs (200 of 50,000 through two of 128 units), and the n = 10 runs (one GRU, 3 million steps) last.
         Assert.True(order.IndexOf("n=100, k=10") < order.IndexOf("n=500, k=5"), string.Join(" / ", order));
         Assert.Equal(["n=10, k=5", "n=10, k=10", "n=10, k=50"], order.TakeLast(3));

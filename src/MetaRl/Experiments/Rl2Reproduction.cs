@@ -42,8 +42,9 @@ public static class Rl2Reproduction
     // (uniform-coef 0.001, a deviation from the paper's objective): with 128 units the agent dropped an arm for good
     // (pulled in 0.4% of trials; 81.88), and with 256 one run still did (the 1.45 h table's, arm 1 in 0.5% of
     // trials: 81.92; the other 256-unit runs kept every arm and scored 82.61-82.80). The entropy bonus cannot
-    // bring such an arm back (its gradient vanishes with the arm's probability); KL(uniform || pi) does not, and at
-    // 0.001 it costs nothing measurable (82.89 against 82.70 over 900 updates, every arm tried). At k = 5,
+    // bring such an arm back (its gradient vanishes with the arm's probability); the gradient of KL(uniform || pi)
+    // does not vanish, and at 0.001 it costs nothing measurable (82.89 against 82.70 over 900 updates, every arm tried;
+    // the table's run, a new draw, 82.27 with every arm tried). At k = 5,
     // 128 units already try every arm and 256 gave no more (77.63 against 77.79).
     // k = 5 trains 600 annealed updates and k = 10 900 so that the full table fits the 3 hours on the slower of
     // the machines we have had (a timed --full --jobs 2 there: 2.81 h op by op, 1.45 h fused with k = 10 at 600,

@@ -38,18 +38,12 @@ public static class Rl2Reproduction
     // else tried moved the plateau (docs/algorithms/rl2.md, fourth round); held at that rate for 6,520 updates and then
     // annealed over 1,000 more it reached 145.20 where 600 annealed updates had reached 127.23 (seventh round; 4.2 h
     // of one core); n = 25, held for 4,730 and annealed over 400, 413.56 where 480 annealed updates had reached
-    // 335.09 (5.1 h). n = 100, k = 10 uses the paper's 256 units and a small pull towards the uniform policy
-    // (uniform-coef 0.001, a deviation from the paper's objective): with 128 units the agent dropped an arm for good
-    // (pulled in 0.4% of trials; 81.88), and with 256 one run still did (the 1.45 h table's, arm 1 in 0.5% of
-    // trials: 81.92; the other 256-unit runs kept every arm and scored 82.61-82.80). The entropy bonus cannot
-    // bring such an arm back (its gradient vanishes with the arm's probability); the gradient of KL(uniform || pi)
-    // does not vanish, and at 0.001 it costs nothing measurable (82.89 against 82.70 over 900 updates, every arm tried;
-    // the table's run, a new draw, 82.27 with every arm tried). At k = 5,
-    // 128 units already try every arm and 256 gave no more (77.63 against 77.79).
-    // k = 5 trains 600 annealed updates and k = 10 900 so that the full table fits the 3 hours on the slower of
-    // the machines we have had (a timed --full --jobs 2 there: 2.81 h op by op, 1.45 h fused with k = 10 at 600,
-    // docs/results/rl2-bandits/report.md): k = 5 scored 77.67 with 600 and 78.10 held for 1,860 and annealed over
-    // 500 more, which alone would have taken 2.5 h of one core there.
+    // 335.09 (5.1 h). n = 100, k = 10 uses the paper's 256 units and uniform-coef 0.001 (a deviation from the
+    // paper's objective) because its agent dropped an arm for good with 128 units (81.88) and in one 256-unit run
+    // (81.92): the entropy bonus's gradient vanishes with an arm's probability, KL(uniform || pi)'s does not
+    // (docs/algorithms/rl2.md, "Dropped arms" and the twelfth round). At k = 5, 128 units already try every arm.
+    // k = 5 trains 600 annealed updates and k = 10 900 so that the full table fits the 3 hours on the
+    // slower of our machines (at most 1.80 h there; 78.10 at k = 5 took 2,360 updates, 2.5 h of one core alone).
     static Dictionary<string, string> Rl2LayerNorm(int episodes, int batch, int iterations, double lr = 1e-3, int hidden = 128, int annealFrom = 0, double uniformCoef = 0)
     {
         var values = Rl2(episodes, hidden, batch, lr, iterations, 0.05, "separate", "layer-norm");

@@ -24,6 +24,18 @@ public interface ITaskDistribution
     void SetTask(IEnv env, object task);
 }
 
+/// <summary>
+/// A task family whose tasks can be written as a vector of (some of) their parameters, each standardised by
+/// the training prior's mean and standard deviation (so that the prior's mean scores a squared error of 1 per
+/// component). Meta-training may read it; an agent never does at test time (RL2's task-inference loss).
+/// </summary>
+public interface ITaskDescriptors
+{
+    int DescriptorSize { get; }
+    /// <summary>Writes the standardised parameters of <paramref name="task"/> into <paramref name="descriptor"/> (DescriptorSize floats).</summary>
+    void Describe(object task, Span<float> descriptor);
+}
+
 /// <summary>The typed view of a task family.</summary>
 public interface ITaskDistribution<TTask> : ITaskDistribution where TTask : notnull
 {

@@ -47,7 +47,7 @@ public class FusedLayerNormGruTests
         var reference = autograd.grad([Loss(pi, values)], names.Select(n => agent.Parameters[n]).ToList());
 
         using var workspace = new FusedLayerNormGru.Workspace();
-        var (fusedPi, fusedValues, recurrence) = agent.ForwardFused(xs, workspace);
+        var (fusedPi, fusedValues, _, recurrence) = agent.ForwardFused(xs, workspace);
         Assert.NotNull(recurrence);
         Assert.True((fusedPi.LogProb(actions) - pi.LogProb(actions)).abs().max().item<float>() < 1e-5);
         Assert.True((fusedValues - values).abs().max().item<float>() < 1e-5);
@@ -110,9 +110,12 @@ public class FusedLayerNormGruTests
     /// A PPO update through the fused recurrence moves every parameter as the update through autograd's op-by-op
     /// recurrence (fused-gru=false) does: the same gradients, so the same steps up to rounding (Adam's first steps
     /// are nearly the gradient's sign, so an entry whose gradient is near zero may differ; the directions agree).
+    /// With task-coef the task-inference loss's gradient reaches the policy's GRU through the fused backward too.
     /// </summary>
-    [Fact]
-    public void APpoUpdateThroughTheFusedRecurrenceMovesEveryParameterAsTheOpByOpOne()
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    public void APpoUpdateThroughTheFusedRecurrenceMovesEveryParameterAsTheOpByOpOne(double taskCoef)
     {
         var tasks = new RandomMdpDistribution();
         ParameterSet Update(bool fused, out ParameterSet initial)
@@ -120,7 +123,7 @@ public class FusedLayerNormGruTests
             var config = new Rl2Config
             {
                 Optimizer = "ppo", GruCell = "layer-norm", ValueNetwork = "separate", HiddenSize = 16, EpisodesPerTrial = 2,
-                BatchSize = 400, Minibatches = 2, Epochs = 2, FusedGru = fused,
+                BatchSize = 400, Minibatches = 2, Epochs = 2, FusedGru = fused, TaskCoef = taskCoef,
             };
             Config.Validate(config);
             var learner = new MetaRl.Algorithms.Rl2.Rl2(tasks, config, new TrpoConfig(), new CommonConfig { GaeLambda = 0.3, NumBatches = 10 }, new Rng(3));
@@ -131,6 +134,7 @@ public class FusedLayerNormGruTests
         using var scope = NewDisposeScope();
         var fusedAfter = Update(true, out var fusedBefore);
         var opByOpAfter = Update(false, out var opByOpBefore);
+        Assert.Equal(taskCoef > 0, fusedBefore.Names.Contains("task.0.weight"));
         foreach (var name in fusedBefore.Names)
         {
             Assert.True(fusedBefore[name].eq(opByOpBefore[name]).all().item<bool>(), name); // the same start
@@ -170,7 +174,7 @@ public class FusedLayerNormGruTests
         var xs = randn(new long[] { 5, 2, agent.InputSize }, generator: new TorchSharp.torch.Generator(12));
         Assert.False(FusedLayerNormGru.Supports(xs, 2, 6));
         using var workspace = new FusedLayerNormGru.Workspace();
-        var (pi, values, recurrence) = agent.ForwardFused(xs, workspace);
+        var (pi, values, _, recurrence) = agent.ForwardFused(xs, workspace);
         Assert.Null(recurrence);
         var (refPi, refValues) = agent.Forward(xs);
         Assert.True(values.eq(refValues).all().item<bool>());

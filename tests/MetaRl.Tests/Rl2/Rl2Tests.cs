@@ -369,6 +369,92 @@ public class Rl2Tests : IDisposable
         Assert.Contains("2d-navigation has continuous actions: leave uniform-coef at 0", ex.Message);
     }
 
+    [Fact]
+    public void TaskDescriptorsAreTheTasksParametersStandardisedByThePrior()
+    {
+        // By hand: p ~ U[0, 1] has mean 1/2 and standard deviation 1/sqrt(12).
+        var bandits = new BernoulliBanditDistribution(3);
+        var d = new float[3];
+        bandits.Describe(new BanditTask([0.5, 1.0, 0.0]), d);
+        Assert.Equal([0f, (float)Math.Sqrt(3), -(float)Math.Sqrt(3)], d);
+
+        // mu ~ N(1, 1): minus 1 (the transitions are not part of it).
+        var mdps = new RandomMdpDistribution(states: 2, actions: 1);
+        var m = new float[mdps.DescriptorSize];
+        mdps.Describe(new MdpTask(2, 1, [0.25, 0.75, 1.0, 0.0], [3.0, 0.5]), m);
+        Assert.Equal([2f, -0.5f], m);
+
+        // Over the training distribution every component has mean 0 and variance 1 (5,000 tasks: standard errors
+        // about 0.014 on a mean and 0.02 on a variance); a wrong prior moment would miss by far more.
+        foreach (var (family, size) in new (ITaskDistribution, int)[] { (new RandomMdpDistribution(), 50), (new BernoulliBanditDistribution(5), 5) })
+        {
+            var describe = (ITaskDescriptors)family;
+            Assert.Equal(size, describe.DescriptorSize);
+            var tasks = family.SampleTasks(5000, new Rng(7));
+            var row = new float[size];
+            var sum = new double[size];
+            var squares = new double[size];
+            foreach (var task in tasks)
+            {
+                describe.Describe(task, row);
+                for (int i = 0; i < size; i++) { sum[i] += row[i]; squares[i] += row[i] * row[i]; }
+            }
+            for (int i = 0; i < size; i++)
+            {
+                double mean = sum[i] / tasks.Count, variance = squares[i] / tasks.Count - mean * mean;
+                Assert.InRange(mean, -0.06, 0.06);
+                Assert.InRange(variance, 0.92, 1.08);
+            }
+        }
+    }
+
+    [Fact]
+    public void TaskCoefNeedsPpoAndATaskFamilyThatDescribesItsTasks()
+    {
+        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = "trpo"; c.TaskCoef = 1; }));
+        Assert.Equal("task-coef is a term of the PPO loss; it needs optimizer=ppo", ex.Message);
+        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = "ppo"; c.TaskCoef = 1; }));
+        Assert.Contains("2d-navigation does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0", ex.Message);
+        // Off, the agent has no task head and starts from the same weights as with it.
+        var off = Learner(new BernoulliBanditDistribution(5), c => c.Optimizer = "ppo");
+        var on = Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = "ppo"; c.TaskCoef = 1; });
+        Assert.Null(off.Agent.TaskHead);
+        Assert.Equal(off.Agent.Parameters.Names.Count + 2, on.Agent.Parameters.Names.Count);
+        foreach (var name in off.Agent.Parameters.Names)
+            Assert.True(off.Agent.Parameters[name].eq(on.Agent.Parameters[name]).all().item<bool>(), name);
+    }
+
+    /// <summary>
+    /// The task-inference loss makes the hidden state an estimate of the task: after training, the task head's
+    /// error at the first pull of a trial (the agent has seen nothing: the prior's mean is the best guess, error 1)
+    /// is about 1, and by the last pull it has fallen well below, from what the agent saw in between.
+    /// </summary>
+    [Fact]
+    public void TheTaskInferenceLossTeachesTheHiddenStateTheArmsProbabilities()
+    {
+        var bandits = new BernoulliBanditDistribution(5);
+        var learner = Learner(bandits, c =>
+        {
+            c.Optimizer = "ppo"; c.HiddenSize = 32; c.BatchSize = 2000; c.Lr = 3e-3; c.EpisodesPerTrial = 10; c.TaskCoef = 1;
+        });
+        var losses = new List<double>();
+        for (int i = 0; i < 40; i++) losses.Add(learner.Iterate().Stats["task_loss"]);
+        Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() - 0.05, $"task loss {losses.Take(5).Average():0.000} -> {losses.TakeLast(5).Average():0.000}");
+
+        using var scope = NewDisposeScope();
+        var tasks = bandits.Sample(2000, new Rng(5));
+        var batch = learner.RunTrials(tasks.Cast<object>().ToList(), 10, new Rng(6));
+        var hiddens = learner.Agent.Policy.Hiddens(batch.InputsTensor(), learner.Agent.Policy.InitialState(batch.Trials));
+        var prediction = learner.Agent.TaskPrediction(hiddens); // [10, 2000, 5]
+        var target = new float[tasks.Count * 5];
+        for (int b = 0; b < tasks.Count; b++) bandits.Describe(tasks[b], target.AsSpan(b * 5, 5));
+        var error = (prediction - tensor(target, [1, tasks.Count, 5])).pow(2).mean([1, 2]); // per pull
+        double first = error[0].item<float>(), last = error[9].item<float>();
+        Console.WriteLine($"task-inference error by pull: {string.Join(" ", error.data<float>().ToArray().Select(e => e.ToString("0.000")))}");
+        Assert.InRange(first, 0.95, 1.1);
+        Assert.True(last < first - 0.15, $"error at the first pull {first:0.000}, at the last {last:0.000}");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

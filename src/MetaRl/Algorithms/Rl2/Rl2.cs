@@ -24,6 +24,7 @@ public sealed class Rl2Config
     [Key("clip", "ppo: clipping range of the probability ratio", Min = 0, MinExclusive = true)] public double Clip { get; set; } = 0.2;
     [Key("ent-coef", "ppo: entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; } = 0.01;
     [Key("uniform-coef", "ppo, discrete actions: weight of KL(uniform || pi), a pull towards uniform that, unlike the entropy bonus, does not vanish for an action whose probability is already near zero (keeps a bandit agent from dropping arms for good); 0: off, the paper's objective", Min = 0)] public double UniformCoef { get; set; }
+    [Key("task-coef", "ppo: weight of a task-inference loss (privileged information in meta-training, Humplik et al. 2019): a linear head on the policy's hidden state predicts the task's parameters (a bandit's arm probabilities, an MDP's mean rewards), standardised by the prior, at every step (squared error); the agent never sees them. Needs a task family that describes its tasks (bandits, tabular MDPs); 0: off, the paper's objective", Min = 0)] public double TaskCoef { get; set; }
     [Key("vf-coef", "ppo: weight of the value loss (on the shared GRU or the value GRU)", Min = 0)] public double VfCoef { get; set; } = 0.5;
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
     [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 by the end of num-batches")] public bool AnnealLr { get; set; }
@@ -50,7 +51,8 @@ public sealed class Rl2Config
 /// the "slow" one an ordinary policy-gradient method run over whole trials. Each iteration:
 ///   1. draw one task per trial and run every trial for n episodes, keeping the hidden state across them;
 ///   2. advantages by GAE over the whole trial (the trial, not the episode, is the unit of discounting);
-///   3. update by TRPO (the paper's) or PPO, backpropagating through time over each trial.
+///   3. update by TRPO (the paper's) or PPO, backpropagating through time over each trial (PPO may add a
+///      task-inference loss, task-coef: a deviation from the paper that supervises the memory with the task).
 /// Adapting to a new task takes no gradient: the agent just keeps running (see <see cref="AdaptTo"/>).
 /// </summary>
 public sealed class Rl2 : IMetaLearner
@@ -65,6 +67,8 @@ public sealed class Rl2 : IMetaLearner
     readonly ReturnScale _scale = new();
     /// <summary>The fused layer-norm GRUs' buffers, reused by every pass of every update (see <see cref="FusedLayerNormGru.Workspace"/>); null with fused-gru off.</summary>
     readonly FusedLayerNormGru.Workspace? _workspace;
+    /// <summary>The task family's descriptions of its tasks, for the task-inference loss; null with task-coef 0.</summary>
+    readonly ITaskDescriptors? _descriptors;
     int _iteration;
 
     public Rl2(ITaskDistribution tasks, Rl2Config config, TrpoConfig trpo, CommonConfig common, Rng rng)
@@ -77,7 +81,13 @@ public sealed class Rl2 : IMetaLearner
             throw new UsageException("hidden-sizes sizes the MLP policies; rl2's policy is a GRU: set hidden-size (its units) instead");
         if (common.Nonlinearity != defaults.Nonlinearity)
             throw new UsageException("nonlinearity is the MLP policies' activation; rl2's GRU has its own (gru-cell: standard or layer-norm)");
-        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell, common.InitStd);
+        if (config.TaskCoef > 0 && tasks is not ITaskDescriptors)
+            throw new UsageException($"task-coef trains a head to predict the task's parameters; {tasks.Name} does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0");
+        if (config.TaskCoef > 0 && config.Optimizer != "ppo")
+            throw new UsageException("task-coef is a term of the PPO loss; it needs optimizer=ppo");
+        _descriptors = config.TaskCoef > 0 ? (ITaskDescriptors)tasks : null;
+        Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == "separate", config.Cell, common.InitStd,
+            taskDescriptorSize: _descriptors?.DescriptorSize ?? 0);
         _sampler = new TrialSampler(tasks);
         if (config.UniformCoef > 0 && tasks.ActionSpace is not Discrete)
             throw new UsageException($"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
@@ -104,7 +114,7 @@ public sealed class Rl2 : IMetaLearner
         var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.MeanRewards);
         if (_config.Optimizer == "ppo")
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = LearningRate(_iteration);
-        var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch) : TrpoUpdate(batch);
+        var stats = _config.Optimizer == "ppo" ? PpoUpdate(batch, Descriptors(tasks)) : TrpoUpdate(batch);
         _iteration++;
         var trialReturns = batch.TrialReturns();
         stats["first_episode_return"] = batch.MeanEpisodeReturn(0);
@@ -139,8 +149,22 @@ public sealed class Rl2 : IMetaLearner
         return (tensor(adv, [batch.Length, batch.Trials]), _scale.Normalize(tensor(returns, [batch.Length, batch.Trials])));
     }
 
-    /// <summary>PPO's clipped objective over minibatches of whole trials; the value loss shares the GRU.</summary>
-    Dictionary<string, double> PpoUpdate(TrialBatch batch)
+    /// <summary>The tasks' standardised parameters [1, B, D], the task-inference head's targets at every step; null with task-coef 0.</summary>
+    Tensor? Descriptors(IReadOnlyList<object> tasks)
+    {
+        if (_descriptors is null) return null;
+        int d = _descriptors.DescriptorSize;
+        var data = new float[tasks.Count * d];
+        for (int b = 0; b < tasks.Count; b++) _descriptors.Describe(tasks[b], data.AsSpan(b * d, d));
+        return tensor(data, [1, tasks.Count, d]);
+    }
+
+    /// <summary>
+    /// PPO's clipped objective over minibatches of whole trials; the value loss shares the GRU (or trains the value GRU).
+    /// With <paramref name="descriptors"/> the task-inference loss joins it: the squared error of the task head's
+    /// prediction at every step, so the gradient shapes the policy's memory into an estimate of the task.
+    /// </summary>
+    Dictionary<string, double> PpoUpdate(TrialBatch batch, Tensor? descriptors)
     {
         var inputs = batch.InputsTensor();
         var actions = batch.ActionsTensor();
@@ -148,14 +172,14 @@ public sealed class Rl2 : IMetaLearner
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values, _) = Agent.ForwardFused(inputs, _workspace);
+            var (pi, values, _, _) = Agent.ForwardFused(inputs, _workspace);
             oldLogp = pi.LogProb(actions);
             (adv, returns) = Targets(batch, values);
         }
 
         int trials = batch.Trials, size = Math.Max(1, trials / _config.Minibatches);
         var order = new long[trials];
-        double policyLoss = 0, valueLoss = 0, entropy = 0, clipFraction = 0;
+        double policyLoss = 0, valueLoss = 0, entropy = 0, clipFraction = 0, taskLoss = 0;
         int updates = 0;
         for (int epoch = 0; epoch < _config.Epochs; epoch++)
         {
@@ -166,7 +190,7 @@ public sealed class Rl2 : IMetaLearner
                 using var inner = NewDisposeScope();
                 var mb = tensor(order.AsSpan(start, size).ToArray());
                 var m = mask.index_select(1, mb);
-                var (pi, values, recurrence) = Agent.ForwardFused(inputs.index_select(1, mb), _workspace);
+                var (pi, values, hiddens, recurrence) = Agent.ForwardFused(inputs.index_select(1, mb), _workspace);
                 var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
                 var a = adv.index_select(1, mb);
                 var lp = -MaskedMean(min(ratio * a, ratio.clamp(1 - _config.Clip, 1 + _config.Clip) * a), m);
@@ -174,6 +198,12 @@ public sealed class Rl2 : IMetaLearner
                 var h = MaskedMean(pi.Entropy(), m);
                 var loss = lp + _config.VfCoef * lv - _config.EntCoef * h;
                 if (_config.UniformCoef > 0) loss = loss + _config.UniformCoef * MaskedMean(((Policies.Categorical)pi).KlFromUniform(), m);
+                if (descriptors is not null)
+                {
+                    var lt = MaskedMean((Agent.TaskPrediction(hiddens) - descriptors.index_select(1, mb)).pow(2).mean([-1]), m);
+                    taskLoss += NonFiniteException.Check(lt.item<float>(), "the RL2 task-inference loss");
+                    loss = loss + _config.TaskCoef * lt;
+                }
                 policyLoss += NonFiniteException.Check(lp.item<float>(), "the RL2 PPO policy loss");
                 valueLoss += NonFiniteException.Check(lv.item<float>(), "the RL2 value loss");
                 entropy += h.item<float>();
@@ -186,11 +216,13 @@ public sealed class Rl2 : IMetaLearner
                 _optimizer.step();
             }
         }
-        return new Dictionary<string, double>
+        var stats = new Dictionary<string, double>
         {
             ["policy_loss"] = policyLoss / updates, ["value_loss"] = valueLoss / updates,
             ["entropy"] = entropy / updates, ["clip_fraction"] = clipFraction / updates,
         };
+        if (descriptors is not null) stats["task_loss"] = taskLoss / updates; // 1: no better than the prior's mean
+        return stats;
     }
 
     /// <summary>TRPO on the policy (GRU and policy head) over the whole batch; then the value head is fitted on the new hidden states.</summary>

@@ -13,10 +13,13 @@ namespace MetaRl.Algorithms.Rl2;
 /// about the task. A linear policy head reads the hidden state; a linear value head reads either the same
 /// hidden state (shared) or that of a second GRU over the same inputs (separate, as rllab's recurrent
 /// baseline and the pytorch_rl2 reproduction), so that fitting values does not reshape the policy's memory.
+/// With <c>taskDescriptorSize</c> &gt; 0 a third linear head, used only in meta-training, reads the policy's
+/// hidden state and predicts the task's parameters (see Rl2Config.TaskCoef).
 /// </summary>
 public sealed class Rl2Agent
 {
-    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false, GruCell cell = GruCell.Standard, double initStd = 1.0)
+    public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false, GruCell cell = GruCell.Standard, double initStd = 1.0,
+        int taskDescriptorSize = 0)
     {
         ObservationSize = observationSize;
         ActionSpace = actionSpace;
@@ -32,7 +35,10 @@ public sealed class Rl2Agent
             Value = new ParameterSet([.. head.Names.Zip(head.Values), .. gru.Select(n => ("value_" + n, ValueGru.Parameters[n]))]);
         }
         else Value = head;
-        Parameters = new ParameterSet([.. Policy.Parameters.Names.Zip(Policy.Parameters.Values), .. Value.Names.Zip(Value.Values)]);
+        // Drawn after the others, so that an agent without it starts from the same weights as before it existed.
+        if (taskDescriptorSize > 0) TaskHead = ParameterSet.Leaves(Mlp.Init("task.", [hiddenSize, taskDescriptorSize], rng.Split()));
+        Parameters = new ParameterSet([.. Policy.Parameters.Names.Zip(Policy.Parameters.Values), .. Value.Names.Zip(Value.Values),
+            .. TaskHead is null ? [] : TaskHead.Names.Zip(TaskHead.Values)]);
     }
 
     readonly int _actionEncoding;
@@ -49,7 +55,9 @@ public sealed class Rl2Agent
     public ParameterSet Value { get; }
     /// <summary>The value function's own GRU, or null when the value head reads the policy's hidden state.</summary>
     public GruPolicy? ValueGru { get; }
-    /// <summary>All leaves (the same tensors as Policy's and Value's), for saving and for a joint optimiser.</summary>
+    /// <summary>The task-inference head (meta-training only), or null.</summary>
+    public ParameterSet? TaskHead { get; }
+    /// <summary>All leaves (the same tensors as Policy's, Value's and TaskHead's), for saving and for a joint optimiser.</summary>
     public ParameterSet Parameters { get; }
 
     /// <summary>
@@ -73,15 +81,22 @@ public sealed class Rl2Agent
     /// <summary>Action distributions [T, B] and values [T, B] for inputs [T, B, in] of trials that start at t = 0.</summary>
     public (IActionDistribution Policy, Tensor Values) Forward(Tensor inputs)
     {
+        var (pi, values, _) = ForwardWithHiddens(inputs);
+        return (pi, values);
+    }
+
+    /// <summary>As <see cref="Forward"/>, also giving the policy's hidden states [T, B, H].</summary>
+    (IActionDistribution Policy, Tensor Values, Tensor Hiddens) ForwardWithHiddens(Tensor inputs)
+    {
         int trials = (int)inputs.shape[1];
         if (ValueGru is not null && Policy.CellKind == GruCell.LayerNorm)
         {
             // Both layer-normalised GRUs in one recurrence: each step's ops run once for both (0.81 of the time of running them apart).
             var both = GruPolicy.LayerNormHiddens([Policy.Parameters, ValueGru.Parameters], inputs, zeros(2, trials, HiddenSize, dtype: inputs.dtype), HiddenSize);
-            return (Policy.Head(both[0]), Values(both[1]));
+            return (Policy.Head(both[0]), Values(both[1]), both[0]);
         }
         var h = Policy.Hiddens(inputs, Policy.InitialState(trials));
-        return (Policy.Head(h), Values(ValueGru is null ? h : ValueHiddens(inputs)));
+        return (Policy.Head(h), Values(ValueGru is null ? h : ValueHiddens(inputs)), h);
     }
 
     /// <summary>
@@ -90,17 +105,17 @@ public sealed class Rl2Agent
     /// recurrence's Backward after the loss's backward to carry the gradient through time; otherwise (no workspace:
     /// fused-gru off) the recurrence is null and autograd does it all.
     /// </summary>
-    public (IActionDistribution Policy, Tensor Values, FusedLayerNormGru? Recurrence) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace? workspace)
+    public (IActionDistribution Policy, Tensor Values, Tensor Hiddens, FusedLayerNormGru? Recurrence) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace? workspace)
     {
         ParameterSet[] cells = ValueGru is null ? [Policy.Parameters] : [Policy.Parameters, ValueGru.Parameters];
         if (workspace is null || Policy.CellKind != GruCell.LayerNorm || !FusedLayerNormGru.Supports(inputs, cells.Length, HiddenSize))
         {
-            var (pi, v) = Forward(inputs);
-            return (pi, v, null);
+            var (pi, v, h) = ForwardWithHiddens(inputs);
+            return (pi, v, h, null);
         }
         var recurrence = new FusedLayerNormGru(cells, inputs, HiddenSize, workspace);
         var policy = recurrence.Hiddens[0];
-        return (Policy.Head(policy), Values(ValueGru is null ? policy : recurrence.Hiddens[1]), recurrence);
+        return (Policy.Head(policy), Values(ValueGru is null ? policy : recurrence.Hiddens[1]), policy, recurrence);
     }
 
     /// <summary>The hidden states [T, B, H] the value head reads: the value GRU's, or the policy's when shared.</summary>
@@ -111,4 +126,7 @@ public sealed class Rl2Agent
     }
 
     public Tensor Values(Tensor hiddens) => Mlp.Forward(hiddens, Value, "value.", 1, Activation.Tanh).squeeze(-1);
+
+    /// <summary>The task-inference head's prediction [T, B, D] of the task's standardised parameters from the policy's hidden states.</summary>
+    public Tensor TaskPrediction(Tensor hiddens) => Mlp.Forward(hiddens, TaskHead ?? throw new InvalidOperationException("this agent has no task-inference head"), "task.", 1, Activation.Tanh);
 }

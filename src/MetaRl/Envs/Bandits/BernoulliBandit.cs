@@ -44,7 +44,7 @@ public sealed class BernoulliBanditEnv(BanditTask task, Rng rng) : ITaskEnv<Band
 /// Bernoulli bandits with p_i ~ U[0, 1] per arm (RL2, Table 1). Out of distribution: p_i ~ Beta(0.5, 0.5),
 /// which puts most arms near 0 or 1.
 /// </summary>
-public sealed class BernoulliBanditDistribution(int arms = 5) : TaskDistribution<BanditTask>
+public sealed class BernoulliBanditDistribution(int arms = 5) : TaskDistribution<BanditTask>, ITaskDescriptors
 {
     public int Arms { get; } = arms >= 2 ? arms : throw new ArgumentOutOfRangeException(nameof(arms), arms, "a bandit needs at least 2 arms");
     public override string Name => $"bandit-k{Arms}";
@@ -63,6 +63,15 @@ public sealed class BernoulliBanditDistribution(int arms = 5) : TaskDistribution
     {
         CheckCount(n);
         return Enumerable.Range(0, n).Select(_ => new BanditTask(Enumerable.Range(0, Arms).Select(_ => rng.Beta(0.5, 0.5)).ToArray())).ToList();
+    }
+
+    public int DescriptorSize => Arms;
+
+    /// <summary>The arms' probabilities, standardised by U[0, 1]'s mean 1/2 and standard deviation 1/sqrt(12).</summary>
+    public void Describe(object task, Span<float> descriptor)
+    {
+        var probs = ((BanditTask)task).Probs;
+        for (int i = 0; i < Arms; i++) descriptor[i] = (float)((probs[i] - 0.5) * Math.Sqrt(12));
     }
 
     public override ITaskEnv<BanditTask> CreateEnv(BanditTask task, Rng rng)

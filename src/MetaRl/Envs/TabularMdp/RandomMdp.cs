@@ -60,7 +60,7 @@ public sealed class TabularMdpEnv(MdpTask task, int episodeLength, Rng rng) : IT
 /// N(mean, 1), episodes of 10 steps from state 0. Out of distribution: near-deterministic transitions,
 /// P(.|s,a) ~ Dirichlet(0.1, ..., 0.1).
 /// </summary>
-public sealed class RandomMdpDistribution(int states = 10, int actions = 5, int episodeLength = 10) : TaskDistribution<MdpTask>
+public sealed class RandomMdpDistribution(int states = 10, int actions = 5, int episodeLength = 10) : TaskDistribution<MdpTask>, ITaskDescriptors
 {
     public int States { get; } = states >= 1 ? states : throw new ArgumentOutOfRangeException(nameof(states), states, "must be >= 1");
     public int Actions { get; } = actions >= 1 ? actions : throw new ArgumentOutOfRangeException(nameof(actions), actions, "must be >= 1");
@@ -86,6 +86,20 @@ public sealed class RandomMdpDistribution(int states = 10, int actions = 5, int 
             tasks.Add(new MdpTask(States, Actions, p, mu));
         }
         return tasks;
+    }
+
+    /// <summary>
+    /// The mean rewards mu(s, a) (States x Actions). Not the transitions: their States^2 x Actions probabilities
+    /// (250 of the table's 300 parameters) would outnumber an RL2 agent's hidden units, and the measured gap to a
+    /// planner on the posterior means is in exploiting the rewards seen (docs/algorithms/rl2.md).
+    /// </summary>
+    public int DescriptorSize => States * Actions;
+
+    /// <summary>The task's mean rewards standardised by their prior N(1, 1).</summary>
+    public void Describe(object task, Span<float> descriptor)
+    {
+        var mu = ((MdpTask)task).RewardMeans;
+        for (int i = 0; i < mu.Length; i++) descriptor[i] = (float)(mu[i] - 1);
     }
 
     public override ITaskEnv<MdpTask> CreateEnv(MdpTask task, Rng rng)

@@ -589,17 +589,17 @@ public class Rl2Tests : IDisposable
         Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
         Assert.Contains("| setup | RL2 - Random | RL2 - Greedy |", report);
 
-        // n = 10 holds its learning rate to update 6,520 (--quick above annealed its tiny run from the start):
+        // n = 10 holds its learning rate to update 2,340 (--quick above annealed its tiny run from the start):
         // fewer iterations are refused, unless the hold is set too.
         (code, _, err) = Run("reproduce", "rl2-mdps", "--setting", "n10", "--iterations", "600", "--out", _root);
         Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
-        Assert.Contains("--iterations 600: n=10 holds the learning rate to update 6520 and then anneals it to 0; give more than 6520 iterations, or --set anneal-from=N with N below 600", err);
+        Assert.Contains("--iterations 600: n=10 holds the learning rate to update 2340 and then anneals it to 0; give more than 2340 iterations, or --set anneal-from=N with N below 600", err);
         var n10 = Rl2Reproduction.MdpTable[0];
         var options = new Rl2Reproduction.Options(Rl2Reproduction.Mdps, Quick: false, Full: false, Only: ["n10"], Seed: 1, OutRoot: _root, Iterations: 600,
             Overrides: new Dictionary<string, string> { ["anneal-from"] = "0" });
         var shorter = Rl2Reproduction.TrainingValues(options, n10);
         Assert.Equal(("600", "0"), (shorter["num-batches"], shorter["anneal-from"]));
-        Assert.Equal("6520", Rl2Reproduction.TrainingValues(options with { Iterations = 7000, Overrides = null }, n10)["anneal-from"]);
+        Assert.Equal("2340", Rl2Reproduction.TrainingValues(options with { Iterations = 7000, Overrides = null }, n10)["anneal-from"]);
         var quick = Rl2Reproduction.TrainingValues(options with { Quick = true, Iterations = null, Overrides = null }, n10);
         Assert.Equal("60", quick["num-batches"]);
         Assert.False(quick.ContainsKey("anneal-from"));

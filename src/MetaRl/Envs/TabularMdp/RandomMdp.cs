@@ -90,8 +90,9 @@ public sealed class RandomMdpDistribution(int states = 10, int actions = 5, int 
 
     /// <summary>
     /// The mean rewards mu(s, a) (States x Actions). Not the transitions: their States^2 x Actions probabilities
-    /// (250 of the table's 300 parameters) would outnumber an RL2 agent's hidden units, and the measured gap to a
-    /// planner on the posterior means is in exploiting the rewards seen (docs/algorithms/rl2.md).
+    /// (250 of the table's 300 parameters) outnumber an RL2 agent's 128 hidden units: with them in, the task loss
+    /// stayed at the prior's 1.00 for 140 updates; without them it fell from the start (docs/algorithms/rl2.md,
+    /// fourteenth round).
     /// </summary>
     public int DescriptorSize => States * Actions;
 

@@ -41,8 +41,9 @@ public static class Rl2Reproduction
     // mean rewards during meta-training, Humplik et al. 2019), which got further in 2,340 updates than the run
     // without it in 7,520 (fourteenth round). n = 100, k = 10 uses the paper's 256 units and uniform-coef 0.001
     // (a deviation from the paper's objective) because its agent dropped an arm for good with 128 units (81.88)
-    // and in one 256-unit run (81.92): the entropy bonus's gradient vanishes with an arm's probability, KL(uniform || pi)'s does not
-    // (docs/algorithms/rl2.md, "Dropped arms" and the twelfth round). At k = 5, 128 units already try every arm.
+    // and in one 256-unit run (81.92): the entropy bonus's gradient vanishes with an arm's probability,
+    // KL(uniform || pi)'s does not (docs/algorithms/rl2.md, "Dropped arms" and the twelfth round). At k = 5, 128
+    // units already try every arm.
     // k = 5 trains 600 annealed updates and k = 10 900 so that the full table fits the 3 hours on the
     // slower of our machines (at most 1.80 h there; 78.10 at k = 5 took 2,360 updates, 2.5 h of one core alone).
     static Dictionary<string, string> Rl2LayerNorm(int episodes, int batch, int iterations, double lr = 1e-3, int hidden = 128, int annealFrom = 0, double uniformCoef = 0, double taskCoef = 0)

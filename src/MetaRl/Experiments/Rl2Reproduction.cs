@@ -466,8 +466,8 @@ public static class Rl2Reproduction
         sb.AppendLine();
         List<string> keys = ["num-batches", "batch-size", "optimizer", "hidden-size", "gru-cell", "value-network", "lr", "ent-coef"];
         List<string> headers = ["updates", "steps per update", "optimizer", "GRU units", "cell", "value network", "lr", "ent-coef"];
-        if (trainedWith.Any(t => t.Values.ContainsKey("uniform-coef"))) { keys.Add("uniform-coef"); headers.Add("uniform-coef"); }
-        if (trainedWith.Any(t => t.Values.ContainsKey("task-coef"))) { keys.Add("task-coef"); headers.Add("task-coef"); }
+        foreach (var key in new[] { "uniform-coef", "task-coef" }) // the objective's deviations, listed where a setting uses one
+            if (trainedWith.Any(t => t.Values.ContainsKey(key))) { keys.Add(key); headers.Add(key); }
         sb.AppendLine($"| setup | {string.Join(" | ", headers)} |");
         sb.AppendLine($"|---|{string.Concat(headers.Select(_ => "---|"))}");
         foreach (var (setting, values) in trainedWith)

@@ -93,4 +93,36 @@ public class ClassicalTrialsTests
         Assert.All(ClassicalBaselines.Mdps, b => Assert.IsAssignableFrom<MdpAgent>(b.Make(b.Grid.Count > 0 ? b.Grid[0] : double.NaN)));
         Assert.All(ClassicalBaselines.Bandits.Concat(ClassicalBaselines.Mdps), b => Assert.Equal(b.Constant is null, b.Grid.Count == 0));
     }
+
+    [Fact]
+    public void TheMdpBaselinesTakeTheRewardPriorTheyAreGiven()
+    {
+        // Every agent that plans on a posterior starts it at the prior asked for: the tasks' N(1, 1) by default,
+        // the paper's N(0, 1) for the report's second set of columns.
+        foreach (var (baselines, prior) in new[] { (ClassicalBaselines.Mdps, 1.0), (ClassicalBaselines.MdpsWithPrior(0), 0.0) })
+        {
+            Assert.Equal(ClassicalBaselines.MdpColumns, baselines.Select(b => b.Column));
+            var planners = baselines.Select(b => b.Make(b.Grid.Count > 0 ? b.Grid[0] : double.NaN)).OfType<PlanningMdpAgent>().ToList();
+            Assert.Equal(6, planners.Count);
+            Assert.All(planners, a => Assert.Equal(prior, a.PriorRewardMean));
+        }
+        // The prior changes what an agent does: on the same tasks and seed, greedy with the paper's prior explores less.
+        var greedyPaper = ClassicalBaselines.MdpsWithPrior(0).Single(b => b.Name == "Greedy");
+        var greedyTasks = ClassicalBaselines.Mdps.Single(b => b.Name == "Greedy");
+        double paper = ClassicalTrials.RunMdp(() => (MdpAgent)greedyPaper.Make(0), Mdps, 10, 10, 3).Average();
+        double tasks = ClassicalTrials.RunMdp(() => (MdpAgent)greedyTasks.Make(0), Mdps, 10, 10, 3).Average();
+        Assert.NotEqual(paper, tasks);
+    }
+
+    [Fact]
+    public void BebIsGreedyWithAPriorRaisedByBeta()
+    {
+        // BEB's bonus beta / (1 + n) on the posterior mean (m + sum) / (1 + n) gives (m + beta + sum) / (1 + n): the
+        // posterior mean under the prior N(m + beta, 1). So BEB(beta = 1) with the paper's prior 0 makes exactly the
+        // choices of Greedy with the tasks' prior 1, task by task: why our Greedy scores near the paper's BEB.
+        double[] beb = ClassicalTrials.RunMdp(() => new Beb(1) { PriorRewardMean = 0 }, Mdps, 10, 10, 4);
+        double[] greedy = ClassicalTrials.RunMdp(() => new GreedyMdp(), Mdps, 10, 10, 4);
+        Assert.Equal(greedy, beb);
+        Assert.NotEqual(greedy, ClassicalTrials.RunMdp(() => new Beb(0.5) { PriorRewardMean = 0 }, Mdps, 10, 10, 4));
+    }
 }

@@ -566,6 +566,23 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    public void TheBarsAgainstThePaperAreTheReferences()
+    {
+        // RL2: within 2% (bandits) or 3% (MDPs) of the paper's RL2, or above it; a wide standard error does not widen it.
+        Assert.Equal("no", Rl2Reproduction.AgainstPaper(bandits: true, "RL2", 81.0, 2.0, 83.5));
+        Assert.Equal("yes", Rl2Reproduction.AgainstPaper(bandits: true, "RL2 (most likely action)", 82.0, 0.1, 83.5));
+        Assert.Equal("yes", Rl2Reproduction.AgainstPaper(bandits: false, "RL2", 151.6, 0.1, 156.2));
+        Assert.Equal("no", Rl2Reproduction.AgainstPaper(bandits: false, "RL2", 423.9, 2.6, 445.7));
+        Assert.Equal("above", Rl2Reproduction.AgainstPaper(bandits: false, "RL2", 460, 2.6, 445.7));
+        // A classical baseline: that share or two standard errors, whichever is wider ("UCB1 (RL2 code)" is not RL2).
+        Assert.Equal("yes", Rl2Reproduction.AgainstPaper(bandits: true, "UCB1 (RL2 code)", 80.0, 1.5, 82.4));
+        Assert.Equal("no", Rl2Reproduction.AgainstPaper(bandits: true, "UCB1 (RL2 code)", 80.0, 0.5, 82.4));
+        Assert.Equal("yes", Rl2Reproduction.AgainstPaper(bandits: false, "PSRL", 134.3, 0.1, 138.1));
+        Assert.Equal("no", Rl2Reproduction.AgainstPaper(bandits: false, "OPSRL", 135.0, 1.2, 144.1));
+        Assert.Equal("above", Rl2Reproduction.AgainstPaper(bandits: false, "BEB", 156.4, 1.2, 150.2));
+    }
+
+    [Fact]
     public void QuickTableReproductionsWriteBothTablesAndTheBeliefPlot()
     {
         var (code, output, err) = Run("reproduce", "rl2-bandits", "--quick", "--iterations", "2", "--test-trials", "40", "--threads", "1", "--out", _root);
@@ -587,7 +604,12 @@ public class Rl2Tests : IDisposable
         Assert.True(code == 0, err);
         report = File.ReadAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", "report.md"));
         Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
-        Assert.Contains("| setup | RL2 - Random | RL2 - Greedy |", report);
+        Assert.Contains("| setup | RL2 - Random | RL2 - Greedy | RL2 - Greedy (N(0, 1) prior) |", report);
+        // The baselines again with the paper's reward prior: a table of their own (Random has no prior), and rows against the paper.
+        Assert.Contains("### The same baselines with the paper's reward prior", report);
+        Assert.Contains("| setup | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy |", report);
+        Assert.Contains("| n=10 | BEB (N(0, 1) prior) | ", report);
+        Assert.Equal(1 + 7 + 6 + 2, File.ReadAllLines(Path.Combine(_root, "reproduce-rl2-mdps-quick", "results.csv")).Length);
 
         // n = 10 holds its learning rate to update 2,340 (--quick above annealed its tiny run from the start):
         // fewer iterations are refused, unless the hold is set too.

@@ -41,16 +41,23 @@ public static class ClassicalBaselines
     /// <summary>Table 2's columns, as the paper prints them.</summary>
     public static IReadOnlyList<string> MdpColumns { get; } = ["Random", "PSRL", "OPSRL", "UCRL2", "BEB", "eps-Greedy", "Greedy"];
 
-    /// <summary>Random, PSRL, OPSRL, UCRL2, BEB, eps-Greedy, Greedy (Table 2's columns).</summary>
-    public static IReadOnlyList<ClassicalBaseline> Mdps { get; } =
+    /// <summary>Random, PSRL, OPSRL, UCRL2, BEB, eps-Greedy, Greedy (Table 2's columns), with the tasks' reward prior N(1, 1).</summary>
+    public static IReadOnlyList<ClassicalBaseline> Mdps { get; } = MdpsWithPrior(MdpPosterior.DefaultPriorRewardMean);
+
+    /// <summary>
+    /// Table 2's baselines whose posterior starts every mean reward at N(<paramref name="priorRewardMean"/>, 1).
+    /// 0 is the default of Osband's TabulaRL agents, which RL2's table ran: an untried action then looks worse
+    /// than the tasks' N(1, 1) makes it, and the planners explore less (docs/algorithms/classical.md).
+    /// </summary>
+    public static IReadOnlyList<ClassicalBaseline> MdpsWithPrior(double priorRewardMean) =>
     [
         new("Random", null, None, _ => new RandomMdpAgent()),
-        new("PSRL", null, None, _ => new Psrl()),
-        new("OPSRL", "samples", [1, 2, 5, 10, 20], j => new Opsrl(checked((int)j))),
-        new("UCRL2", "scale", [0.01, 0.03, 0.1, 0.3, 1], c => new Ucrl2(c)),
-        new("BEB", "beta", [0, 0.1, 0.3, 1, 3, 10], b => new Beb(b)),
-        new("eps-Greedy", "epsilon", [0, 0.01, 0.05, 0.1, 0.2, 0.3], e => new EpsilonGreedyMdp(e)),
-        new("Greedy", null, None, _ => new GreedyMdp()),
+        new("PSRL", null, None, _ => new Psrl { PriorRewardMean = priorRewardMean }),
+        new("OPSRL", "samples", [1, 2, 5, 10, 20], j => new Opsrl(checked((int)j)) { PriorRewardMean = priorRewardMean }),
+        new("UCRL2", "scale", [0.01, 0.03, 0.1, 0.3, 1], c => new Ucrl2(c) { PriorRewardMean = priorRewardMean }),
+        new("BEB", "beta", [0, 0.1, 0.3, 1, 3, 10], b => new Beb(b) { PriorRewardMean = priorRewardMean }),
+        new("eps-Greedy", "epsilon", [0, 0.01, 0.05, 0.1, 0.2, 0.3], e => new EpsilonGreedyMdp(e) { PriorRewardMean = priorRewardMean }),
+        new("Greedy", null, None, _ => new GreedyMdp { PriorRewardMean = priorRewardMean }),
     ];
 
     /// <summary>

@@ -177,6 +177,26 @@ public class EnvDynamicsTests
     }
 
     [Fact]
+    public void MoreTasksFromTheSameSeedStartWithTheFewer()
+    {
+        // `reproduce --test-trials 2000` evaluates on the default 500 held-out tasks and 1,500 more: the first
+        // tasks of a longer draw are the shorter draw's, for MDPs and bandits alike.
+        var mdps = new RandomMdpDistribution();
+        var few = mdps.Sample(5, new Rng(11));
+        var more = mdps.Sample(20, new Rng(11));
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(few[i].Transitions, more[i].Transitions);
+            Assert.Equal(few[i].RewardMeans, more[i].RewardMeans);
+        }
+        Assert.NotEqual(more[5].RewardMeans, more[0].RewardMeans);
+        var bandits = new BernoulliBanditDistribution(10);
+        var fewArms = bandits.Sample(5, new Rng(12));
+        var moreArms = bandits.Sample(20, new Rng(12));
+        for (int i = 0; i < 5; i++) Assert.Equal(fewArms[i].Probs, moreArms[i].Probs);
+    }
+
+    [Fact]
     public void EmpiricalTransitionsMatchTheTask()
     {
         var task = new RandomMdpDistribution(states: 3, actions: 1, episodeLength: 1).Sample(1, new Rng(9))[0];

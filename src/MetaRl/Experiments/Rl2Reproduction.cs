@@ -365,18 +365,16 @@ public static class Rl2Reproduction
     {
         var test = HeldOutTasks(s, distribution, testTrials);
         var tune = distribution.SampleTasks(tuneTrials, new Rng(800_000 + s.Episodes * 100 + s.Arms));
-        // The MDP baselines run with the tasks' prior and again with the paper's (PaperPrior).
+        // The MDP baselines run with the tasks' prior and again with the paper's (PaperPrior); Random has no prior.
         (string Suffix, IReadOnlyList<ClassicalBaseline> Baselines)[] groups = s.Arms > 0
             ? [("", ClassicalBaselines.Bandits)]
-            : [("", ClassicalBaselines.Mdps), (PaperPrior, ClassicalBaselines.MdpsWithPrior(0))];
+            : [("", ClassicalBaselines.Mdps), (PaperPrior, ClassicalBaselines.MdpsWithPrior(0).Where(b => b.Name != "Random").ToList())];
         // The paper's figures are in the order of its columns; a baseline is compared with the column it names.
         var columns = (s.Arms > 0 ? ClassicalBaselines.BanditColumns : ClassicalBaselines.MdpColumns).ToList();
         var cells = new List<Cell>();
         var totalsOf = new Dictionary<string, double[]>();
         foreach (var (suffix, b) in groups.SelectMany(g => g.Baselines.Select(b => (g.Suffix, b))))
         {
-            // Random has no prior: it is run once.
-            if (suffix != "" && b.Name == "Random") continue;
             string name = b.Name + suffix;
             double chosen = b.Grid.Count > 0 ? b.Grid[0] : 0;
             if (b.Constant is not null && b.Grid.Count > 1)

@@ -278,7 +278,7 @@ public static class Rl2Reproduction
             }
             timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlier));
             string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, paired, coverage, timings, trainedWith, testTrials,
-                o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds);
+                o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds) + Notes(root);
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
             File.WriteAllText(Path.Combine(root, "paired.csv"), Csv(paired));
@@ -545,6 +545,19 @@ public static class Rl2Reproduction
         sb.AppendLine();
         sb.AppendLine(FormattableString.Invariant($"Wall time of this invocation so far: {wallSeconds:0} s ({wallSeconds / 3600:0.00} h){(o.TrainedByWorkers is { Count: > 0 } ? $", RL2 trained by {o.Jobs} worker processes side by side" : "")}."));
         return sb.ToString();
+    }
+
+    /// <summary>The file of hand-written notes a report ends with, in the experiment's output directory.</summary>
+    public const string NotesFile = "notes.md";
+
+    /// <summary>
+    /// <see cref="NotesFile"/>, if the output directory has one, to end the report with: what a report cannot know
+    /// (how its runs were trained over several invocations, what was measured beside it) survives regenerating it.
+    /// </summary>
+    static string Notes(string root)
+    {
+        string path = Path.Combine(root, NotesFile);
+        return File.Exists(path) ? Environment.NewLine + File.ReadAllText(path).TrimEnd() + Environment.NewLine : "";
     }
 
     static string Csv(List<Paired> paired) =>

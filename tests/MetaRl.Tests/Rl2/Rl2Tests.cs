@@ -600,9 +600,15 @@ public class Rl2Tests : IDisposable
         Assert.Matches(@"\| n=10, k=5 \| [+-]\d+\.\d\d ± \d+\.\d\d \((above|level|below)\) \| ", report);
         Assert.Equal(1 + 3, File.ReadAllLines(Path.Combine(root, "paired.csv")).Length);
 
+        Assert.DoesNotContain("## How this report was produced", report);
+
+        // Hand-written notes in the output directory end the report, so regenerating it keeps them.
+        Directory.CreateDirectory(Path.Combine(_root, "reproduce-rl2-mdps-quick"));
+        File.WriteAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", Rl2Reproduction.NotesFile), "## How this report was produced\n\nBy hand.\n\n");
         (code, _, err) = Run("reproduce", "rl2-mdps", "--quick", "--iterations", "1", "--test-trials", "10", "--threads", "1", "--out", _root);
         Assert.True(code == 0, err);
         report = File.ReadAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", "report.md"));
+        Assert.EndsWith("\n## How this report was produced\n\nBy hand.\n", report.ReplaceLineEndings("\n"));
         Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
         Assert.Contains("| setup | RL2 - Random | RL2 - Greedy | RL2 - Greedy (N(0, 1) prior) |", report);
         // The baselines again with the paper's reward prior: a table of their own (Random has no prior), and rows against the paper.

@@ -76,7 +76,7 @@ public static class Rl2Reproduction
     public static readonly Setting[] MdpTable =
     [
         new("n=10", 10, 0, [100.1, 138.1, 144.1, 146.6, 150.2, 132.8, 134.8], 156.2, true, Rl2LayerNorm(10, 20_000, 2740, lr: 3e-3, annealFrom: 2340, taskCoef: 0.5)),
-        new("n=25", 25, 0, [250.2, 408.8, 425.2, 424.1, 427.8, 377.3, 368.8], 445.7, true, Rl2LayerNorm(25, 25_000, 7020, lr: 3e-3, annealFrom: 5520, taskCoef: 0.5)),
+        new("n=25", 25, 0, [250.2, 408.8, 425.2, 424.1, 427.8, 377.3, 368.8], 445.7, true, Rl2LayerNorm(25, 25_000, 7980, lr: 3e-3, annealFrom: 6480, taskCoef: 0.5)),
         new("n=50", 50, 0, [499.7, 904.4, 930.7, 918.9, 917.8, 823.3, 769.3], 936.1, false, Rl2LayerNorm(50, 25_000, 400, taskCoef: 0.5)),
         new("n=75", 75, 0, [749.9, 1417.1, 1449.2, 1427.6, 1422.6, 1293.9, 1172.9], 1428.8, false, Rl2LayerNorm(75, 30_000, 300, taskCoef: 0.5)),
         new("n=100", 100, 0, [999.4, 1939.5, 1973.9, 1942.1, 1935.1, 1778.2, 1578.5], 1913.7, false, Rl2LayerNorm(100, 40_000, 300, taskCoef: 0.5)),

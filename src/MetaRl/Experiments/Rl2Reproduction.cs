@@ -256,6 +256,7 @@ public static class Rl2Reproduction
         var trainedWith = new List<(string Setting, Dictionary<string, string> Values)>();
         var coverage = new List<(string Setting, double[] Tried, double BestTried)>();
         var paired = new List<Paired>();
+        string notes = Notes(root);
         foreach (var s in settings)
         {
             var values = TrainingValues(o, s);
@@ -278,7 +279,7 @@ public static class Rl2Reproduction
             }
             timings.Add((s.Label, trainSeconds, clock.Elapsed.TotalSeconds, run.Iteration, earlier));
             string report = Report(o, table == BanditTable ? "Table 1: multi-armed bandits" : "Table 2: random tabular MDPs", cells, paired, coverage, timings, trainedWith, testTrials,
-                o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds) + Notes(root);
+                o.WorkerPhaseSeconds + wall.Elapsed.TotalSeconds) + notes;
             File.WriteAllText(Path.Combine(root, "report.md"), report);
             File.WriteAllText(Path.Combine(root, "results.csv"), Csv(cells));
             File.WriteAllText(Path.Combine(root, "paired.csv"), Csv(paired));

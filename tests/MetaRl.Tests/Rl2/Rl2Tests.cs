@@ -603,11 +603,12 @@ public class Rl2Tests : IDisposable
         Assert.DoesNotContain("## How this report was produced", report);
 
         // Hand-written notes in the output directory end the report, so regenerating it keeps them.
-        Directory.CreateDirectory(Path.Combine(_root, "reproduce-rl2-mdps-quick"));
-        File.WriteAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", Rl2Reproduction.NotesFile), "## How this report was produced\n\nBy hand.\n\n");
+        string mdps = Path.Combine(_root, "reproduce-rl2-mdps-quick");
+        Directory.CreateDirectory(mdps);
+        File.WriteAllText(Path.Combine(mdps, Rl2Reproduction.NotesFile), "## How this report was produced\n\nBy hand.\n\n");
         (code, _, err) = Run("reproduce", "rl2-mdps", "--quick", "--iterations", "1", "--test-trials", "10", "--threads", "1", "--out", _root);
         Assert.True(code == 0, err);
-        report = File.ReadAllText(Path.Combine(_root, "reproduce-rl2-mdps-quick", "report.md"));
+        report = File.ReadAllText(Path.Combine(mdps, "report.md"));
         Assert.EndsWith("\n## How this report was produced\n\nBy hand.\n", report.ReplaceLineEndings("\n"));
         Assert.Contains("| setup | Random | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy | RL2 |", report);
         Assert.Contains("| setup | RL2 - Random | RL2 - Greedy | RL2 - Greedy (N(0, 1) prior) |", report);
@@ -615,7 +616,7 @@ public class Rl2Tests : IDisposable
         Assert.Contains("### The same baselines with the paper's reward prior", report);
         Assert.Contains("| setup | PSRL | OPSRL | UCRL2 | BEB | eps-Greedy | Greedy |", report);
         Assert.Contains("| n=10 | BEB (N(0, 1) prior) | ", report);
-        Assert.Equal(1 + 7 + 6 + 2, File.ReadAllLines(Path.Combine(_root, "reproduce-rl2-mdps-quick", "results.csv")).Length);
+        Assert.Equal(1 + 7 + 6 + 2, File.ReadAllLines(Path.Combine(mdps, "results.csv")).Length);
 
         // n = 10 holds its learning rate to update 2,340 (--quick above annealed its tiny run from the start):
         // fewer iterations are refused, unless the hold is set too.

@@ -48,6 +48,22 @@ public class Rl2Tests : IDisposable
         ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); c.AnnealFrom = 6; }, numBatches: 10));
         Assert.Contains("set anneal-lr=true, or leave anneal-from at 0", ex.Message);
 
+        // A warm restart: the first decay reaches 0 at restart-at, where the rate jumps to restart-lr and decays to 0 again.
+        var restarted = Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 2; c.RestartAt = 6; c.RestartLr = 4e-3; }, numBatches: 10);
+        Assert.Equal([1e-2, 1e-2, 1e-2, 7.5e-3, 5e-3, 2.5e-3, 4e-3, 3e-3, 2e-3, 1e-3], Enumerable.Range(0, 10).Select(i => Math.Round(restarted.LearningRate(i), 12)));
+        foreach (var (restart, message) in new (Action<Rl2Config>, string)[]
+        {
+            (c => { c.AnnealLr = true; c.RestartAt = 10; c.RestartLr = 1e-3; }, "restart-at must be below num-batches (10)"),
+            (c => { c.AnnealLr = true; c.RestartAt = 6; }, "restart-at (6) needs restart-lr > 0"),
+            (c => { c.AnnealLr = true; c.AnnealFrom = 6; c.RestartAt = 6; c.RestartLr = 1e-3; }, "anneal-from must be below restart-at (6)"),
+            (c => { c.AnnealLr = true; c.RestartLr = 1e-3; }, "set restart-at too, or leave restart-lr at 0"),
+            (c => { c.RestartAt = 6; c.RestartLr = 1e-3; }, "set anneal-lr=true, or leave restart-at at 0"),
+        })
+        {
+            ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); restart(c); }, numBatches: 10));
+            Assert.Contains(message, ex.Message);
+        }
+
         var a = Learner(tasks, Small, numBatches: 4);
         var b = Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 2; }, numBatches: 4);
         bool Same() => a.Parameters.Values.Zip(b.Parameters.Values).All(p => p.First.eq(p.Second).all().item<bool>());
@@ -632,6 +648,14 @@ public class Rl2Tests : IDisposable
         var quick = Rl2Reproduction.TrainingValues(options with { Quick = true, Iterations = null, Overrides = null }, n10);
         Assert.Equal("60", quick["num-batches"]);
         Assert.False(quick.ContainsKey("anneal-from"));
+        // n = 25 restarts its rate at update 1,950: fewer iterations are refused, unless the restart is set too.
+        var n25 = Rl2Reproduction.MdpTable[1];
+        var noRestart = Assert.Throws<UsageException>(() => Rl2Reproduction.TrainingValues(options with { Only = ["n25"], Iterations = 1950, Overrides = null }, n25));
+        Assert.Contains("--iterations 1950: n=25 restarts the learning rate at update 1950 and anneals it to 0 again; give more than 1950 iterations, or --set restart-at=0 --set restart-lr=0", noRestart.Message);
+        var unrestarted = Rl2Reproduction.TrainingValues(options with { Only = ["n25"], Iterations = 1950,
+            Overrides = new Dictionary<string, string> { ["restart-at"] = "0", ["restart-lr"] = "0" } }, n25);
+        Assert.Equal(("1950", "1200", "0"), (unrestarted["num-batches"], unrestarted["anneal-from"], unrestarted["restart-at"]));
+        Assert.False(Rl2Reproduction.TrainingValues(options with { Only = ["n25"], Quick = true, Iterations = null, Overrides = null }, n25).ContainsKey("restart-at"));
 
         // The belief view of any RL2 bandit run, on arms the user gives; bad input is one clear line.
         (code, output, err) = Run("belief", Path.Combine(root, "n10-k5"), "--probs", "0.1,0.9,0.2,0.3,0.4", "--trials", "20", "--out", Path.Combine(_root, "mine"));

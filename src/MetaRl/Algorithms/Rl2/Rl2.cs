@@ -1,3 +1,4 @@
+using System.Globalization;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
 using MetaRl.Experiments;
@@ -29,6 +30,8 @@ public sealed class Rl2Config
     [Key("max-grad-norm", "ppo: gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 1.0;
     [Key("anneal-lr", "ppo: decay the learning rate linearly to 0 by the end of num-batches")] public bool AnnealLr { get; set; }
     [Key("anneal-from", "ppo with anneal-lr: the update at which the decay starts; the learning rate is held before it (0: decay over the whole run)", Min = 0)] public int AnnealFrom { get; set; }
+    [Key("restart-at", "ppo with anneal-lr: a warm restart (Loshchilov & Hutter 2017): the first decay reaches 0 at this update, where the rate jumps to restart-lr and decays linearly to 0 again at num-batches (0: no restart)", Min = 0)] public int RestartAt { get; set; }
+    [Key("restart-lr", "ppo with restart-at: the learning rate the restart jumps to", Min = 0)] public double RestartLr { get; set; }
     [Key("value-network", "shared: the value head reads the policy's GRU; separate: a second GRU of the same size feeds it (as rllab's recurrent baseline)", OneOf = "shared,separate")] public string ValueNetwork { get; set; } = "shared";
     [Key("reward-signal", "the reward advantages are computed from: sampled (the paper's), or mean: E[r | task, state, action], which the task distribution knows during meta-training; the same expected return with less variance. The agent's input is the sampled reward either way", OneOf = "sampled,mean")] public string RewardSignal { get; set; } = "sampled";
     public bool MeanRewards => RewardSignal == "mean";
@@ -36,13 +39,31 @@ public sealed class Rl2Config
     [Key("vf-lr", "trpo: Adam learning rate of the value head (fitted on the GRU's hidden states)", Min = 0, MinExclusive = true)] public double VfLr { get; set; } = 1e-2;
     [Key("vf-iters", "trpo: Adam steps of the value head per update", Min = 1)] public int VfIters { get; set; } = 20;
 
-    /// <summary>Refuses an anneal-from without anneal-lr, or one a run of <paramref name="numBatches"/> updates never reaches (before anything is trained or written).</summary>
+    /// <summary>
+    /// Refuses an anneal-from or restart-at without anneal-lr, or one a run of <paramref name="numBatches"/> updates
+    /// never reaches, or a restart that is not after the first decay's start (before anything is trained or written).
+    /// </summary>
     public void CheckSchedule(int numBatches)
     {
         if (AnnealFrom > 0 && !AnnealLr)
             throw new UsageException($"anneal-from ({AnnealFrom}) is where anneal-lr's decay starts; set anneal-lr=true, or leave anneal-from at 0");
-        if (AnnealFrom > 0 && AnnealFrom >= numBatches)
-            throw new UsageException($"anneal-from must be below num-batches ({numBatches}), the update by which the learning rate reaches 0; got {AnnealFrom}");
+        int firstEnd = RestartAt > 0 ? RestartAt : numBatches;
+        if (AnnealFrom > 0 && AnnealFrom >= firstEnd)
+            throw new UsageException(RestartAt > 0
+                ? $"anneal-from must be below restart-at ({RestartAt}), the update by which the first decay reaches 0; got {AnnealFrom}"
+                : $"anneal-from must be below num-batches ({numBatches}), the update by which the learning rate reaches 0; got {AnnealFrom}");
+        if (RestartAt == 0)
+        {
+            if (RestartLr > 0)
+                throw new UsageException($"restart-lr ({RestartLr.ToString(CultureInfo.InvariantCulture)}) is the rate of a warm restart; set restart-at too, or leave restart-lr at 0");
+            return;
+        }
+        if (!AnnealLr)
+            throw new UsageException($"restart-at ({RestartAt}) restarts anneal-lr's decay; set anneal-lr=true, or leave restart-at at 0");
+        if (RestartAt >= numBatches)
+            throw new UsageException($"restart-at must be below num-batches ({numBatches}), the update by which the restarted rate reaches 0; got {RestartAt}");
+        if (RestartLr <= 0)
+            throw new UsageException($"restart-at ({RestartAt}) needs restart-lr > 0, the rate the restart jumps to; got {RestartLr.ToString(CultureInfo.InvariantCulture)}");
     }
 }
 
@@ -127,13 +148,18 @@ public sealed class Rl2 : IMetaLearner
     /// <summary>
     /// PPO's learning rate at update <paramref name="iteration"/> (from 0) with anneal-lr: held at lr until anneal-from,
     /// then linearly to 0 at num-batches. A long run can learn at a fixed rate and still end with the decay, which
-    /// settles the policy where a held rate keeps it moving.
+    /// settles the policy where a held rate keeps it moving. With restart-at the first decay reaches 0 there, and
+    /// the rate jumps to restart-lr and decays to 0 again at num-batches: a second, lower pass that kept improving
+    /// the n = 25 MDP agent after its first decay had ended (docs/algorithms/rl2.md, nineteenth round).
     /// </summary>
     public double LearningRate(int iteration)
     {
         if (!_config.AnnealLr) return _config.Lr;
-        int from = _config.AnnealFrom;
-        return _config.Lr * Math.Clamp(1 - (double)(iteration - from) / (_common.NumBatches - from), 0, 1);
+        int restart = _config.RestartAt;
+        if (restart > 0 && iteration >= restart)
+            return _config.RestartLr * Math.Clamp(1 - (double)(iteration - restart) / (_common.NumBatches - restart), 0, 1);
+        int from = _config.AnnealFrom, end = restart > 0 ? restart : _common.NumBatches;
+        return _config.Lr * Math.Clamp(1 - (double)(iteration - from) / (end - from), 0, 1);
     }
 
     /// <summary>GAE over each trial from the current value head; returns the advantages (normalised) and the value targets.</summary>

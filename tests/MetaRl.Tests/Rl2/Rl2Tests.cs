@@ -769,6 +769,11 @@ public class Rl2Tests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("| n=10, k=5 | 2 | 5000 | ppo | 8 | standard | shared | 0.003, held to update 1, then annealed to 0 | 0.02 |",
             File.ReadAllText(Path.Combine(_root, "late", "reproduce-rl2-bandits-quick", "report.md")));
+        // So is a warm restart.
+        (code, _, err) = Run([.. common[..^1], Path.Combine(_root, "restarted"), .. mine, "--set", "anneal-from=1", "--set", "restart-at=2", "--set", "restart-lr=0.001", "--iterations", "3"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("| n=10, k=5 | 3 | 5000 | ppo | 8 | standard | shared | 0.003, held to update 1, then annealed to 0 by update 2, restarted there at 0.001 and annealed to 0 again | 0.02 |",
+            File.ReadAllText(Path.Combine(_root, "restarted", "reproduce-rl2-bandits-quick", "report.md")));
 
         // Bad keys and values are refused before anything trains, naming the key.
         foreach (var (set, message) in new[]

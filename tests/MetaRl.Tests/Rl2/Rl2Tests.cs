@@ -635,13 +635,13 @@ public class Rl2Tests : IDisposable
         Assert.Equal(1 + 7 + 6 + 2, File.ReadAllLines(Path.Combine(mdps, "results.csv")).Length);
 
         // n = 10 holds its learning rate to update 2,340 (--quick above annealed its tiny run from the start):
-        // fewer iterations are refused, unless the hold is set too.
+        // fewer iterations are refused, unless the hold (and the restart at 2,740) is set too.
         (code, _, err) = Run("reproduce", "rl2-mdps", "--setting", "n10", "--iterations", "600", "--out", _root);
         Assert.Equal(MetaRl.Cli.Cli.UsageError, code);
         Assert.Contains("--iterations 600: n=10 holds the learning rate to update 2340 and then anneals it to 0; give more than 2340 iterations, or --set anneal-from=N with N below 600", err);
         var n10 = Rl2Reproduction.MdpTable[0];
         var options = new Rl2Reproduction.Options(Rl2Reproduction.Mdps, Quick: false, Full: false, Only: ["n10"], Seed: 1, OutRoot: _root, Iterations: 600,
-            Overrides: new Dictionary<string, string> { ["anneal-from"] = "0" });
+            Overrides: new Dictionary<string, string> { ["anneal-from"] = "0", ["restart-at"] = "0", ["restart-lr"] = "0" });
         var shorter = Rl2Reproduction.TrainingValues(options, n10);
         Assert.Equal(("600", "0"), (shorter["num-batches"], shorter["anneal-from"]));
         Assert.Equal("2340", Rl2Reproduction.TrainingValues(options with { Iterations = 7000, Overrides = null }, n10)["anneal-from"]);

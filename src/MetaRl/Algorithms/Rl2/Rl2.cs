@@ -150,7 +150,7 @@ public sealed class Rl2 : IMetaLearner
     /// then linearly to 0 at num-batches. A long run can learn at a fixed rate and still end with the decay, which
     /// settles the policy where a held rate keeps it moving. With restart-at the first decay reaches 0 there, and
     /// the rate jumps to restart-lr and decays to 0 again at num-batches: a second, lower pass that kept improving
-    /// the n = 25 MDP agent after its first decay had ended (docs/algorithms/rl2.md, nineteenth round).
+    /// the MDP agents after their first decay had ended (docs/algorithms/rl2.md, nineteenth round).
     /// </summary>
     public double LearningRate(int iteration)
     {

@@ -42,8 +42,8 @@ public static class Rl2Reproduction
     // without it in 7,520 (fourteenth round). n = 25 uses the paper's 256 units and gamma 1 (the undiscounted total
     // the table scores), held for 1,200 updates and decayed over 750: training return 437.9, above the 128-unit
     // agent's 437.6 after 7,980 updates, in a quarter of the steps (eighteenth round); a warm restart at 1e-3,
-    // decayed over 600 more, took it to 440.2, and n = 10 from 154.5 to 155.1 (nineteenth round). n = 100, k = 10 uses the paper's 256
-    // units and uniform-coef 0.001 (a deviation from the paper's objective) because its agent dropped an arm for
+    // decayed over 600 more, took it to 440.2, and n = 10 from 154.5 to 155.1 (nineteenth round).
+    // n = 100, k = 10 uses the paper's 256 units and uniform-coef 0.001 (a deviation from the paper's objective) because its agent dropped an arm for
     // good with 128 units (81.88) and in one 256-unit run (81.92): the entropy bonus's gradient vanishes with an arm's probability,
     // KL(uniform || pi)'s does not (docs/algorithms/rl2.md, "Dropped arms" and the twelfth round). At k = 5, 128
     // units already try every arm. n = 100, k = 10 also trains with task-coef 0.5: it learned faster early and

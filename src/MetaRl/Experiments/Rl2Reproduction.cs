@@ -110,12 +110,14 @@ public static class Rl2Reproduction
         if (o.Iterations is { } it)
         {
             values["num-batches"] = $"{it}";
-            if (values.TryGetValue("anneal-from", out var from) && int.Parse(from, CultureInfo.InvariantCulture) >= it && o.Overrides?.ContainsKey("anneal-from") != true)
-                throw new UsageException($"--iterations {it}: {s.Label} holds the learning rate to update {from} and then anneals it to 0; " +
-                    $"give more than {from} iterations, or --set anneal-from=N with N below {it} (0: anneal over the whole run)");
-            if (values.TryGetValue("restart-at", out var restart) && int.Parse(restart, CultureInfo.InvariantCulture) >= it && o.Overrides?.ContainsKey("restart-at") != true)
-                throw new UsageException($"--iterations {it}: {s.Label} restarts the learning rate at update {restart} and anneals it to 0 again; " +
-                    $"give more than {restart} iterations, or --set restart-at=0 --set restart-lr=0 (no restart)");
+            // A schedule update the shorter run never reaches is refused, unless --set moves it too.
+            foreach (var (key, schedule, wayOut) in new[]
+            {
+                ("anneal-from", "holds the learning rate to update {0} and then anneals it to 0", $"--set anneal-from=N with N below {it} (0: anneal over the whole run)"),
+                ("restart-at", "restarts the learning rate at update {0} and anneals it to 0 again", "--set restart-at=0 --set restart-lr=0 (no restart)"),
+            })
+                if (values.TryGetValue(key, out var at) && int.Parse(at, CultureInfo.InvariantCulture) >= it && o.Overrides?.ContainsKey(key) != true)
+                    throw new UsageException($"--iterations {it}: {s.Label} {string.Format(CultureInfo.InvariantCulture, schedule, at)}; give more than {at} iterations, or {wayOut}");
         }
         foreach (var (key, value) in o.Overrides ?? new Dictionary<string, string>())
         {

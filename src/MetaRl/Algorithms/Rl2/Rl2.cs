@@ -47,8 +47,7 @@ public sealed class Rl2Config
     {
         if (AnnealFrom > 0 && !AnnealLr)
             throw new UsageException($"anneal-from ({AnnealFrom}) is where anneal-lr's decay starts; set anneal-lr=true, or leave anneal-from at 0");
-        int firstEnd = RestartAt > 0 ? RestartAt : numBatches;
-        if (AnnealFrom > 0 && AnnealFrom >= firstEnd)
+        if (AnnealFrom > 0 && AnnealFrom >= FirstDecayEnd(numBatches))
             throw new UsageException(RestartAt > 0
                 ? $"anneal-from must be below restart-at ({RestartAt}), the update by which the first decay reaches 0; got {AnnealFrom}"
                 : $"anneal-from must be below num-batches ({numBatches}), the update by which the learning rate reaches 0; got {AnnealFrom}");
@@ -65,6 +64,9 @@ public sealed class Rl2Config
         if (RestartLr <= 0)
             throw new UsageException($"restart-at ({RestartAt}) needs restart-lr > 0, the rate the restart jumps to; got {RestartLr.ToString(CultureInfo.InvariantCulture)}");
     }
+
+    /// <summary>The update by which the first decay reaches 0: restart-at, or the run's end without a restart.</summary>
+    public int FirstDecayEnd(int numBatches) => RestartAt > 0 ? RestartAt : numBatches;
 }
 
 /// <summary>
@@ -158,8 +160,8 @@ public sealed class Rl2 : IMetaLearner
         int restart = _config.RestartAt;
         if (restart > 0 && iteration >= restart)
             return _config.RestartLr * Math.Clamp(1 - (double)(iteration - restart) / (_common.NumBatches - restart), 0, 1);
-        int from = _config.AnnealFrom, end = restart > 0 ? restart : _common.NumBatches;
-        return _config.Lr * Math.Clamp(1 - (double)(iteration - from) / (end - from), 0, 1);
+        int from = _config.AnnealFrom;
+        return _config.Lr * Math.Clamp(1 - (double)(iteration - from) / (_config.FirstDecayEnd(_common.NumBatches) - from), 0, 1);
     }
 
     /// <summary>GAE over each trial from the current value head; returns the advantages (normalised) and the value targets.</summary>

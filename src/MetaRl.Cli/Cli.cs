@@ -1,3 +1,4 @@
+using MetaRl.Configuration;
 using System.CommandLine;
 using System.Globalization;
 using MetaRl.Algorithms;
@@ -74,7 +75,7 @@ public static class Cli
             if (w is "all" or "algorithms")
             {
                 var t = new Table().Title("algorithms").AddColumn("name").AddColumn("description");
-                foreach (var (name, d) in TrainingRun.Algorithms) t.AddRow(name, Markup.Escape(d));
+                foreach (var spec in LearnerRegistry.All) t.AddRow(spec.Name, Markup.Escape(spec.Description));
                 console.Write(t);
             }
             if (w is "all" or "experiments")
@@ -92,12 +93,14 @@ public static class Cli
     {
         ["demo"] = "MAML-TRPO on 2D navigation for 15 meta-iterations, then the adaptation table (the README's first command)",
         [MamlReproduction.Name] = "MAML-TRPO vs pretrained, scratch and oracle on 2D navigation, 3 seeds x 500 iterations, beside pytorch-maml-rl's numbers",
+        [Rl2Reproduction.Bandits] = "RL2's Table 1: RL2 against Gittins, Thompson sampling, UCB1, epsilon-greedy and greedy on Bernoulli bandits, beside the paper's numbers",
+        [Rl2Reproduction.Mdps] = "RL2's Table 2: RL2 against PSRL, OPSRL, UCRL2, BEB, random and greedy on random tabular MDPs, beside the paper's numbers",
     };
 
     static Command TrainCommand(TextWriter stdout, bool interactive)
     {
-        var algorithm = new Argument<string?>("algorithm") { Description = $"one of: {string.Join(", ", TrainingRun.Algorithms.Keys)}", Arity = ArgumentArity.ZeroOrOne };
-        var env = new Option<string>("--env") { Description = "task distribution (see 'metarl list envs')", DefaultValueFactory = _ => "2d-navigation" };
+        var algorithm = new Argument<string?>("algorithm") { Description = $"one of: {string.Join(", ", LearnerRegistry.Names)}", Arity = ArgumentArity.ZeroOrOne };
+        var env = new Option<string?>("--env") { Description = $"task distribution (see 'metarl list envs'); default: the config's env-name, else {TrainingRun.DefaultEnv}" };
         var config = new Option<string?>("--config") { Description = "YAML file of config keys (same names as the reference implementations)" };
         var set = new Option<string[]>("--set") { Description = "override a config key: --set max-kl=0.02 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<int>("--seed") { Description = "the one seed that fixes the whole run", DefaultValueFactory = _ => 1 };
@@ -110,10 +113,10 @@ public static class Cli
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
-            var values = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (p.GetValue(config) is { } file) foreach (var (k, v) in Config.ReadYaml(file)) values[k] = v;
-            foreach (var (k, v) in Config.ParseOverrides(p.GetValue(set) ?? [])) values[k] = v;
-            if (p.GetValue(iterations) is { } n) values["num-batches"] = n.ToString(CultureInfo.InvariantCulture);
+            var values = new ConfigValues();
+            if (p.GetValue(config) is { } file) values.Merge(Config.ReadYaml(file));
+            values.Merge(Config.ParseOverrides(p.GetValue(set) ?? []));
+            if (p.GetValue(iterations) is { } n) values.Set("num-batches", n.ToString(CultureInfo.InvariantCulture), "--iterations");
 
             if (p.GetValue(resume) is { } runPath)
             {
@@ -126,8 +129,8 @@ public static class Cli
                 stdout.WriteLine($"Results: {dir.Path}");
                 return Ok;
             }
-            string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", TrainingRun.Algorithms.Keys)}) or give --resume <run-dir>");
-            var newRun = new TrainingRun(algo, p.GetValue(env)!, values, p.GetValue(seed));
+            string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", LearnerRegistry.Names)}) or give --resume <run-dir>");
+            var newRun = new TrainingRun(algo, p.GetValue(env), values, p.GetValue(seed));
             RunDirectory? created = null;
             stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}{(newRun.Task is { } t ? $", task {t}" : "")}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
             WithProgress(stdout, interactive, newRun, report => created = Trainer.Start(newRun, p.GetValue(outDir)!, report));

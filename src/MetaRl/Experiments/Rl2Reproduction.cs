@@ -1,3 +1,4 @@
+using MetaRl.Configuration;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,4 @@
+using MetaRl.Configuration;
 using System.Globalization;
 using System.Text.Json;
 using TorchSharp.Modules;

@@ -1,3 +1,4 @@
+using MetaRl.Configuration;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.Rl2;
@@ -14,88 +15,67 @@ namespace MetaRl.Experiments;
 public sealed record IterationResult(int Iteration, long EnvSteps, double MeanReturn, double SuccessRate, int BatchSteps, IReadOnlyDictionary<string, double> Stats);
 
 /// <summary>
-/// A training run: the task distribution, a learner (single-task VPG/PPO/TRPO on one task of the training
-/// split, or a meta-learner over the whole distribution), its config and the run's one generator. Built
-/// from names and config values, so the CLI, resume and tests construct it the same way.
+/// A training run: the task distribution, a learner from the <see cref="LearnerRegistry"/> (single-task
+/// VPG/PPO/TRPO on one task of the training split, or a meta-learner over the whole distribution), its config
+/// and the run's one generator. The one factory for the CLI, resume, tests and library users: the same
+/// defaults and checks whichever builds it, for a registered task family or any other.
 /// </summary>
 public sealed class TrainingRun
 {
-    public static readonly IReadOnlyDictionary<string, string> Algorithms = new Dictionary<string, string>
-    {
-        ["vpg"] = "REINFORCE with the linear feature baseline, Adam (single task)",
-        ["ppo"] = "PPO, clipped objective, GAE, value network, minibatch epochs (single task)",
-        ["trpo"] = "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
-        ["maml"] = "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
-        ["fomaml"] = "first-order MAML: MAML-TRPO with the inner gradient treated as a constant",
-        ["promp"] = "ProMP (MAML-PPO): LVC inner step, clipped outer objective with a KL penalty on the pre-update policy (Rothfuss et al. 2018)",
-        ["reptile"] = "Reptile for RL: k VPG steps per task, then theta += epsilon (phi - theta), batched over tasks (Nichol et al. 2018)",
-        ["rl2"] = "RL2: a GRU over (observation, previous action, reward, done) kept across a trial's episodes, trained by TRPO or PPO over whole trials (Duan et al. 2016)",
-        ["pretrain"] = "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
-    };
-
     const string Magic = "METARL-CHECKPOINT-2";
 
-    public TrainingRun(string algorithm, string env, IReadOnlyDictionary<string, string> values, int seed)
+    /// <summary>A run of a registered algorithm on a registered task family (see <see cref="EnvRegistry"/>).</summary>
+    public TrainingRun(string algorithm, string? env, IReadOnlyDictionary<string, string> values, int seed)
+        : this(algorithm, ResolveEnv(env, values), WithoutEnvKeys(values), seed)
     {
-        if (!Algorithms.ContainsKey(algorithm))
-            throw new UsageException($"unknown algorithm '{algorithm}'; valid algorithms: {string.Join(", ", Algorithms.Keys)}");
+    }
+
+    /// <summary>A run on any task family, a user's own included; its name is the run directory's and the checkpoint's.</summary>
+    public TrainingRun(string algorithm, ITaskDistribution distribution, IReadOnlyDictionary<string, string> values, int seed)
+    {
+        var spec = LearnerRegistry.Get(algorithm);
         Algorithm = algorithm;
-        Distribution = EnvRegistry.Create(env);
+        Distribution = distribution;
         Seed = seed;
-        if (algorithm == "ppo") Common.GaeLambda = 0.95;
-        if (algorithm is "maml" or "fomaml" or "promp" or "reptile" or "pretrain") Common.NumBatches = 500;
-        if (algorithm == "rl2") { Common.GaeLambda = 0.3; Common.NumBatches = 500; }
-        Configs = algorithm switch
-        {
-            "vpg" => [Common, new SingleTaskConfig(), new VpgConfig()],
-            "ppo" => [Common, new SingleTaskConfig(), new PpoConfig()],
-            "trpo" => [Common, new SingleTaskConfig(), new TrpoConfig()],
-            "promp" => [Common, new MamlConfig(), new ProMpConfig()],
-            "reptile" => [Common, new MamlConfig(), new ReptileConfig()],
-            "rl2" => [Common, new Rl2Config(), new TrpoConfig()],
-            _ => [Common, new MamlConfig { FirstOrder = algorithm == "fomaml" }, new TrpoConfig()],
-        };
+        Configs = spec.NewConfigs();
         Config.Bind(values, Configs);
 
         TorchNative.EnsureLoaded();
         Rng = new Rng(seed);
-        if (algorithm == "rl2")
-        {
-            Learner = new Rl2(Distribution, Get<Rl2Config>(), Get<TrpoConfig>(), Common, Rng);
-            return;
-        }
-        var policy = PolicyFactory.ForSpaces(Distribution.ObservationSpace, Distribution.ActionSpace, Common.HiddenSizes, Rng.Split(), Common.Activation, Common.InitStd);
-        Policy = policy;
-        Learner = Configs[1] switch
-        {
-            SingleTaskConfig single => SingleTask(single, policy),
-            MamlConfig maml when algorithm == "promp" => new ProMp(Distribution, policy, maml, Get<ProMpConfig>(), Common, Rng),
-            MamlConfig maml when algorithm == "reptile" => new Reptile(Distribution, policy, maml, Get<ReptileConfig>(), Common, Rng),
-            MamlConfig maml when algorithm == "pretrain" => new JointPretraining(Distribution, policy, maml, Get<TrpoConfig>(), Common, Rng),
-            MamlConfig maml => new MamlTrpo(Distribution, policy, maml, Get<TrpoConfig>(), Common, Rng),
-            _ => throw new InvalidOperationException(),
-        };
+        var context = new LearnerContext(distribution, Configs, Rng);
+        Learner = spec.Build(context);
+        Policy = context.Policy;
     }
 
-    ILearner SingleTask(SingleTaskConfig single, Policy policy)
+    /// <summary>
+    /// The family a run trains on: <paramref name="env"/> if given, else a config's <c>env-name</c> (a reference
+    /// implementation's id, mapped with its <c>env-kwargs</c>), else 2D navigation. Both given must agree.
+    /// </summary>
+    static ITaskDistribution ResolveEnv(string? env, IReadOnlyDictionary<string, string> values)
     {
-        var train = Distribution.Splits().Train;
-        if (single.TaskIndex >= train.Count)
-            throw new UsageException($"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
-        PolicyOptimizer optimizer = Configs[2] switch
-        {
-            VpgConfig c => new Vpg(policy, c, Common),
-            PpoConfig c => new Ppo(policy, c, Common, Rng),
-            TrpoConfig c => new Trpo(policy, c, Common),
-            _ => throw new InvalidOperationException(),
-        };
-        return new SingleTaskLearner(optimizer, new Sampler(Distribution), train[single.TaskIndex], single.BatchSize, Rng);
+        string? fromConfig = values.TryGetValue(EnvNameKey, out var name)
+            ? EnvRegistry.FromReference(name, values.Where(kv => kv.Key.StartsWith(EnvKwargsPrefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[EnvKwargsPrefix.Length..], kv => kv.Value))
+            : null;
+        if (env is not null && fromConfig is not null && env != fromConfig)
+            throw new UsageException($"--env {env} and the config's env-name {name} ({fromConfig}) disagree: give one of them");
+        return EnvRegistry.Create(env ?? fromConfig ?? DefaultEnv);
     }
+
+    static ConfigValues WithoutEnvKeys(IReadOnlyDictionary<string, string> values)
+    {
+        var rest = new ConfigValues(values);
+        foreach (var key in rest.Keys.Where(k => k == EnvNameKey || k.StartsWith(EnvKwargsPrefix, StringComparison.Ordinal)).ToList()) rest.Remove(key);
+        return rest;
+    }
+
+    const string EnvNameKey = "env-name", EnvKwargsPrefix = "env-kwargs.";
+    public const string DefaultEnv = "2d-navigation";
 
     public string Algorithm { get; }
     public int Seed { get; }
     public ITaskDistribution Distribution { get; }
-    public CommonConfig Common { get; } = new();
+    public CommonConfig Common => Get<CommonConfig>();
     /// <summary>Every config record of the run, in the order they are written to config.yaml.</summary>
     public object[] Configs { get; }
     public Rng Rng { get; }
@@ -116,10 +96,7 @@ public sealed class TrainingRun
     /// <summary>One iteration of the learner; a NaN or infinite parameter stops the run before anything is saved.</summary>
     public IterationResult RunIteration()
     {
-        LearnerIteration r;
-        using (NativeCallGuard.Enter())
-        using (Denormals.Flush()) // subnormal gradients of long backpropagation through time are 40-300 times slower
-            r = Learner.Iterate();
+        var r = Learner.Iterate();
         foreach (var p in Learner.Parameters.Values)
         {
             using var scope = NewDisposeScope();

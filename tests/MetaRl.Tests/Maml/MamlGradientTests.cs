@@ -24,7 +24,7 @@ public class MamlGradientTests
         TorchNative.EnsureLoaded();
         var rng = new Rng(21);
         _policy = new GaussianMlpPolicy(2, (Box)_dist.ActionSpace, [5], rng.Split(), initStd: 0.5);
-        _maml = new MamlTrpo(_dist, _policy, new MamlConfig { FastLr = Alpha }, new TrpoConfig(), new CommonConfig(), rng);
+        _maml = new MamlTrpo(new Sampler(_dist), _policy, new MamlConfig { FastLr = Alpha }, new TrpoConfig(), new CommonConfig(), rng);
         var tasks = _dist.Sample(2, rng).Cast<object>().ToList();
         var sampler = new Sampler(_dist);
         var train = sampler.Sample(_policy, tasks, 3, rng);
@@ -116,7 +116,7 @@ public class MamlGradientTests
     {
         var rng = new Rng(8);
         var policy = new GaussianMlpPolicy(2, (Box)_dist.ActionSpace, [8, 8], rng.Split());
-        var maml = new MamlTrpo(new Navigation2DDistribution(), policy,
+        var maml = new MamlTrpo(new Sampler(new Navigation2DDistribution()), policy,
             new MamlConfig { MetaBatchSize = 4, FastBatchSize = 5 }, new TrpoConfig { MaxKl = 0.01 }, new CommonConfig(), rng);
         var before = policy.Parameters.Flatten().detach().clone();
         var r = maml.Iterate();

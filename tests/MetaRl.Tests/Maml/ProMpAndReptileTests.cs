@@ -46,7 +46,7 @@ public class ProMpAndReptileTests
         var common = new CommonConfig();
 
         var policyA = MakePolicy();
-        var reptile = new Reptile(dist, policyA, maml, new ReptileConfig { InnerSteps = 1, MetaLr = 0.25 }, common, new Rng(9));
+        var reptile = new Reptile(new Sampler(dist), policyA, maml, new ReptileConfig { InnerSteps = 1, MetaLr = 0.25 }, common, new Rng(9));
         reptile.Iterate();
 
         // The same steps by hand, with the same generator stream.

@@ -1,3 +1,4 @@
+using MetaRl.Configuration;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
@@ -122,11 +123,11 @@ public class FusedLayerNormGruTests
         {
             var config = new Rl2Config
             {
-                Optimizer = "ppo", GruCell = "layer-norm", ValueNetwork = "separate", HiddenSize = 16, EpisodesPerTrial = 2,
+                Optimizer = Rl2Optimizer.Ppo, GruCell = GruCell.LayerNorm, ValueNetwork = Rl2ValueNetwork.Separate, HiddenSize = 16, EpisodesPerTrial = 2,
                 BatchSize = 400, Minibatches = 2, Epochs = 2, FusedGru = fused, TaskCoef = taskCoef,
             };
             Config.Validate(config);
-            var learner = new MetaRl.Algorithms.Rl2.Rl2(tasks, config, new TrpoConfig(), new CommonConfig { GaeLambda = 0.3, NumBatches = 10 }, new Rng(3));
+            var learner = new MetaRl.Algorithms.Rl2.Rl2(new TrialSampler(tasks), config, new TrpoConfig(), new CommonConfig { GaeLambda = 0.3, NumBatches = 10 }, new Rng(3));
             initial = learner.Agent.Parameters.DetachedClone();
             learner.Iterate();
             return learner.Agent.Parameters.DetachedClone();

@@ -1,3 +1,4 @@
+using MetaRl.Configuration;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
@@ -23,7 +24,7 @@ public class Rl2Tests : IDisposable
         var config = new Rl2Config();
         configure(config);
         Config.Validate(config);
-        return new MetaRl.Algorithms.Rl2.Rl2(tasks, config, trpo ?? new TrpoConfig(), new CommonConfig { GaeLambda = 0.3, NumBatches = numBatches }, new Rng(seed));
+        return new MetaRl.Algorithms.Rl2.Rl2(new TrialSampler(tasks), config, trpo ?? new TrpoConfig(), new CommonConfig { GaeLambda = 0.3, NumBatches = numBatches }, new Rng(seed));
     }
 
     /// <summary>
@@ -35,7 +36,7 @@ public class Rl2Tests : IDisposable
     public void TheLearningRateIsHeldUntilAnnealFromThenDecaysLinearlyToZero()
     {
         var tasks = new BernoulliBanditDistribution(3);
-        void Small(Rl2Config c) { c.Optimizer = "ppo"; c.HiddenSize = 8; c.BatchSize = 50; c.EpisodesPerTrial = 5; c.Lr = 1e-2; }
+        void Small(Rl2Config c) { c.Optimizer = Rl2Optimizer.Ppo; c.HiddenSize = 8; c.BatchSize = 50; c.EpisodesPerTrial = 5; c.Lr = 1e-2; }
         var held = Learner(tasks, Small, numBatches: 10);
         var whole = Learner(tasks, c => { Small(c); c.AnnealLr = true; }, numBatches: 10);
         var late = Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 6; }, numBatches: 10);
@@ -300,7 +301,7 @@ public class Rl2Tests : IDisposable
     {
         var learner = Learner(new BernoulliBanditDistribution(5), c =>
         {
-            c.Optimizer = "ppo"; c.HiddenSize = 32; c.BatchSize = 5000; c.Lr = 3e-3; c.EpisodesPerTrial = 10;
+            c.Optimizer = Rl2Optimizer.Ppo; c.HiddenSize = 32; c.BatchSize = 5000; c.Lr = 3e-3; c.EpisodesPerTrial = 10;
         });
         var first = learner.Iterate();
         LearnerIteration last = first;
@@ -337,7 +338,7 @@ public class Rl2Tests : IDisposable
         // An untrained agent's head is scaled by 0.01, so its policy is uniform to within about 1%: in 10 pulls of
         // 5 arms each arm (the best one too) is tried with probability 1 - 0.8^10 = 0.893; one pull tries one arm.
         var bandits = new BernoulliBanditDistribution(5);
-        var learner = Learner(bandits, c => { c.Optimizer = "ppo"; c.HiddenSize = 16; c.EpisodesPerTrial = 10; });
+        var learner = Learner(bandits, c => { c.Optimizer = Rl2Optimizer.Ppo; c.HiddenSize = 16; c.EpisodesPerTrial = 10; });
         var tasks = bandits.Sample(2000, new Rng(3));
         var (tried, best) = Rl2Belief.ArmCoverage(learner, tasks, 10, new Rng(4));
         foreach (var f in tried) Assert.InRange(f, 0.893 - 0.03, 0.893 + 0.03);
@@ -363,7 +364,7 @@ public class Rl2Tests : IDisposable
         {
             var learner = Learner(bandits, c =>
             {
-                c.Optimizer = "ppo"; c.HiddenSize = 16; c.EpisodesPerTrial = 10; c.BatchSize = 1000; c.Lr = 0.01; c.UniformCoef = uniformCoef;
+                c.Optimizer = Rl2Optimizer.Ppo; c.HiddenSize = 16; c.EpisodesPerTrial = 10; c.BatchSize = 1000; c.Lr = 0.01; c.UniformCoef = uniformCoef;
             });
             using (no_grad()) learner.Agent.Policy.Parameters["head.0.bias"][2].fill_(-12); // arm 2: probability ~e^-12
             Assert.Equal(0.0, Rl2Belief.ArmCoverage(learner, tasks, 10, new Rng(4)).Tried[2]);
@@ -379,9 +380,9 @@ public class Rl2Tests : IDisposable
     [Fact]
     public void UniformCoefNeedsPpoAndDiscreteActions()
     {
-        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = "trpo"; c.UniformCoef = 0.01; }));
+        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Trpo; c.UniformCoef = 0.01; }));
         Assert.Equal("uniform-coef is a term of the PPO loss; it needs optimizer=ppo", ex.Message);
-        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = "ppo"; c.UniformCoef = 0.01; }));
+        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = Rl2Optimizer.Ppo; c.UniformCoef = 0.01; }));
         Assert.Contains("2d-navigation has continuous actions: leave uniform-coef at 0", ex.Message);
     }
 
@@ -427,13 +428,13 @@ public class Rl2Tests : IDisposable
     [Fact]
     public void TaskCoefNeedsPpoAndATaskFamilyThatDescribesItsTasks()
     {
-        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = "trpo"; c.TaskCoef = 1; }));
+        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Trpo; c.TaskCoef = 1; }));
         Assert.Equal("task-coef is a term of the PPO loss; it needs optimizer=ppo", ex.Message);
-        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = "ppo"; c.TaskCoef = 1; }));
+        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = Rl2Optimizer.Ppo; c.TaskCoef = 1; }));
         Assert.Contains("2d-navigation does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0", ex.Message);
         // Off, the agent has no task head and starts from the same weights as with it.
-        var off = Learner(new BernoulliBanditDistribution(5), c => c.Optimizer = "ppo");
-        var on = Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = "ppo"; c.TaskCoef = 1; });
+        var off = Learner(new BernoulliBanditDistribution(5), c => c.Optimizer = Rl2Optimizer.Ppo);
+        var on = Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Ppo; c.TaskCoef = 1; });
         Assert.Null(off.Agent.TaskHead);
         Assert.Equal(off.Agent.Parameters.Names.Count + 2, on.Agent.Parameters.Names.Count);
         foreach (var name in off.Agent.Parameters.Names)
@@ -451,7 +452,7 @@ public class Rl2Tests : IDisposable
         var bandits = new BernoulliBanditDistribution(5);
         var learner = Learner(bandits, c =>
         {
-            c.Optimizer = "ppo"; c.HiddenSize = 32; c.BatchSize = 2000; c.Lr = 3e-3; c.EpisodesPerTrial = 10; c.TaskCoef = 1;
+            c.Optimizer = Rl2Optimizer.Ppo; c.HiddenSize = 32; c.BatchSize = 2000; c.Lr = 3e-3; c.EpisodesPerTrial = 10; c.TaskCoef = 1;
         });
         var losses = new List<double>();
         for (int i = 0; i < 40; i++) losses.Add(learner.Iterate().Stats["task_loss"]);
@@ -489,9 +490,9 @@ public class Rl2Tests : IDisposable
     }
 
     [Theory]
-    [InlineData("standard")]
-    [InlineData("layer-norm")]
-    public void TrpoStepsThroughTheGruStayWithinTheTrustRegion(string cell)
+    [InlineData(GruCell.Standard)]
+    [InlineData(GruCell.LayerNorm)]
+    public void TrpoStepsThroughTheGruStayWithinTheTrustRegion(GruCell cell)
     {
         // TRPO's Fisher-vector products differentiate twice through the GRU over the whole trial.
         var learner = Learner(new RandomMdpDistribution(), c => { c.HiddenSize = 16; c.BatchSize = 400; c.EpisodesPerTrial = 2; c.GruCell = cell; },

@@ -20,10 +20,10 @@ public sealed class JointPretraining : IMetaLearner
     readonly TrpoConfig _trpo;
     readonly Rng _rng;
 
-    public JointPretraining(ITaskDistribution tasks, Policy policy, MamlConfig maml, TrpoConfig trpo, CommonConfig common, Rng rng)
+    public JointPretraining(Sampler sampler, Policy policy, MamlConfig maml, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
-        _tasks = tasks; Policy = policy; _maml = maml; _trpo = trpo; _rng = rng;
-        _sampler = new Sampler(tasks);
+        _tasks = sampler.Distribution; Policy = policy; _maml = maml; _trpo = trpo; _rng = rng;
+        _sampler = sampler;
         Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
     }
 
@@ -33,6 +33,7 @@ public sealed class JointPretraining : IMetaLearner
 
     public LearnerIteration Iterate()
     {
+        using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);
         var batch = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng);

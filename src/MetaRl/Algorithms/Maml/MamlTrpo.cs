@@ -1,6 +1,6 @@
+using MetaRl.Configuration;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
-using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using MetaRl.Torch;
@@ -35,10 +35,10 @@ public sealed class MamlTrpo : IMetaLearner
     readonly ITaskDistribution _tasks;
     readonly Rng _rng;
 
-    public MamlTrpo(ITaskDistribution tasks, Policy policy, MamlConfig maml, TrpoConfig trpo, CommonConfig common, Rng rng)
+    public MamlTrpo(Sampler sampler, Policy policy, MamlConfig maml, TrpoConfig trpo, CommonConfig common, Rng rng)
     {
-        _tasks = tasks; Policy = policy; Maml = maml; Trpo = trpo; Common = common; _rng = rng;
-        Adaptation = new GradientAdaptation(policy, new Sampler(tasks), maml.FastLr, maml.FastBatchSize, common);
+        _tasks = sampler.Distribution; Policy = policy; Maml = maml; Trpo = trpo; Common = common; _rng = rng;
+        Adaptation = new GradientAdaptation(policy, sampler, maml.FastLr, maml.FastBatchSize, common);
     }
 
     /// <summary>The inner loop and the test-time adaptation.</summary>
@@ -53,6 +53,7 @@ public sealed class MamlTrpo : IMetaLearner
     /// <summary>One meta-iteration (lines 3-10).</summary>
     public LearnerIteration Iterate()
     {
+        using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(Maml.MetaBatchSize, _rng);                                 // line 3
         var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, _rng); // lines 5-8

@@ -1,6 +1,6 @@
+using MetaRl.Configuration;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
-using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using MetaRl.Torch;
@@ -36,10 +36,10 @@ public sealed class ProMp : IMetaLearner
     readonly Rng _rng;
     readonly optim.Optimizer _optimizer;
 
-    public ProMp(ITaskDistribution tasks, Policy policy, MamlConfig maml, ProMpConfig promp, CommonConfig common, Rng rng)
+    public ProMp(Sampler sampler, Policy policy, MamlConfig maml, ProMpConfig promp, CommonConfig common, Rng rng)
     {
-        _tasks = tasks; Policy = policy; _maml = maml; _promp = promp; _rng = rng;
-        Adaptation = new GradientAdaptation(policy, new Sampler(tasks), maml.FastLr, maml.FastBatchSize, common);
+        _tasks = sampler.Distribution; Policy = policy; _maml = maml; _promp = promp; _rng = rng;
+        Adaptation = new GradientAdaptation(policy, sampler, maml.FastLr, maml.FastBatchSize, common);
         _optimizer = optim.Adam(policy.Parameters.AsParameters(), promp.MetaLr);
     }
 
@@ -49,6 +49,7 @@ public sealed class ProMp : IMetaLearner
 
     public LearnerIteration Iterate()
     {
+        using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);                                     // line 3
         var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, _maml.NumSteps, _rng); // lines 6-10
@@ -67,11 +68,10 @@ public sealed class ProMp : IMetaLearner
             var adapted = Adaptation.Adapt(Policy.Parameters, trainData, _maml.NumSteps, firstOrder: _maml.FirstOrder, lowVarianceCurvature: true); // line 11
             var ratio = (Policy.Distribution(validData.Observations, adapted).LogProb(validData.Actions) - oldLogp).exp();
             var a = validData.Advantages;
-            var clipped = validData.EpisodeMean(min(ratio * a, ratio.clamp(1 - _promp.Clip, 1 + _promp.Clip) * a));
+            var clipped = validData.EpisodeMean(Losses.ClippedSurrogate(ratio, a, _promp.Clip));
             var kl = trainData.EpisodeMean(Policy.Distribution(trainData.Observations, Policy.Parameters.Replicate(tasks.Count)).KlFrom(prePolicyO));
             var loss = -clipped + _promp.InnerKlPenalty * kl;                                           // line 12
-            objective = clipped.item<float>(); innerKl = kl.item<float>();
-            if (!double.IsFinite(objective)) throw new NonFiniteException($"the ProMP objective became {objective}");
+            objective = Losses.Finite(clipped.item<float>(), "the ProMP objective"); innerKl = kl.item<float>();
             _optimizer.zero_grad();
             loss.backward();
             _optimizer.step();

@@ -1,6 +1,6 @@
+using MetaRl.Configuration;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs;
-using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using MetaRl.Torch;
@@ -8,10 +8,12 @@ using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Maml;
 
+public enum ReptileInnerOptimizer { Vpg, Ppo }
+
 public sealed class ReptileConfig
 {
     [Key("inner-steps", "k: inner optimiser steps per task, each on freshly sampled episodes", Min = 1)] public int InnerSteps { get; set; } = 3;
-    [Key("inner-optimizer", "vpg: one REINFORCE gradient step; ppo: inner-epochs gradient steps on PPO's clipped objective", OneOf = "vpg,ppo")] public string InnerOptimizer { get; set; } = "vpg";
+    [Key("inner-optimizer", "vpg: one REINFORCE gradient step; ppo: inner-epochs gradient steps on PPO's clipped objective")] public ReptileInnerOptimizer InnerOptimizer { get; set; } = ReptileInnerOptimizer.Vpg;
     [Key("inner-epochs", "ppo inner optimiser: full-batch gradient steps on each batch", Min = 1)] public int InnerEpochs { get; set; } = 4;
     [Key("inner-clip", "ppo inner optimiser: clipping range of the probability ratio", Min = 0, MinExclusive = true)] public double InnerClip { get; set; } = 0.2;
     [Key("meta-lr", "epsilon: outer step size toward the adapted parameters", Min = 0, MinExclusive = true)] public double MetaLr { get; set; } = 1.0;
@@ -35,10 +37,10 @@ public sealed class Reptile : IMetaLearner
     readonly Rng _rng;
     int _iteration;
 
-    public Reptile(ITaskDistribution tasks, Policy policy, MamlConfig maml, ReptileConfig reptile, CommonConfig common, Rng rng)
+    public Reptile(Sampler sampler, Policy policy, MamlConfig maml, ReptileConfig reptile, CommonConfig common, Rng rng)
     {
-        _tasks = tasks; Policy = policy; _maml = maml; _reptile = reptile; _common = common; _rng = rng;
-        _sampler = new Sampler(tasks);
+        _tasks = sampler.Distribution; Policy = policy; _maml = maml; _reptile = reptile; _common = common; _rng = rng;
+        _sampler = sampler;
         Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
     }
 
@@ -48,6 +50,7 @@ public sealed class Reptile : IMetaLearner
 
     public LearnerIteration Iterate()
     {
+        using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);
         var phi = Policy.Parameters.DetachedClone().Replicate(tasks.Count);
@@ -59,7 +62,7 @@ public sealed class Reptile : IMetaLearner
             first ??= last;
             steps += last.Steps;
             var data = Adaptation.Prepare(last, tasks.Count);
-            phi = _reptile.InnerOptimizer == "ppo" ? PpoSteps(phi, data) : VpgStep(phi, data);
+            phi = _reptile.InnerOptimizer == ReptileInnerOptimizer.Ppo ? PpoSteps(phi, data) : VpgStep(phi, data);
         }
         double epsilon = _reptile.Anneal ? _reptile.MetaLr * (1 - (double)_iteration / _common.NumBatches) : _reptile.MetaLr;
         using (no_grad())
@@ -89,7 +92,7 @@ public sealed class Reptile : IMetaLearner
             var leaves = phi.Map((_, v) => v.detach().requires_grad_(true));
             var ratio = (Policy.Distribution(data.Observations, leaves).LogProb(data.Actions) - oldLogp).exp();
             var a = data.Advantages;
-            var loss = -data.EpisodeMeanPerTask(min(ratio * a, ratio.clamp(1 - _reptile.InnerClip, 1 + _reptile.InnerClip) * a)).sum();
+            var loss = -data.EpisodeMeanPerTask(Losses.ClippedSurrogate(ratio, a, _reptile.InnerClip)).sum();
             phi = leaves.Adapt(loss, _maml.FastLr, firstOrder: true).Map((_, v) => v.detach().MoveToOuterDisposeScope());
         }
         return phi;

@@ -1,4 +1,4 @@
-using MetaRl.Experiments;
+using MetaRl.Configuration;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using static TorchSharp.torch;
@@ -17,9 +17,6 @@ public abstract class PolicyOptimizer(Policy policy)
     public virtual void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
     public virtual void LoadState(BinaryReader r) => Policy.Parameters.Load(r);
 
-    /// <summary>Masked mean over the steps episodes took.</summary>
-    protected static Tensor MaskedMean(Tensor x, Tensor mask) => (x * mask).sum() / mask.sum().clamp_min(1);
-
     /// <summary>Advantages from the linear feature baseline fitted on this batch, normalised (pytorch-maml-rl's recipe).</summary>
     protected static float[] LinearBaselineAdvantages(EpisodeBatch batch, double gamma, double lambda)
     {
@@ -29,18 +26,6 @@ public abstract class PolicyOptimizer(Policy policy)
         Advantages.Normalize(adv, batch.Mask);
         return adv;
     }
-
-    protected static void CheckFinite(double value, string what)
-    {
-        if (!double.IsFinite(value)) throw new NonFiniteException($"{what} became {value}");
-    }
-}
-
-/// <summary>Raised when a loss or statistic becomes NaN or infinite: the run stops and keeps its last good checkpoint.</summary>
-public sealed class NonFiniteException(string message) : Exception(message)
-{
-    /// <summary>Returns the value, or throws if it is NaN or infinite.</summary>
-    public static double Check(double value, string what) => double.IsFinite(value) ? value : throw new NonFiniteException($"{what} became {value}");
 }
 
 /// <summary>Settings every training run has: the run's length, the policy network, the discount.</summary>
@@ -48,13 +33,11 @@ public sealed class CommonConfig
 {
     [Key("num-batches", "iterations (policy or meta-updates) in the run", Min = 1)] public int NumBatches { get; set; } = 100;
     [Key("hidden-sizes", "hidden layer sizes of the policy MLP", Min = 1)] public int[] HiddenSizes { get; set; } = [64, 64];
-    [Key("nonlinearity", "hidden activation", OneOf = "tanh,relu")] public string Nonlinearity { get; set; } = "tanh";
+    [Key("nonlinearity", "hidden activation (tanh or relu; any case, as pytorch-maml-rl writes Tanh)")] public Activation Nonlinearity { get; set; } = Activation.Tanh;
     [Key("init-std", "initial standard deviation of a Gaussian policy", Min = 0, MinExclusive = true)] public double InitStd { get; set; } = 1.0;
     [Key("gamma", "discount factor", Min = 0, Max = 1)] public double Gamma { get; set; } = 0.99;
     [Key("gae-lambda", "GAE lambda (1 = Monte-Carlo returns minus the baseline)", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 1.0;
     [Key("checkpoint-every", "iterations between checkpoints", Min = 1)] public int CheckpointEvery { get; set; } = 10;
-
-    public Activation Activation => Nonlinearity == "relu" ? Activation.Relu : Activation.Tanh;
 }
 
 /// <summary>Settings of single-task runs: which task, how many episodes per update.</summary>

@@ -1,5 +1,5 @@
+using MetaRl.Configuration;
 using MetaRl.Baselines;
-using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using TorchSharp;
@@ -34,7 +34,7 @@ public sealed class Ppo : PolicyOptimizer
     public Ppo(Policy policy, PpoConfig config, CommonConfig common, Rng rng) : base(policy)
     {
         _config = config; _common = common; _rng = rng;
-        Value = new ValueNetwork(policy.ObservationSize, common.HiddenSizes, rng.Split(), common.Activation);
+        Value = new ValueNetwork(policy.ObservationSize, common.HiddenSizes, rng.Split(), common.Nonlinearity);
         _policyOptimizer = optim.Adam(policy.Parameters.AsParameters(), config.Lr);
         _valueOptimizer = optim.Adam(Value.Parameters.AsParameters(), config.VfLr);
     }
@@ -74,14 +74,14 @@ public sealed class Ppo : PolicyOptimizer
                 var a = advT.index_select(0, mb);
                 a = (a - a.mean()) / (a.std() + 1e-8);
                 var pi = Policy.Distribution(obs.index_select(0, mb));
-                var ratio = (pi.LogProb(actions.index_select(0, mb)) - oldLogp.index_select(0, mb)).exp();
-                var policyLoss = -min(ratio * a, ratio.clamp(1 - _config.Clip, 1 + _config.Clip) * a).mean()
+                var ratio = Losses.Ratio(pi, actions.index_select(0, mb), oldLogp.index_select(0, mb));
+                var policyLoss = -Losses.ClippedSurrogate(ratio, a, _config.Clip).mean()
                                  - _config.EntCoef * pi.Entropy().mean();
                 var valueLoss = (Value.Forward(obs.index_select(0, mb)) - retT.index_select(0, mb)).pow(2).mean();
                 lastPolicyLoss = policyLoss.item<float>();
                 lastValueLoss = valueLoss.item<float>();
-                CheckFinite(lastPolicyLoss, "the PPO policy loss");
-                CheckFinite(lastValueLoss, "the PPO value loss");
+                Losses.Finite(lastPolicyLoss, "the PPO policy loss");
+                Losses.Finite(lastValueLoss, "the PPO value loss");
                 clipFraction += ((ratio - 1).abs() > _config.Clip).to(float32).mean().item<float>();
                 minibatchCount++;
 

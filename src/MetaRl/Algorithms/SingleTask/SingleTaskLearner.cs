@@ -13,6 +13,7 @@ public sealed class SingleTaskLearner(PolicyOptimizer optimizer, Sampler sampler
 
     public LearnerIteration Iterate()
     {
+        using var guard = IterationGuard.Enter();
         var batch = sampler.Sample(Policy, [task], batchSize, rng);
         var stats = optimizer.Update(batch);
         return new LearnerIteration(batch.MeanReturn, batch.SuccessRate, batch.Steps, stats);

@@ -1,4 +1,4 @@
-using MetaRl.Experiments;
+using MetaRl.Configuration;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using MetaRl.Torch;
@@ -67,6 +67,17 @@ public static class TrpoStep
             }
             fvp = v => klHessianVectorProduct(v) + config.CgDamping * v;
         }
+        return Step(parameters, lossBefore, g, fvp, evaluate, config);
+    }
+
+    /// <summary>
+    /// Steps 1-3 from the surrogate's value and flat gradient at the current parameters and a product with the
+    /// KL's Hessian (damping included): for callers that take the gradient and the products in chunks of a large
+    /// batch (RL2's trials), so that no graph over the whole batch is ever held.
+    /// </summary>
+    public static TrpoStepResult Step(ParameterSet parameters, double lossBefore, Tensor g, Func<Tensor, Tensor> fvp, Func<(double Loss, double Kl)> evaluate, TrpoConfig config)
+    {
+        using var scope = NewDisposeScope();
         var stepDir = Curvature.ConjugateGradient(fvp, g, config.CgIters);
         double shs = 0.5 * stepDir.dot(fvp(stepDir)).item<float>();
         if (!(shs > 0)) return new TrpoStepResult(lossBefore, lossBefore, 0, 0, false); // flat or indefinite: no step
@@ -93,13 +104,13 @@ public static class TrpoStep
         return (loss.item<float>(), kl.item<float>());
     }
 
-    static double CheckedLoss(Tensor loss)
+    public static double CheckedLoss(Tensor loss)
     {
         double value = loss.item<float>();
-        return double.IsFinite(value) ? value : throw new NonFiniteException($"the TRPO surrogate loss became {value}");
+        return Losses.Finite(value, "the TRPO surrogate loss");
     }
 
-    static Tensor Flat(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1)).ToList(), 0);
+    public static Tensor Flat(IEnumerable<Tensor> tensors) => cat(tensors.Select(t => t.reshape(-1)).ToList(), 0);
 }
 
 /// <summary>TRPO on one task: surrogate E[pi(a|s)/pi_old(a|s) A] with the linear feature baseline (GAE).</summary>
@@ -121,9 +132,7 @@ public sealed class Trpo(Policy policy, TrpoConfig config, CommonConfig common) 
         }
         (Tensor Loss, Tensor Kl) Objective()
         {
-            var pi = Policy.Distribution(obs);
-            var ratio = (pi.LogProb(actions) - oldLogp).exp();
-            return (-MaskedMean(ratio * adv, mask), MaskedMean(pi.KlFrom(oldPi), mask));
+            return Losses.TrustRegionObjective(Policy.Distribution(obs), oldPi, actions, oldLogp, adv, mask);
         }
         var r = TrpoStep.Apply(Policy.Parameters, Objective, evaluate: null, config);
         return new Dictionary<string, double>

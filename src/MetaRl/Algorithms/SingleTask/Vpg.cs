@@ -1,4 +1,4 @@
-using MetaRl.Experiments;
+using MetaRl.Configuration;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 using TorchSharp;
@@ -33,7 +33,7 @@ public sealed class Vpg : PolicyOptimizer
     public static Tensor Loss(Policy policy, EpisodeBatch batch, float[] advantages, Torch.ParameterSet? parameters = null)
     {
         var logp = policy.Distribution(batch.ObservationsTensor(), parameters).LogProb(batch.ActionsTensor());
-        return -MaskedMean(logp * EpisodeBatch.AsTensor(advantages, batch), batch.MaskTensor());
+        return -Losses.MaskedMean(logp * EpisodeBatch.AsTensor(advantages, batch), batch.MaskTensor());
     }
 
     public override IReadOnlyDictionary<string, double> Update(EpisodeBatch batch)
@@ -43,7 +43,7 @@ public sealed class Vpg : PolicyOptimizer
         _optimizer.zero_grad();
         var loss = Loss(Policy, batch, adv);
         double lossValue = loss.item<float>();
-        CheckFinite(lossValue, "the VPG loss");
+        Losses.Finite(lossValue, "the VPG loss");
         loss.backward();
         _optimizer.step();
         return new Dictionary<string, double> { ["loss"] = lossValue };

@@ -1,0 +1,93 @@
+using MetaRl.Algorithms.Maml;
+using MetaRl.Algorithms.Rl2;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs;
+using MetaRl.Policies;
+using MetaRl.Sampling;
+
+namespace MetaRl.Algorithms;
+
+/// <summary>What a learner's builder gets: the task family, the learner's bound config records and the run's one generator.</summary>
+public sealed class LearnerContext(ITaskDistribution distribution, IReadOnlyList<object> configs, Rng rng)
+{
+    public ITaskDistribution Distribution => distribution;
+    public IReadOnlyList<object> Configs => configs;
+    public Rng Rng => rng;
+    public CommonConfig Common => Get<CommonConfig>();
+    public T Get<T>() => configs.OfType<T>().Single();
+
+    /// <summary>The MLP policy this context built (null until <see cref="MlpPolicy"/> is called, and for RL2's GRU agent).</summary>
+    public Policy? Policy { get; private set; }
+
+    /// <summary>An MLP policy for the family's spaces, shaped by the common keys; its initial weights come from the run's generator.</summary>
+    public Policy MlpPolicy() =>
+        Policy = PolicyFactory.ForSpaces(distribution.ObservationSpace, distribution.ActionSpace, Common.HiddenSizes, rng.Split(), Common.Nonlinearity, Common.InitStd);
+}
+
+/// <summary>
+/// One trainable algorithm: its name (as on the command line), family, one-line description, its config records
+/// with their defaults (in config.yaml's order; a learner's own defaults for the shared keys are set here, in
+/// plain sight) and how to build it. <see cref="LearnerRegistry.Register"/> adds one of a user's own.
+/// </summary>
+public sealed record LearnerSpec(string Name, string Family, string Description, Func<object[]> NewConfigs, Func<LearnerContext, ILearner> Build);
+
+/// <summary>The algorithms known by name to runs, configs and the CLI; open to the library user's own.</summary>
+public static class LearnerRegistry
+{
+    static readonly List<LearnerSpec> Specs =
+    [
+        new("vpg", "single-task", "REINFORCE with the linear feature baseline, Adam (single task)",
+            () => [new CommonConfig(), new SingleTaskConfig(), new VpgConfig()],
+            c => SingleTask(c, c.MlpPolicy(), p => new Vpg(p, c.Get<VpgConfig>(), c.Common))),
+        new("ppo", "single-task", "PPO, clipped objective, GAE, value network, minibatch epochs (single task)",
+            () => [new CommonConfig { GaeLambda = 0.95 }, new SingleTaskConfig(), new PpoConfig()],
+            c => SingleTask(c, c.MlpPolicy(), p => new Ppo(p, c.Get<PpoConfig>(), c.Common, c.Rng))),
+        new("trpo", "single-task", "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
+            () => [new CommonConfig(), new SingleTaskConfig(), new TrpoConfig()],
+            c => SingleTask(c, c.MlpPolicy(), p => new Trpo(p, c.Get<TrpoConfig>(), c.Common))),
+        new("maml", "gradient-based", "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
+            () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
+            c => new MamlTrpo(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
+        new("fomaml", "gradient-based", "first-order MAML: MAML-TRPO with the inner gradient treated as a constant",
+            () => [MetaCommon(), new MamlConfig { FirstOrder = true }, new TrpoConfig()],
+            c => new MamlTrpo(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
+        new("promp", "gradient-based", "ProMP (MAML-PPO): LVC inner step, clipped outer objective with a KL penalty on the pre-update policy (Rothfuss et al. 2018)",
+            () => [MetaCommon(), new MamlConfig(), new ProMpConfig()],
+            c => new ProMp(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<ProMpConfig>(), c.Common, c.Rng)),
+        new("reptile", "gradient-based", "Reptile for RL: k VPG steps per task, then theta += epsilon (phi - theta), batched over tasks (Nichol et al. 2018)",
+            () => [MetaCommon(), new MamlConfig(), new ReptileConfig()],
+            c => new Reptile(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<ReptileConfig>(), c.Common, c.Rng)),
+        new("rl2", "recurrent", "RL2: a GRU over (observation, previous action, reward, done) kept across a trial's episodes, trained by TRPO or PPO over whole trials (Duan et al. 2016)",
+            // lambda 0.3 as in the RL2 paper's experiments (rllab's GAE over whole trials)
+            () => [new CommonConfig { GaeLambda = 0.3, NumBatches = 500 }, new Rl2Config(), new TrpoConfig()],
+            c => new Rl2.Rl2(new TrialSampler(c.Distribution), c.Get<Rl2Config>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
+        new("pretrain", "baseline", "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
+            () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
+            c => new JointPretraining(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
+    ];
+
+    public static IReadOnlyList<LearnerSpec> All => Specs;
+    public static IReadOnlyList<string> Names => Specs.Select(s => s.Name).ToList();
+
+    public static LearnerSpec Get(string name) => Specs.Find(s => s.Name == name)
+        ?? throw new UsageException($"unknown algorithm '{name}'; valid algorithms: {string.Join(", ", Names)}");
+
+    /// <summary>Adds a learner of the user's own; runs, resume, eval and plots then take its name like a built-in's.</summary>
+    public static void Register(LearnerSpec spec)
+    {
+        if (Specs.Exists(s => s.Name == spec.Name)) throw new ArgumentException($"an algorithm named '{spec.Name}' is already registered", nameof(spec));
+        Specs.Add(spec);
+    }
+
+    /// <summary>Meta-learners train 500 meta-iterations by default, pytorch-maml-rl's num-batches.</summary>
+    static CommonConfig MetaCommon() => new() { NumBatches = 500 };
+
+    static SingleTaskLearner SingleTask(LearnerContext c, Policy policy, Func<Policy, PolicyOptimizer> optimizer)
+    {
+        var train = c.Distribution.Splits().Train;
+        var single = c.Get<SingleTaskConfig>();
+        if (single.TaskIndex >= train.Count)
+            throw new Configuration.ConfigException("task-index", $"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
+        return new SingleTaskLearner(optimizer(policy), new Sampler(c.Distribution), train[single.TaskIndex], single.BatchSize, c.Rng);
+    }
+}

@@ -104,16 +104,18 @@ public static class Cli
         var config = new Option<string?>("--config") { Description = "YAML file of config keys (same names as the reference implementations)" };
         var set = new Option<string[]>("--set") { Description = "override a config key: --set max-kl=0.02 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<int>("--seed") { Description = "the one seed that fixes the whole run", DefaultValueFactory = _ => 1 };
+        var preset = new Option<string?>("--preset") { Description = "a named set of config values, under --config and --set (rl2: paper, the paper's scale: TRPO, 250,000 steps per update, 256 units)" };
         var iterations = new Option<int?>("--iterations") { Description = "number of policy updates (config key num-batches)" };
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this directory from its last checkpoint" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (1 gives bit-identical runs per seed)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("train", "Train an algorithm on a task distribution; writes runs/<experiment>/<time>-seed<k>/")
-            { algorithm, env, config, set, seed, iterations, outDir, resume, threads };
+            { algorithm, env, config, set, seed, preset, iterations, outDir, resume, threads };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
             var values = new ConfigValues();
+            if (p.GetValue(preset) is { } presetName) values.Set(TrainingRun.PresetKey, presetName, "--preset");
             if (p.GetValue(config) is { } file) values.Merge(Config.ReadYaml(file));
             values.Merge(Config.ParseOverrides(p.GetValue(set) ?? []));
             if (p.GetValue(iterations) is { } n) values.Set("num-batches", n.ToString(CultureInfo.InvariantCulture), "--iterations");

@@ -29,7 +29,11 @@ public sealed class LearnerContext(ITaskDistribution distribution, IReadOnlyList
 /// with their defaults (in config.yaml's order; a learner's own defaults for the shared keys are set here, in
 /// plain sight) and how to build it. <see cref="LearnerRegistry.Register"/> adds one of a user's own.
 /// </summary>
-public sealed record LearnerSpec(string Name, string Family, string Description, Func<object[]> NewConfigs, Func<LearnerContext, ILearner> Build);
+public sealed record LearnerSpec(string Name, string Family, string Description, Func<object[]> NewConfigs, Func<LearnerContext, ILearner> Build)
+{
+    /// <summary>Named sets of config values (a paper's full scale, say), applied under the values a user gives: `--preset name`.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Presets { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+}
 
 /// <summary>The algorithms known by name to runs, configs and the CLI; open to the library user's own.</summary>
 public static class LearnerRegistry
@@ -60,7 +64,10 @@ public static class LearnerRegistry
         new("rl2", "recurrent", "RL2: a GRU over (observation, previous action, reward, done) kept across a trial's episodes, trained by TRPO or PPO over whole trials (Duan et al. 2016)",
             // lambda 0.3 as in the RL2 paper's experiments (rllab's GAE over whole trials)
             () => [new CommonConfig { GaeLambda = 0.3, NumBatches = 500 }, new Rl2Config(), new TrpoConfig()],
-            c => new Rl2.Rl2(new TrialSampler(c.Distribution), c.Get<Rl2Config>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
+            c => new Rl2.Rl2(new TrialSampler(c.Distribution), c.Get<Rl2Config>(), c.Get<TrpoConfig>(), c.Common, c.Rng))
+        {
+            Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["paper"] = Rl2Config.PaperPreset },
+        },
         new("pretrain", "baseline", "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
             () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
             c => new JointPretraining(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),

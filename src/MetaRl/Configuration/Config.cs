@@ -75,7 +75,7 @@ public static class Config
             if (!known.Contains(key))
             {
                 string where = (values as ConfigValues)?.Origin(key) is { } origin ? $" (in {origin})" : "";
-                string guess = Nearest(key, known) is { } near ? $"; did you mean '{near}'?" : "";
+                string guess = Nearest(key, known) is { } near ? $"; did you mean '{near}'?" : ";";
                 throw new ConfigException(key, $"unknown config key '{key}'{where}{guess} allowed keys: {string.Join(", ", known.Order())}");
             }
         foreach (var target in targets)

@@ -38,7 +38,7 @@ public sealed class TrainingRun
         Distribution = distribution;
         Seed = seed;
         Configs = spec.NewConfigs();
-        Config.Bind(values, Configs);
+        Config.Bind(WithPreset(spec, values), Configs);
 
         TorchNative.EnsureLoaded();
         Rng = new Rng(seed);
@@ -69,6 +69,21 @@ public sealed class TrainingRun
         return rest;
     }
 
+    /// <summary>The values of a `preset` key's named set (see <see cref="LearnerSpec.Presets"/>) under the values given, which win.</summary>
+    static IReadOnlyDictionary<string, string> WithPreset(LearnerSpec spec, IReadOnlyDictionary<string, string> values)
+    {
+        if (!values.TryGetValue(PresetKey, out var name)) return values;
+        if (!spec.Presets.TryGetValue(name, out var preset))
+            throw new ConfigException(PresetKey, spec.Presets.Count == 0
+                ? $"{spec.Name} has no presets; got '{name}'"
+                : $"preset must be one of {string.Join(", ", spec.Presets.Keys)} for {spec.Name}; got '{name}'");
+        var result = new ConfigValues(preset, $"preset {name}");
+        result.Merge(values);
+        result.Remove(PresetKey);
+        return result;
+    }
+
+    public const string PresetKey = "preset";
     const string EnvNameKey = "env-name", EnvKwargsPrefix = "env-kwargs.";
     public const string DefaultEnv = "2d-navigation";
 

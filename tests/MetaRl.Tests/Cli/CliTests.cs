@@ -104,7 +104,9 @@ public class CliTests : IDisposable
     [Theory]
     [InlineData("unknown env 'moon'; valid envs: 2d-navigation", "train", "ppo", "--env", "moon")]
     [InlineData("unknown algorithm 'dqn'; valid algorithms: vpg, ppo, trpo", "train", "dqn")]
-    [InlineData("unknown config key 'lr-typo'; allowed keys:", "train", "ppo", "--set", "lr-typo=1")]
+    [InlineData("unknown config key 'lr-typo' (in --set); allowed keys:", "train", "ppo", "--set", "lr-typo=1")]
+    [InlineData("unknown config key 'ent_coef' (in --set); did you mean 'ent-coef'? allowed keys:", "train", "ppo", "--set", "ent_coef=0.1")]
+    [InlineData("preset must be one of paper for rl2; got 'huge'", "train", "rl2", "--preset", "huge")]
     [InlineData("config key 'lr' must be > 0; got -0.1", "train", "ppo", "--set", "lr=-0.1")]
     [InlineData("config key 'batch-size' must be >= 1; got 0", "train", "ppo", "--set", "batch-size=0")]
     [InlineData("config key 'max-kl' takes a number; got 'big'", "train", "trpo", "--set", "max-kl=big")]
@@ -144,6 +146,82 @@ public class CliTests : IDisposable
         var (code, _, err) = Run("train", "trpo", "--config", file);
         Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
         Assert.Contains("'max-kl' must be > 0", err);
+    }
+
+    [Fact]
+    public void AnUnknownKeyInAFileNamesTheFileAndTheKeyMeant()
+    {
+        string file = Path.Combine(_root, "typo.yaml");
+        File.WriteAllText(file, "fast-lr: 0.1\nmeta_batch_size: 20\n");
+        var (code, _, err) = Run("train", "maml", "--config", file, "--out", Path.Combine(_root, "x"));
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains($"unknown config key 'meta_batch_size' (in config file '{file}'); did you mean 'meta-batch-size'?", err);
+    }
+
+    // pytorch-maml-rl's configs/maml/2d-navigation.yaml as that project writes it: a quoted gym id, env-kwargs as a
+    // nested mapping, "Tanh" capitalised, 1.0e-2 floats; comments trimmed.
+    const string PytorchMamlRl2dNavigation = """
+        env-name: "2DNavigation-v0"
+        env-kwargs:
+          low: -0.5
+          high: 0.5
+        gamma: 0.99
+        gae-lambda: 1.0
+        first-order: false
+        hidden-sizes: [64, 64]
+        nonlinearity: "Tanh"
+        fast-batch-size: 20
+        num-steps: 1
+        fast-lr: 0.1
+        num-batches: 500
+        meta-batch-size: 20
+        max-kl: 1.0e-2
+        cg-iters: 10
+        cg-damping: 1.0e-5
+        ls-max-steps: 15
+        ls-backtrack-ratio: 0.8
+        """;
+
+    [Fact]
+    public void PytorchMamlRlsOwnConfigTrainsAsItIs()
+    {
+        string file = Path.Combine(_root, "2d-navigation.yaml");
+        File.WriteAllText(file, PytorchMamlRl2dNavigation);
+        string dir = Train("a", ["maml", "--config", file, "--iterations", "1", "--threads", "1"]);
+        var yaml = File.ReadAllText(Path.Combine(dir, RunDirectory.ConfigFile));
+        Assert.Contains("env: 2d-navigation", yaml);
+        Assert.Contains("nonlinearity: tanh", yaml);
+        Assert.Contains("max-kl: 0.01", yaml);
+        Assert.StartsWith(Path.Combine(_root, "a", "maml-2d-navigation"), dir);
+
+        File.WriteAllText(file, PytorchMamlRl2dNavigation.Replace("high: 0.5", "high: 2.0"));
+        var (code, _, err) = Run("train", "maml", "--config", file, "--out", Path.Combine(_root, "x"));
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("env-kwargs.high: 2d-navigation is built with high = 0.5 only; got '2.0'", err);
+        File.WriteAllText(file, PytorchMamlRl2dNavigation);
+        (code, _, err) = Run("train", "maml", "--config", file, "--env", "bandit-k5", "--out", Path.Combine(_root, "x"));
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--env bandit-k5 and the config's env-name 2DNavigation-v0 (2d-navigation) disagree", err);
+    }
+
+    [Fact]
+    public void ListNamesEveryEnvAlgorithmAndExperiment()
+    {
+        var (code, output, _) = Run("list");
+        Assert.Equal(0, code);
+        foreach (var name in MetaRl.Envs.EnvRegistry.Names.Concat(MetaRl.Algorithms.LearnerRegistry.Names)
+                     .Concat(["demo", "maml-2d-navigation", "rl2-bandits", "rl2-mdps"]))
+            Assert.Contains(name, output);
+    }
+
+    [Fact]
+    public void ThePaperPresetSetsThePapersScaleUnderTheValuesGiven()
+    {
+        var run = new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { ["preset"] = "paper", ["hidden-size"] = "64" }, seed: 1);
+        var c = run.Get<MetaRl.Algorithms.Rl2.Rl2Config>();
+        Assert.Equal((250_000, 64, MetaRl.Algorithms.Rl2.Rl2Optimizer.Trpo), (c.BatchSize, c.HiddenSize, c.Optimizer));
+        var defaults = new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string>(), seed: 1).Get<MetaRl.Algorithms.Rl2.Rl2Config>();
+        Assert.Equal((20_000, 128), (defaults.BatchSize, defaults.HiddenSize));
     }
 
     [Fact]

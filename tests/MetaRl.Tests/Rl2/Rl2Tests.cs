@@ -43,10 +43,10 @@ public class Rl2Tests : IDisposable
         Assert.Equal([1e-2, 1e-2, 1e-2], new[] { 0, 5, 9 }.Select(held.LearningRate));
         Assert.Equal([1e-2, 5e-3, 1e-3], new[] { 0, 5, 9 }.Select(i => Math.Round(whole.LearningRate(i), 12)));
         Assert.Equal([1e-2, 1e-2, 7.5e-3, 5e-3, 2.5e-3], new[] { 0, 6, 7, 8, 9 }.Select(i => Math.Round(late.LearningRate(i), 12)));
-        var ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 10; }, numBatches: 10));
+        var ex = Assert.Throws<ConfigException>(() => Learner(tasks, c => { Small(c); c.AnnealLr = true; c.AnnealFrom = 10; }, numBatches: 10));
         Assert.Contains("anneal-from", ex.Message);
         Assert.Contains("num-batches (10)", ex.Message);
-        ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); c.AnnealFrom = 6; }, numBatches: 10));
+        ex = Assert.Throws<ConfigException>(() => Learner(tasks, c => { Small(c); c.AnnealFrom = 6; }, numBatches: 10));
         Assert.Contains("set anneal-lr=true, or leave anneal-from at 0", ex.Message);
 
         // A warm restart: the first decay reaches 0 at restart-at, where the rate jumps to restart-lr and decays to 0 again.
@@ -61,7 +61,7 @@ public class Rl2Tests : IDisposable
             (c => { c.RestartAt = 6; c.RestartLr = 1e-3; }, "set anneal-lr=true, or leave restart-at at 0"),
         })
         {
-            ex = Assert.Throws<UsageException>(() => Learner(tasks, c => { Small(c); restart(c); }, numBatches: 10));
+            ex = Assert.Throws<ConfigException>(() => Learner(tasks, c => { Small(c); restart(c); }, numBatches: 10));
             Assert.Contains(message, ex.Message);
         }
 
@@ -100,7 +100,7 @@ public class Rl2Tests : IDisposable
     [InlineData("nonlinearity", "relu", "gru-cell: standard or layer-norm")]
     public void MlpKeysAreRefusedForRl2RatherThanIgnored(string key, string value, string message)
     {
-        var ex = Assert.Throws<UsageException>(() => new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { [key] = value }, seed: 1));
+        var ex = Assert.Throws<ConfigException>(() => new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { [key] = value }, seed: 1));
         Assert.Contains(key, ex.Message);
         Assert.Contains(message, ex.Message);
         // config.yaml lists them at their defaults, and a run resumed from it passes them back: those are accepted.
@@ -176,6 +176,34 @@ public class Rl2Tests : IDisposable
             Assert.True((joint[i] - separate[i]).abs().max().item<float>() <= 1e-4 * Math.Max(1, scale), names[i]);
         }
         Assert.Equal(24, leaves.Count); // both GRUs' ten tensors each, and both heads' two
+    }
+
+    [Theory]
+    [InlineData(Rl2Optimizer.Trpo, GruCell.Standard)]
+    [InlineData(Rl2Optimizer.Trpo, GruCell.LayerNorm)]
+    [InlineData(Rl2Optimizer.Ppo, GruCell.LayerNorm)]
+    [InlineData(Rl2Optimizer.Ppo, GruCell.Standard)]
+    public void AnUpdateInChunksOfTrialsMatchesTheUpdateInOnePass(Rl2Optimizer optimizer, GruCell cell)
+    {
+        // chunk-steps bounds memory: the gradient, TRPO's products, line search and value fit, and PPO's minibatches
+        // are summed over chunks of trials. The update must be the same as over the whole batch, up to float sums.
+        void Configure(Rl2Config c, int chunkSteps)
+        {
+            c.Optimizer = optimizer; c.GruCell = cell; c.ValueNetwork = Rl2ValueNetwork.Separate;
+            c.HiddenSize = 16; c.BatchSize = 600; c.EpisodesPerTrial = 3; c.Minibatches = 2; c.Epochs = 2; c.ChunkSteps = chunkSteps;
+        }
+        var whole = Learner(new RandomMdpDistribution(), c => Configure(c, 100_000), seed: 7);
+        var chunked = Learner(new RandomMdpDistribution(), c => Configure(c, 70), seed: 7); // 2 trials of 30 steps per chunk
+        var a = whole.Iterate();
+        var b = chunked.Iterate();
+        Assert.Equal(a.MeanReturn, b.MeanReturn); // the same batch
+        foreach (var name in whole.Parameters.Names)
+        {
+            var before = whole.Parameters[name];
+            Assert.True(allclose(before, chunked.Parameters[name], rtol: 1e-3, atol: 1e-5), $"{name} differs after the update");
+        }
+        foreach (var key in a.Stats.Keys.Where(k => k is "kl" or "loss_after" or "policy_loss" or "value_loss"))
+            Assert.Equal(a.Stats[key], b.Stats[key], 3);
     }
 
     [Theory]
@@ -380,9 +408,9 @@ public class Rl2Tests : IDisposable
     [Fact]
     public void UniformCoefNeedsPpoAndDiscreteActions()
     {
-        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Trpo; c.UniformCoef = 0.01; }));
+        var ex = Assert.Throws<ConfigException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Trpo; c.UniformCoef = 0.01; }));
         Assert.Equal("uniform-coef is a term of the PPO loss; it needs optimizer=ppo", ex.Message);
-        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = Rl2Optimizer.Ppo; c.UniformCoef = 0.01; }));
+        ex = Assert.Throws<ConfigException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = Rl2Optimizer.Ppo; c.UniformCoef = 0.01; }));
         Assert.Contains("2d-navigation has continuous actions: leave uniform-coef at 0", ex.Message);
     }
 
@@ -428,9 +456,9 @@ public class Rl2Tests : IDisposable
     [Fact]
     public void TaskCoefNeedsPpoAndATaskFamilyThatDescribesItsTasks()
     {
-        var ex = Assert.Throws<UsageException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Trpo; c.TaskCoef = 1; }));
+        var ex = Assert.Throws<ConfigException>(() => Learner(new BernoulliBanditDistribution(5), c => { c.Optimizer = Rl2Optimizer.Trpo; c.TaskCoef = 1; }));
         Assert.Equal("task-coef is a term of the PPO loss; it needs optimizer=ppo", ex.Message);
-        ex = Assert.Throws<UsageException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = Rl2Optimizer.Ppo; c.TaskCoef = 1; }));
+        ex = Assert.Throws<ConfigException>(() => Learner(EnvRegistry.Create("2d-navigation"), c => { c.Optimizer = Rl2Optimizer.Ppo; c.TaskCoef = 1; }));
         Assert.Contains("2d-navigation does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0", ex.Message);
         // Off, the agent has no task head and starts from the same weights as with it.
         var off = Learner(new BernoulliBanditDistribution(5), c => c.Optimizer = Rl2Optimizer.Ppo);

@@ -17,7 +17,7 @@ internal static class Bench
         var dist = new Navigation2DDistribution();
         var rng = new Rng(0);
         var policy = new GaussianMlpPolicy(2, (Box)dist.ActionSpace, [100, 100], rng.Split());
-        var sampler = new Sampler(dist);
+        using var sampler = new Sampler(dist);
         var taskList = dist.Sample(tasks, rng).Cast<object>().ToList();
         sampler.Sample(policy, taskList, episodes, rng); // warm-up: JIT, env allocation
         var rates = new List<double>();

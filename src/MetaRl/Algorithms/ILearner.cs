@@ -6,7 +6,7 @@ namespace MetaRl.Algorithms;
 public sealed record LearnerIteration(double MeanReturn, double SuccessRate, int EnvSteps, IReadOnlyDictionary<string, double> Stats);
 
 /// <summary>Anything the training loop can run: collect data, update, and save or restore its whole state.</summary>
-public interface ILearner
+public interface ILearner : IDisposable
 {
     /// <summary>The learned parameters (checked for NaN after every iteration).</summary>
     ParameterSet Parameters { get; }
@@ -14,6 +14,9 @@ public interface ILearner
     /// <summary>Everything a resumed run needs (parameters, optimizer moments, critics); the run's generator is saved by the run.</summary>
     void SaveState(BinaryWriter w);
     void LoadState(BinaryReader r);
+
+    /// <summary>Frees the envs of the learner's samplers (native ones hold memory outside the managed heap).</summary>
+    void IDisposable.Dispose() { }
 }
 
 /// <summary>Returns (and success rates) on each task after 0, 1, ..., budget adaptation steps: [step][task].</summary>

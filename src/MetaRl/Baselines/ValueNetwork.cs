@@ -31,4 +31,12 @@ public sealed class ValueNetwork
         using var _ = no_grad();
         return (Forward(b.ObservationsTensor()) * b.MaskTensor()).data<float>().ToArray();
     }
+
+    /// <summary>V(s_T) of each episode's final observation [N], for bootstrapping where an episode was truncated.</summary>
+    public float[] PredictFinal(EpisodeBatch b)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return Forward(tensor(b.FinalObservations, [b.Episodes, b.ObservationSize])).data<float>().ToArray();
+    }
 }

@@ -11,9 +11,10 @@ public readonly record struct StepResult(float Reward, bool Terminated, bool Tru
 /// <summary>
 /// Gymnasium's environment contract in C#, without allocation per step: observations are written into
 /// a span the caller owns. Observations are flat floats (a Discrete observation is one-hot); actions are
-/// flat floats (a Discrete action is one float holding the index). Each env owns its random generator.
+/// flat floats (a Discrete action is one float holding the index). Each env owns its random generator. An env
+/// is disposable: whoever makes one disposes it (a vector env disposes its envs).
 /// </summary>
-public interface IEnv
+public interface IEnv : IDisposable
 {
     Space ObservationSpace { get; }
     Space ActionSpace { get; }
@@ -22,6 +23,9 @@ public interface IEnv
     /// <summary>Starts an episode; a seed reseeds the env's own generator.</summary>
     void Reset(int? seed, Span<float> observation);
     StepResult Step(ReadOnlySpan<float> action, Span<float> observation);
+
+    /// <summary>Frees what the env holds outside the managed heap (a native MuJoCo model and data); nothing for a managed env.</summary>
+    void IDisposable.Dispose() { }
 }
 
 /// <summary>

@@ -22,6 +22,11 @@ public interface ITaskDistribution
     TaskSplits<object> Splits();
     /// <summary>Switches an env made by this distribution to another task.</summary>
     void SetTask(IEnv env, object task);
+    /// <summary>
+    /// One env per task, stepped together. The default steps managed envs one after the other on the calling thread;
+    /// a family whose envs do real work (MuJoCo) returns one that steps them in parallel.
+    /// </summary>
+    IVectorEnv CreateVectorEnv(IReadOnlyList<object> tasks) => new VectorEnv(this, tasks);
 }
 
 /// <summary>
@@ -68,6 +73,9 @@ public abstract class TaskDistribution<TTask> : ITaskDistribution<TTask> where T
     }
 
     public IReadOnlyList<object> SampleTasks(int n, Rng rng) => Sample(n, rng).Cast<object>().ToList();
+
+    /// <inheritdoc cref="ITaskDistribution.CreateVectorEnv"/>
+    public virtual IVectorEnv CreateVectorEnv(IReadOnlyList<object> tasks) => new VectorEnv(this, tasks);
 
     public IEnv CreateEnv(object task, Rng rng) => task is TTask t
         ? CreateEnv(t, rng)

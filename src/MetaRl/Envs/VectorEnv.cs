@@ -2,26 +2,31 @@ namespace MetaRl.Envs;
 
 /// <summary>
 /// Many envs stepped in one call over flat arrays (struct of arrays): observations [envs * obsSize],
-/// actions [envs * actionSize]. There is no auto-reset: an env that is done stays done until reset,
-/// so the sampler can collect fixed-length episodes with masks.
+/// actions [envs * actionSize]. There is no auto-reset: an env that is done stays done, its observation the
+/// episode's final one, until it is reset, so a collector can record final observations (to bootstrap at
+/// truncation) and collect fixed-length episodes with masks. Disposing it disposes its envs.
 /// </summary>
-public interface IVectorEnv
+public interface IVectorEnv : IDisposable
 {
     int NumEnvs { get; }
     int ObservationSize { get; }
     int ActionSize { get; }
     Space ObservationSpace { get; }
     Space ActionSpace { get; }
-    /// <summary>The current observation of every env, [NumEnvs * ObservationSize].</summary>
+    /// <summary>The current observation of every env, [NumEnvs * ObservationSize]; a done env's is its episode's final observation.</summary>
     ReadOnlySpan<float> Observations { get; }
     /// <summary>Whether env i has finished its episode.</summary>
     bool IsDone(int i);
     /// <summary>Whether each env's last step met its task's success condition.</summary>
     ReadOnlySpan<bool> LastSuccess { get; }
+    /// <summary>Env i itself (to ask what it knows, such as <see cref="IMeanReward"/>).</summary>
+    IEnv this[int i] { get; }
+    /// <summary>Switches env i to another task of its family (takes effect at its next reset).</summary>
+    void SetTask(int i, object task);
     /// <summary>Resets every env; env i is seeded with seed + i when a seed is given.</summary>
     void Reset(int? seed = null);
     void ResetEnv(int i, int? seed = null);
-    /// <summary>Steps every env that is not done; done envs get reward 0 and keep their observation.</summary>
+    /// <summary>Steps every env that is not done; done envs get reward 0 and keep their observation. Terminated: the task ended (no value after it); truncated: the time limit.</summary>
     void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated);
 }
 
@@ -31,6 +36,14 @@ public sealed class VectorEnv : IVectorEnv
     readonly IEnv[] _envs;
     readonly float[] _obs;
     readonly bool[] _done, _success;
+    readonly ITaskDistribution? _distribution;
+
+    /// <summary>One env of <paramref name="distribution"/> per task. Envs get a placeholder generator: collectors reseed every episode from their own.</summary>
+    public VectorEnv(ITaskDistribution distribution, IReadOnlyList<object> tasks)
+        : this(tasks.Select((task, i) => distribution.CreateEnv(task, new Rng(i))).ToList())
+    {
+        _distribution = distribution;
+    }
 
     public VectorEnv(IReadOnlyList<IEnv> envs)
     {
@@ -58,6 +71,9 @@ public sealed class VectorEnv : IVectorEnv
     public bool IsDone(int i) => _done[i];
     public ReadOnlySpan<bool> LastSuccess => _success;
 
+    public void SetTask(int i, object task) =>
+        (_distribution ?? throw new InvalidOperationException("this vector env was built from envs, not from a task distribution: it cannot set tasks")).SetTask(_envs[i], task);
+
     public void Reset(int? seed = null)
     {
         for (int i = 0; i < _envs.Length; i++) ResetEnv(i, seed is { } s ? s + i : null);
@@ -80,5 +96,10 @@ public sealed class VectorEnv : IVectorEnv
             rewards[i] = r.Reward; terminated[i] = r.Terminated; truncated[i] = r.Truncated; _success[i] = r.Success;
             _done[i] = r.Done;
         }
+    }
+
+    public void Dispose()
+    {
+        foreach (var e in _envs) e.Dispose();
     }
 }

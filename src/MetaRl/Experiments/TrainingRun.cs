@@ -20,7 +20,7 @@ public sealed record IterationResult(int Iteration, long EnvSteps, double MeanRe
 /// and the run's one generator. The one factory for the CLI, resume, tests and library users: the same
 /// defaults and checks whichever builds it, for a registered task family or any other.
 /// </summary>
-public sealed class TrainingRun
+public sealed class TrainingRun : IDisposable
 {
     const string Magic = "METARL-CHECKPOINT-2";
 
@@ -123,6 +123,9 @@ public sealed class TrainingRun
         return new IterationResult(Iteration, EnvSteps, r.MeanReturn, r.SuccessRate, r.EnvSteps, r.Stats);
     }
 
+    /// <summary>Frees the learner's envs.</summary>
+    public void Dispose() => Learner.Dispose();
+
     /// <summary>Writes the whole training state to a temporary file, then renames it into place.</summary>
     public void SaveCheckpoint(string path)
     {
@@ -158,7 +161,8 @@ public sealed class TrainingRun
     public (double MeanReturn, double SuccessRate, double[] Returns) Evaluate(IReadOnlyList<object> tasks, int episodesPerTask, int seed)
     {
         var policy = Policy ?? throw new InvalidOperationException($"{Algorithm} has no MLP policy to evaluate directly");
-        var batch = new Sampler(Distribution).Sample(policy, tasks, episodesPerTask, new Rng(seed));
+        using var sampler = new Sampler(Distribution);
+        var batch = sampler.Sample(policy, tasks, episodesPerTask, new Rng(seed));
         return (batch.MeanReturn, batch.SuccessRate, batch.EpisodeReturns());
     }
 }

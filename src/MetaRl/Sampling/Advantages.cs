@@ -28,17 +28,25 @@ public static class Advantages
     public static float[] Gae(EpisodeBatch b, float[] values, double gamma, double lambda) =>
         Gae(b.Rewards, b.Mask, b.Horizon, b.Episodes, values, gamma, lambda);
 
-    /// <summary>GAE over time-major [T, N] rewards, masks and values, each column one episode (or one RL2 trial).</summary>
-    public static float[] Gae(float[] rewards, float[] mask, int horizon, int n, float[] values, double gamma, double lambda)
+    /// <summary>
+    /// GAE that bootstraps at truncation: after the last step of an episode cut by the time limit the value is
+    /// <paramref name="finalValues"/>[e] = V(s_T) of its final observation, not 0 (Pardo et al. 2018, "Time Limits
+    /// in Reinforcement Learning"); episodes that terminated keep V = 0.
+    /// </summary>
+    public static float[] Gae(EpisodeBatch b, float[] values, double gamma, double lambda, float[] finalValues) =>
+        Gae(b.Rewards, b.Mask, b.Horizon, b.Episodes, values, gamma, lambda, e => b.Truncated[e] ? finalValues[e] : 0);
+
+    /// <summary>GAE over time-major [T, N] rewards, masks and values, each column one episode (or one RL2 trial); V = 0 after a column's last step unless <paramref name="valueAfterEnd"/> gives it.</summary>
+    public static float[] Gae(float[] rewards, float[] mask, int horizon, int n, float[] values, double gamma, double lambda, Func<int, float>? valueAfterEnd = null)
     {
         var adv = new float[horizon * n];
         for (int e = 0; e < n; e++)
         {
-            double acc = 0, nextValue = 0;
+            double acc = 0, nextValue = valueAfterEnd?.Invoke(e) ?? 0;
             for (int t = horizon - 1; t >= 0; t--)
             {
                 int i = t * n + e;
-                if (mask[i] == 0) { acc = 0; nextValue = 0; continue; }
+                if (mask[i] == 0) { acc = 0; nextValue = valueAfterEnd?.Invoke(e) ?? 0; continue; }
                 double delta = rewards[i] + gamma * nextValue - values[i];
                 acc = delta + gamma * lambda * acc;
                 adv[i] = (float)acc;

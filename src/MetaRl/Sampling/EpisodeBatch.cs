@@ -1,3 +1,4 @@
+using MetaRl.Envs;
 using static TorchSharp.torch;
 
 namespace MetaRl.Sampling;
@@ -8,7 +9,7 @@ namespace MetaRl.Sampling;
 /// task TaskIndex[e]. Arrays are plain floats; the tensor views are made on demand (the caller's
 /// dispose scope owns them).
 /// </summary>
-public sealed class EpisodeBatch
+public sealed class EpisodeBatch : IRolloutSink
 {
     public EpisodeBatch(int horizon, int episodes, int observationSize, int actionSize, int[] taskIndex)
     {
@@ -20,6 +21,8 @@ public sealed class EpisodeBatch
         Mask = new float[horizon * episodes];
         Lengths = new int[episodes];
         Success = new bool[episodes];
+        Truncated = new bool[episodes];
+        FinalObservations = new float[episodes * observationSize];
     }
 
     public int Horizon { get; }
@@ -35,6 +38,15 @@ public sealed class EpisodeBatch
     /// <summary>Whether the episode reached its task's success condition at some step.</summary>
     public bool[] Success { get; }
 
+    /// <summary>
+    /// Whether episode e ended at the time limit rather than in a terminal state. A learner that bootstraps at
+    /// truncation adds gamma V(s_T) of its <see cref="FinalObservations"/> there (<see cref="Advantages.Gae(EpisodeBatch, float[], double, double, float[])"/>);
+    /// the reference implementations MetaRl reproduces treat it as terminal (V = 0 after the last step).
+    /// </summary>
+    public bool[] Truncated { get; }
+    /// <summary>The observation s_T after each truncated episode's last step, [N, obs] (zeros for the others).</summary>
+    public float[] FinalObservations { get; }
+
     public int Steps => Lengths.Sum();
 
     /// <summary>Undiscounted return of each episode.</summary>
@@ -48,6 +60,27 @@ public sealed class EpisodeBatch
 
     public double MeanReturn => EpisodeReturns().Average();
     public double SuccessRate => Success.Count(s => s) / (double)Episodes;
+
+    void IRolloutSink.Begin(int t, ReadOnlySpan<bool> alive)
+    {
+        for (int e = 0; e < Episodes; e++)
+            if (alive[e]) { Mask[t * Episodes + e] = 1; Lengths[e]++; }
+    }
+
+    void IRolloutSink.Acted(int t, ReadOnlySpan<float> records, ReadOnlySpan<float> actions, IVectorEnv envs, ReadOnlySpan<bool> alive)
+    {
+        records.CopyTo(Observations.AsSpan(t * Episodes * ObservationSize, Episodes * ObservationSize));
+        actions.CopyTo(Actions.AsSpan(t * Episodes * ActionSize, Episodes * ActionSize));
+    }
+
+    void IRolloutSink.Stepped(int t, int env, int episode, ReadOnlySpan<float> action, float reward, bool terminated, bool truncated, bool success, ReadOnlySpan<float> observation)
+    {
+        Rewards[t * Episodes + env] = reward;
+        Success[env] |= success;
+        if (!truncated) return;
+        Truncated[env] = true;
+        observation.CopyTo(FinalObservations.AsSpan(env * ObservationSize, ObservationSize));
+    }
 
     public Tensor ObservationsTensor() => tensor(Observations, [Horizon, Episodes, ObservationSize]);
     public Tensor ActionsTensor() => tensor(Actions, [Horizon, Episodes, ActionSize]);

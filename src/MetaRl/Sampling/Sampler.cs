@@ -5,15 +5,15 @@ using MetaRl.Torch;
 namespace MetaRl.Sampling;
 
 /// <summary>
-/// Collects episodes for all tasks of a meta-batch at once: tasks x episodes envs, one batched policy
-/// forward per time step. Envs are kept between calls and switched to the new tasks, and every env is
+/// Collects episodes of an MLP policy for all tasks of a meta-batch at once: tasks x episodes envs, one episode
+/// each, one batched policy forward per time step (through the <see cref="Collector"/>). Envs are kept between
+/// calls and switched to the new tasks (disposed and rebuilt when the batch changes size), and every env is
 /// reseeded from the caller's generator, so a seed fixes the whole batch.
 /// </summary>
-public sealed class Sampler(ITaskDistribution distribution)
+public sealed class Sampler(ITaskDistribution distribution) : IDisposable
 {
-    VectorEnv? _envs;
-    float[] _obs = [], _actions = [], _rewards = [];
-    bool[] _terminated = [], _truncated = [];
+    readonly Collector _collector = new();
+    IVectorEnv? _envs;
 
     public ITaskDistribution Distribution => distribution;
 
@@ -22,52 +22,52 @@ public sealed class Sampler(ITaskDistribution distribution)
         if (tasks.Count == 0) throw new ArgumentException("need at least one task", nameof(tasks));
         if (episodesPerTask < 1) throw new ArgumentOutOfRangeException(nameof(episodesPerTask), episodesPerTask, "must be >= 1");
         int n = tasks.Count * episodesPerTask;
-        var venv = EnvsFor(tasks, episodesPerTask);
-        int obsSize = venv.ObservationSize, actSize = venv.ActionSize, horizon = distribution.MaxEpisodeSteps;
-        if (policy.ObservationSize != obsSize || policy.ActionSize != actSize)
-            throw new ArgumentException($"policy takes {policy.ObservationSize} observation floats and gives {policy.ActionSize} action floats; env {distribution.Name} has {obsSize} and {actSize}");
+        var envTasks = Enumerable.Range(0, n).Select(e => tasks[e / episodesPerTask]).ToList();
+        _envs = VectorEnvs.For(distribution, envTasks, _envs);
+        if (policy.ObservationSize != _envs.ObservationSize || policy.ActionSize != _envs.ActionSize)
+            throw new ArgumentException($"policy takes {policy.ObservationSize} observation floats and gives {policy.ActionSize} action floats; env {distribution.Name} has {_envs.ObservationSize} and {_envs.ActionSize}");
 
         var taskIndex = new int[n];
         for (int e = 0; e < n; e++) taskIndex[e] = e / episodesPerTask;
-        var batch = new EpisodeBatch(horizon, n, obsSize, actSize, taskIndex);
-        for (int e = 0; e < n; e++) venv.ResetEnv(e, rng.NextInt(int.MaxValue));
-
-        for (int t = 0; t < horizon; t++)
-        {
-            int alive = 0;
-            for (int e = 0; e < n; e++)
-                if (!venv.IsDone(e)) { batch.Mask[t * n + e] = 1; batch.Lengths[e]++; alive++; }
-            if (alive == 0) break; // every episode has ended: the rest of the batch stays masked
-            var stepObs = batch.Observations.AsSpan(t * n * obsSize, n * obsSize);
-            venv.Observations.CopyTo(stepObs);
-            stepObs.CopyTo(_obs);
-            policy.Act(_obs, n, _actions, rng, parameters, deterministic);
-            _actions.AsSpan(0, n * actSize).CopyTo(batch.Actions.AsSpan(t * n * actSize));
-            venv.Step(_actions, _rewards, _terminated, _truncated);
-            _rewards.AsSpan(0, n).CopyTo(batch.Rewards.AsSpan(t * n, n));
-            var success = venv.LastSuccess;
-            for (int e = 0; e < n; e++) batch.Success[e] |= success[e];
-        }
+        var batch = new EpisodeBatch(distribution.MaxEpisodeSteps, n, _envs.ObservationSize, _envs.ActionSize, taskIndex);
+        _collector.RunEpisodes(_envs, new PolicyAgent(policy, parameters, deterministic), episodesPerEnv: 1, batch.Horizon, rng, batch);
         return batch;
     }
 
-    // Envs get a placeholder generator: every episode reseeds them from the caller's, so building them consumes nothing.
-    VectorEnv EnvsFor(IReadOnlyList<object> tasks, int episodesPerTask)
+    public void Dispose() => _envs?.Dispose();
+
+    /// <summary>An MLP policy as a collector's agent: no state; it records the observations it acted on.</summary>
+    sealed class PolicyAgent(Policy policy, ParameterSet? parameters, bool deterministic) : IRolloutAgent
     {
-        int n = tasks.Count * episodesPerTask;
-        if (_envs is null || _envs.NumEnvs != n)
+        public int ObservationSize => policy.ObservationSize;
+        public int ActionSize => policy.ActionSize;
+        public int RecordSize => policy.ObservationSize;
+        public object? InitialState(int envs) => null;
+
+        public object? Act(in StepView step, float[] records, float[] actions, object? state, Rng rng)
         {
-            _envs = new VectorEnv(Enumerable.Range(0, n).Select(e => distribution.CreateEnv(tasks[e / episodesPerTask], new Rng(e))).ToList());
-            _obs = new float[n * _envs.ObservationSize];
-            _actions = new float[n * _envs.ActionSize];
-            _rewards = new float[n];
-            _terminated = new bool[n];
-            _truncated = new bool[n];
+            step.Observations.CopyTo(records);
+            policy.Act(records, step.Count, actions, rng, parameters, deterministic);
+            return null;
         }
-        else
+    }
+}
+
+/// <summary>Vector envs kept across a sampler's calls.</summary>
+public static class VectorEnvs
+{
+    /// <summary>
+    /// <paramref name="current"/> switched to <paramref name="tasks"/> when it has one env per task; otherwise it is
+    /// disposed (its envs may hold native memory) and a new vector env is made.
+    /// </summary>
+    public static IVectorEnv For(ITaskDistribution distribution, IReadOnlyList<object> tasks, IVectorEnv? current)
+    {
+        if (current is not null && current.NumEnvs == tasks.Count)
         {
-            for (int e = 0; e < n; e++) distribution.SetTask(_envs[e], tasks[e / episodesPerTask]);
+            for (int e = 0; e < tasks.Count; e++) current.SetTask(e, tasks[e]);
+            return current;
         }
-        return _envs;
+        current?.Dispose();
+        return distribution.CreateVectorEnv(tasks);
     }
 }

@@ -14,6 +14,8 @@ namespace MetaRl.Algorithms.Maml;
 public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fastLr, int fastBatchSize, CommonConfig common)
 {
     public double FastLr => fastLr;
+    /// <summary>The sampler of the inner loop and of test-time adaptation (the learner's; it disposes it).</summary>
+    public Sampler Sampler => sampler;
     public int FastBatchSize => fastBatchSize;
 
     /// <summary>

@@ -61,4 +61,6 @@ public sealed class JointPretraining : IMetaLearner
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
     public void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
     public void LoadState(BinaryReader r) => Policy.Parameters.Load(r);
+
+    public void Dispose() => Adaptation.Sampler.Dispose();
 }

@@ -133,4 +133,6 @@ public sealed class MamlTrpo : IMetaLearner
 
     public void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
     public void LoadState(BinaryReader r) => Policy.Parameters.Load(r);
+
+    public void Dispose() => Adaptation.Sampler.Dispose();
 }

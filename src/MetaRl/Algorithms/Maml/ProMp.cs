@@ -88,4 +88,6 @@ public sealed class ProMp : IMetaLearner
 
     public void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); ((OptimizerHelper)_optimizer).save_state_dict(w); }
     public void LoadState(BinaryReader r) { Policy.Parameters.Load(r); ((OptimizerHelper)_optimizer).load_state_dict(r); }
+
+    public void Dispose() => Adaptation.Sampler.Dispose();
 }

@@ -102,4 +102,6 @@ public sealed class Reptile : IMetaLearner
 
     public void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); w.Write(_iteration); }
     public void LoadState(BinaryReader r) { Policy.Parameters.Load(r); _iteration = r.ReadInt32(); }
+
+    public void Dispose() => Adaptation.Sampler.Dispose();
 }

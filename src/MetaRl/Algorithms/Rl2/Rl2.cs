@@ -128,7 +128,8 @@ public sealed class Rl2 : IMetaLearner
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
     {
         using var scope = NewDisposeScope();
-        var batch = new TrialSampler(_tasks).Sample(Agent, tasks, budget + 1, rng);
+        using var sampler = new TrialSampler(_tasks);
+        var batch = sampler.Sample(Agent, tasks, budget + 1, rng);
         var returns = new double[budget + 1][];
         var success = new double[budget + 1][];
         for (int j = 0; j <= budget; j++)
@@ -149,7 +150,8 @@ public sealed class Rl2 : IMetaLearner
     {
         using var guard = NativeCallGuard.Enter();
         using var scope = NewDisposeScope();
-        return new TrialSampler(_tasks).Sample(Agent, tasks, episodesPerTrial, rng, deterministic: mostLikely, onStep: onStep);
+        using var sampler = new TrialSampler(_tasks);
+        return sampler.Sample(Agent, tasks, episodesPerTrial, rng, deterministic: mostLikely, onStep: onStep);
     }
 
     public void SaveState(BinaryWriter w)
@@ -167,4 +169,6 @@ public sealed class Rl2 : IMetaLearner
         _scale.Mean = r.ReadDouble(); _scale.Variance = r.ReadDouble(); _scale.Initialised = r.ReadBoolean();
         _iteration = r.ReadInt32();
     }
+
+    public void Dispose() => _sampler.Dispose();
 }

@@ -1,4 +1,6 @@
+using MetaRl.Configuration;
 using MetaRl.Core;
+using MetaRl.Sampling;
 using MetaRl.Envs;
 using MetaRl.Torch;
 using static TorchSharp.torch;
@@ -60,12 +62,14 @@ public sealed class TrialBatch
 }
 
 /// <summary>
-/// Runs RL2 trials: one env per trial, each set to its task; all trials advance together with one GRU
-/// step per time step. The hidden state is kept across a trial's episodes and starts at zero for each trial.
+/// Runs RL2 trials through the <see cref="Collector"/>: one env per trial, each set to its task, n episodes back to
+/// back; all trials advance together with one GRU step per time step. The hidden state is kept across a trial's
+/// episodes and starts at zero for each trial.
 /// </summary>
-public sealed class TrialSampler(ITaskDistribution distribution)
+public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
 {
-    VectorEnv? _envs;
+    readonly Collector _collector = new();
+    IVectorEnv? _envs;
 
     public ITaskDistribution Distribution => distribution;
 
@@ -79,79 +83,76 @@ public sealed class TrialSampler(ITaskDistribution distribution)
     {
         if (tasks.Count == 0) throw new ArgumentException("need at least one task", nameof(tasks));
         if (episodesPerTrial < 1) throw new ArgumentOutOfRangeException(nameof(episodesPerTrial), episodesPerTrial, "must be >= 1");
-        int trials = tasks.Count, horizon = distribution.MaxEpisodeSteps, length = episodesPerTrial * horizon;
-        var venv = EnvsFor(tasks);
-        int obsSize = venv.ObservationSize, actSize = venv.ActionSize, inSize = agent.InputSize;
-        if (meanRewards && venv[0] is not IMeanReward)
-            throw new UsageException($"reward-signal: mean needs an env that knows its mean reward (bandits, tabular MDPs); {distribution.Name} does not");
-        if (agent.ObservationSize != obsSize || agent.ActionSize != actSize)
-            throw new ArgumentException($"agent takes {agent.ObservationSize} observation floats and gives {agent.ActionSize} action floats; env {distribution.Name} has {obsSize} and {actSize}");
+        int trials = tasks.Count, length = episodesPerTrial * distribution.MaxEpisodeSteps;
+        _envs = VectorEnvs.For(distribution, tasks, _envs);
+        if (meanRewards && _envs[0] is not IMeanReward)
+            throw new ConfigException("reward-signal", $"reward-signal: mean needs an env that knows its mean reward (bandits, tabular MDPs); {distribution.Name} does not");
+        if (agent.ObservationSize != _envs.ObservationSize || agent.ActionSize != _envs.ActionSize)
+            throw new ArgumentException($"agent takes {agent.ObservationSize} observation floats and gives {agent.ActionSize} action floats; env {distribution.Name} has {_envs.ObservationSize} and {_envs.ActionSize}");
 
-        var batch = new TrialBatch(length, trials, episodesPerTrial, inSize, actSize);
-        var episode = new int[trials];
-        var previousAction = new float[trials * actSize];
-        var previousReward = new float[trials];
-        var previousDone = new bool[trials];
-        var inputs = new float[trials * inSize];
-        var actions = new float[trials * actSize];
-        var rewards = new float[trials];
-        var terminated = new bool[trials];
-        var truncated = new bool[trials];
-        for (int b = 0; b < trials; b++) venv.ResetEnv(b, rng.NextInt(int.MaxValue));
-
-        var hidden = agent.Policy.InitialState(trials);
-        try
-        {
-            for (int t = 0; t < length; t++)
-            {
-                bool any = false;
-                for (int b = 0; b < trials; b++)
-                {
-                    if (episode[b] >= episodesPerTrial) continue;
-                    any = true;
-                    batch.Mask[t * trials + b] = 1;
-                    agent.Encode(venv.Observations.Slice(b * obsSize, obsSize), previousAction.AsSpan(b * actSize, actSize),
-                        previousReward[b], previousDone[b], firstStep: t == 0, inputs.AsSpan(b * inSize, inSize));
-                }
-                if (!any) break;
-                inputs.CopyTo(batch.Inputs.AsSpan(t * trials * inSize));
-                var next = agent.Policy.Act(inputs, trials, hidden, actions, rng, deterministic: deterministic);
-                hidden.Dispose();
-                hidden = next;
-                if (meanRewards)
-                    for (int b = 0; b < trials; b++)
-                        if (batch.Mask[t * trials + b] != 0)
-                            batch.MeanRewards[t * trials + b] = (float)((IMeanReward)venv[b]).MeanReward(actions.AsSpan(b * actSize, actSize));
-                venv.Step(actions, rewards, terminated, truncated);
-                for (int b = 0; b < trials; b++)
-                {
-                    if (batch.Mask[t * trials + b] == 0) continue;
-                    int i = t * trials + b;
-                    actions.AsSpan(b * actSize, actSize).CopyTo(batch.Actions.AsSpan(i * actSize, actSize));
-                    batch.Rewards[i] = rewards[b];
-                    batch.EpisodeReturns[b, episode[b]] += rewards[b];
-                    batch.EpisodeSuccess[b, episode[b]] |= venv.LastSuccess[b];
-                    onStep?.Invoke(b, t, episode[b], actions[b * actSize], rewards[b]);
-                    actions.AsSpan(b * actSize, actSize).CopyTo(previousAction.AsSpan(b * actSize, actSize));
-                    previousReward[b] = rewards[b];
-                    previousDone[b] = venv.IsDone(b);
-                    if (venv.IsDone(b) && ++episode[b] < episodesPerTrial) venv.ResetEnv(b, rng.NextInt(int.MaxValue));
-                }
-            }
-        }
-        finally
-        {
-            hidden.Dispose();
-        }
+        var batch = new TrialBatch(length, trials, episodesPerTrial, agent.InputSize, agent.ActionSize);
+        _collector.RunEpisodes(_envs, new Rl2Rollout(agent, deterministic), episodesPerTrial, length, rng, new TrialSink(batch, meanRewards, onStep));
         return batch;
     }
 
-    VectorEnv EnvsFor(IReadOnlyList<object> tasks)
+    public void Dispose() => _envs?.Dispose();
+
+    /// <summary>The RL2 agent as a collector's agent: it encodes (observation, previous action, reward, done) and steps its GRU; the state is the hidden state.</summary>
+    sealed class Rl2Rollout(Rl2Agent agent, bool deterministic) : IRolloutAgent
     {
-        if (_envs is null || _envs.NumEnvs != tasks.Count)
-            _envs = new VectorEnv(tasks.Select((task, b) => distribution.CreateEnv(task, new Rng(b))).ToList());
-        else
-            for (int b = 0; b < tasks.Count; b++) distribution.SetTask(_envs[b], tasks[b]);
-        return _envs;
+        public int ObservationSize => agent.ObservationSize;
+        public int ActionSize => agent.ActionSize;
+        public int RecordSize => agent.InputSize;
+        public object? InitialState(int envs) => agent.Policy.InitialState(envs);
+
+        public object? Act(in StepView step, float[] records, float[] actions, object? state, Rng rng)
+        {
+            int obsSize = ObservationSize, actSize = ActionSize, inSize = RecordSize;
+            for (int b = 0; b < step.Count; b++)
+                if (step.Alive[b])
+                    agent.Encode(step.Observations.Slice(b * obsSize, obsSize), step.PreviousActions.Slice(b * actSize, actSize),
+                        step.PreviousRewards[b], step.PreviousDone[b], step.FirstStep[b], records.AsSpan(b * inSize, inSize));
+            var hidden = (Tensor)state!;
+            var next = agent.Policy.Act(records, step.Count, hidden, actions, rng, deterministic: deterministic);
+            hidden.Dispose();
+            return next;
+        }
+
+        public void ResetState(object? state, int env)
+        {
+            using var _ = no_grad();
+            ((Tensor)state!)[env].zero_();
+        }
+
+        public void Release(object? state) => (state as Tensor)?.Dispose();
+    }
+
+    /// <summary>Writes a trial run into a <see cref="TrialBatch"/> (and its mean rewards and the caller's step callback).</summary>
+    sealed class TrialSink(TrialBatch batch, bool meanRewards, Action<int, int, int, float, float>? onStep) : IRolloutSink
+    {
+        public void Begin(int t, ReadOnlySpan<bool> alive)
+        {
+            for (int b = 0; b < batch.Trials; b++)
+                if (alive[b]) batch.Mask[t * batch.Trials + b] = 1;
+        }
+
+        public void Acted(int t, ReadOnlySpan<float> records, ReadOnlySpan<float> actions, IVectorEnv envs, ReadOnlySpan<bool> alive)
+        {
+            records.CopyTo(batch.Inputs.AsSpan(t * batch.Trials * batch.InputSize));
+            if (!meanRewards) return;
+            for (int b = 0; b < batch.Trials; b++)
+                if (alive[b])
+                    batch.MeanRewards[t * batch.Trials + b] = (float)((IMeanReward)envs[b]).MeanReward(actions.Slice(b * batch.ActionSize, batch.ActionSize));
+        }
+
+        public void Stepped(int t, int trial, int episode, ReadOnlySpan<float> action, float reward, bool terminated, bool truncated, bool success, ReadOnlySpan<float> observation)
+        {
+            int i = t * batch.Trials + trial;
+            action.CopyTo(batch.Actions.AsSpan(i * batch.ActionSize, batch.ActionSize));
+            batch.Rewards[i] = reward;
+            batch.EpisodeReturns[trial, episode] += reward;
+            batch.EpisodeSuccess[trial, episode] |= success;
+            onStep?.Invoke(trial, t, episode, action[0], reward);
+        }
     }
 }

@@ -17,6 +17,7 @@ public sealed class PpoConfig
     [Key("minibatches", "minibatches per epoch", Min = 1)] public int Minibatches { get; set; } = 4;
     [Key("ent-coef", "entropy bonus coefficient", Min = 0)] public double EntCoef { get; set; }
     [Key("max-grad-norm", "gradient norm clipping", Min = 0, MinExclusive = true)] public double MaxGradNorm { get; set; } = 0.5;
+    [Key("bootstrap-truncation", "GAE adds gamma V(s_T) after an episode cut by the time limit instead of treating the limit as the task's end (Pardo et al. 2018); false: the reference implementations' treatment")] public bool BootstrapTruncation { get; set; }
 }
 
 /// <summary>
@@ -45,7 +46,9 @@ public sealed class Ppo : PolicyOptimizer
     {
         using var scope = NewDisposeScope();
         var values = Value.Predict(batch);
-        var adv = Advantages.Gae(batch, values, _common.Gamma, _common.GaeLambda);
+        var adv = _config.BootstrapTruncation
+            ? Advantages.Gae(batch, values, _common.Gamma, _common.GaeLambda, Value.PredictFinal(batch))
+            : Advantages.Gae(batch, values, _common.Gamma, _common.GaeLambda);
         var returns = new float[adv.Length];
         for (int i = 0; i < adv.Length; i++) returns[i] = adv[i] + values[i];
 

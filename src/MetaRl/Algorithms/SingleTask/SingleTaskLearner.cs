@@ -21,4 +21,5 @@ public sealed class SingleTaskLearner(PolicyOptimizer optimizer, Sampler sampler
 
     public void SaveState(BinaryWriter w) => optimizer.SaveState(w);
     public void LoadState(BinaryReader r) => optimizer.LoadState(r);
+    public void Dispose() => sampler.Dispose();
 }

@@ -161,3 +161,21 @@ public class RolloutLayerTests
         Assert.Equal(before + 8, CountingEnv.Disposed);
     }
 }
+
+public class PpoBootstrapTests
+{
+    [Fact]
+    public void PpoBootstrapsAtTruncationOnlyWhenAsked()
+    {
+        // 2D navigation's episodes end at the 100-step limit: bootstrapping there changes the value targets.
+        double ValueLoss(string bootstrap)
+        {
+            using var run = new MetaRl.Experiments.TrainingRun("ppo", "2d-navigation",
+                new Dictionary<string, string> { ["hidden-sizes"] = "8,8", ["batch-size"] = "4", ["bootstrap-truncation"] = bootstrap }, seed: 3);
+            run.RunIteration();
+            return run.RunIteration().Stats["value_loss"];
+        }
+        Assert.NotEqual(ValueLoss("false"), ValueLoss("true"));
+        Assert.Equal(ValueLoss("false"), ValueLoss("false"));
+    }
+}

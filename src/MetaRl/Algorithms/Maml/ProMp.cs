@@ -44,6 +44,9 @@ public sealed class ProMp : IMetaLearner
     }
 
     public Policy Policy { get; }
+
+    /// <summary>How the meta-batch's per-task losses become the meta-gradient (their sum by default; see <see cref="IGradientCombiner"/>).</summary>
+    public IGradientCombiner Combiner { get; set; } = SumOfGradients.Instance;
     public ParameterSet Parameters => Policy.Parameters;
     public GradientAdaptation Adaptation { get; }
 
@@ -68,12 +71,15 @@ public sealed class ProMp : IMetaLearner
             var adapted = Adaptation.Adapt(Policy.Parameters, trainData, _maml.NumSteps, firstOrder: _maml.FirstOrder, lowVarianceCurvature: true); // line 11
             var ratio = (Policy.Distribution(validData.Observations, adapted).LogProb(validData.Actions) - oldLogp).exp();
             var a = validData.Advantages;
-            var clipped = validData.EpisodeMean(Losses.ClippedSurrogate(ratio, a, _promp.Clip));
-            var kl = trainData.EpisodeMean(Policy.Distribution(trainData.Observations, Policy.Parameters.Replicate(tasks.Count)).KlFrom(prePolicyO));
+            var clippedPerTask = validData.EpisodeMeanPerTask(Losses.ClippedSurrogate(ratio, a, _promp.Clip));
+            var klPerTask = trainData.EpisodeMeanPerTask(Policy.Distribution(trainData.Observations, Policy.Parameters.Replicate(tasks.Count)).KlFrom(prePolicyO));
+            var clipped = clippedPerTask.mean();
+            var kl = klPerTask.mean();
             var loss = -clipped + _promp.InnerKlPenalty * kl;                                           // line 12
             objective = Losses.Finite(clipped.item<float>(), "the ProMP objective"); innerKl = kl.item<float>();
             _optimizer.zero_grad();
-            loss.backward();
+            var perTask = (-clippedPerTask + _promp.InnerKlPenalty * klPerTask) / tasks.Count; // task k's share of the mean
+            Combiner.Backward(new UpdateLosses(loss, () => Enumerable.Range(0, tasks.Count).Select(k => perTask[k]).ToList()), Policy.Parameters.Values);
             _optimizer.step();
         }
         return new LearnerIteration(valid.MeanReturn, valid.SuccessRate, train.Steps + valid.Steps, new Dictionary<string, double>

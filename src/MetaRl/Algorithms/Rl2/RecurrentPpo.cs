@@ -14,6 +14,7 @@ namespace MetaRl.Algorithms.Rl2;
 /// </summary>
 public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimizer optimizer, FusedLayerNormGru.Workspace? workspace, Rng rng)
 {
+
     /// <summary>One update from a batch of trials; <paramref name="descriptors"/> (the tasks' standardised parameters [1, B, D]) add the task-inference loss; <paramref name="targets"/> gives the advantages (normalised) and value targets from the value head's outputs.</summary>
     public Dictionary<string, double> Update(TrialBatch batch, Tensor? descriptors, Func<TrialBatch, Tensor, (Tensor Advantages, Tensor Returns)> targets)
     {

@@ -10,6 +10,9 @@ public abstract class PolicyOptimizer(Policy policy)
 {
     public Policy Policy { get; } = policy;
 
+    /// <summary>How the update's losses become the policy's gradient (the plain backward by default; see <see cref="IGradientCombiner"/>).</summary>
+    public IGradientCombiner Combiner { get; set; } = SumOfGradients.Instance;
+
     /// <summary>Updates the policy from the batch; returns named statistics (loss, KL, ...).</summary>
     public abstract IReadOnlyDictionary<string, double> Update(EpisodeBatch batch);
 

@@ -89,7 +89,7 @@ public sealed class Ppo : PolicyOptimizer
                 minibatchCount++;
 
                 _policyOptimizer.zero_grad();
-                policyLoss.backward();
+                Combiner.Backward(new UpdateLosses(policyLoss, () => [policyLoss]), Policy.Parameters.Values);
                 nn.utils.clip_grad_norm_(Policy.Parameters.AsParameters(), _config.MaxGradNorm);
                 _policyOptimizer.step();
                 _valueOptimizer.zero_grad();

@@ -44,7 +44,7 @@ public sealed class Vpg : PolicyOptimizer
         var loss = Loss(Policy, batch, adv);
         double lossValue = loss.item<float>();
         Losses.Finite(lossValue, "the VPG loss");
-        loss.backward();
+        Combiner.Backward(new UpdateLosses(loss, () => [loss]), Policy.Parameters.Values);
         _optimizer.step();
         return new Dictionary<string, double> { ["loss"] = lossValue };
     }

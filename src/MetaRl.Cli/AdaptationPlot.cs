@@ -13,12 +13,14 @@ internal static class AdaptationPlot
         {
             var ofSplit = points.Where(p => p.Split == split).ToList();
             if (ofSplit.Count == 0) continue;
+            // One axis for every family: episodes of the task's experience (files from before it was recorded: steps).
+            bool byEpisodes = ofSplit.All(p => p.Episodes >= 0);
             var plot = new ScottPlot.Plot();
             int i = 0;
             foreach (var method in ofSplit.Select(p => p.Method).Distinct())
             {
                 var curve = ofSplit.Where(p => p.Method == method).OrderBy(p => p.Step).ToList();
-                double[] xs = curve.Select(p => (double)p.Step).ToArray();
+                double[] xs = curve.Select(p => (double)(byEpisodes ? p.Episodes : p.Step)).ToArray();
                 double[] ys = curve.Select(p => p.MeanReturn).ToArray();
                 var color = palette.GetColor(i++);
                 if (curve.All(p => double.IsFinite(p.Ci95)))
@@ -34,9 +36,9 @@ internal static class AdaptationPlot
                 line.LegendText = method;
             }
             plot.Title($"Adaptation on {split} tasks");
-            plot.XLabel("adaptation steps");
+            plot.XLabel(byEpisodes ? "episodes of experience of the task" : "adaptation steps");
             plot.YLabel("mean return");
-            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+            if (!byEpisodes) plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
             plot.ShowLegend(ScottPlot.Alignment.LowerRight);
             string png = $"{outputPrefix}-{split}.png", svg = $"{outputPrefix}-{split}.svg";
             plot.SavePng(png, 800, 500);

@@ -19,8 +19,12 @@ public interface ILearner : IDisposable
     void IDisposable.Dispose() { }
 }
 
-/// <summary>Returns (and success rates) on each task after 0, 1, ..., budget adaptation steps: [step][task].</summary>
-public sealed record AdaptationResult(double[][] Returns, double[][] SuccessRates)
+/// <summary>
+/// Returns (and success rates) on each task after 0, 1, ..., budget adaptation steps: [step][task]. Every family
+/// counts its experience in episodes of the task, so curves share one axis: measurement j follows
+/// j * <paramref name="EpisodesPerStep"/> episodes (a MAML gradient step on 20 episodes is 20, an RL2 episode 1).
+/// </summary>
+public sealed record AdaptationResult(double[][] Returns, double[][] SuccessRates, int EpisodesPerStep)
 {
     public int Steps => Returns.Length - 1;
 }
@@ -34,4 +38,7 @@ public interface IMetaLearner : ILearner
 {
     /// <summary>Adapts to every task (in one batch) and records the return before adapting and after each step.</summary>
     AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng);
+
+    /// <summary>Episodes of a task's experience one adaptation step consumes (<see cref="AdaptationResult.EpisodesPerStep"/>).</summary>
+    int EpisodesPerAdaptationStep { get; }
 }

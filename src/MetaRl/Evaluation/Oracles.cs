@@ -8,9 +8,10 @@ public static class Oracles
 {
     /// <summary>
     /// 2D navigation with the goal known: move straight at the goal at full speed (per-axis clipping
-    /// makes a straight line optimal up to the last step). Deterministic, so every step of the curve is the same.
+    /// makes a straight line optimal up to the last step). Deterministic, so every step of the curve is the same;
+    /// <paramref name="episodesPerStep"/> spaces its points on the experience axis of the curves it is drawn beside.
     /// </summary>
-    public static AdaptationResult Navigation(IReadOnlyList<object> tasks, int budget, int maxEpisodeSteps = 100)
+    public static AdaptationResult Navigation(IReadOnlyList<object> tasks, int budget, int episodesPerStep, int maxEpisodeSteps = 100)
     {
         var returns = new double[tasks.Count];
         var success = new double[tasks.Count];
@@ -27,6 +28,6 @@ public static class Oracles
                 if (r.Done) { success[k] = r.Success ? 1 : 0; break; }
             }
         }
-        return new AdaptationResult(Enumerable.Repeat(returns, budget + 1).ToArray(), Enumerable.Repeat(success, budget + 1).ToArray());
+        return new AdaptationResult(Enumerable.Repeat(returns, budget + 1).ToArray(), Enumerable.Repeat(success, budget + 1).ToArray(), episodesPerStep);
     }
 }

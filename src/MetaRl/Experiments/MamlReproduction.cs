@@ -56,10 +56,11 @@ public static class MamlReproduction
             }
             // From scratch: a fresh policy of the same architecture (a pretraining run before its first
             // iteration), adapted by the same inner steps.
-            var scratch = new TrainingRun("pretrain", "2d-navigation", quick, seed);
+            using var scratch = new TrainingRun("pretrain", "2d-navigation", quick, seed);
             curves.Add(MetaEvaluator.Evaluate("scratch", scratch.Learner as IMetaLearner ?? throw new InvalidOperationException(), splits, o.Budget, evalSeeds, maxTasks));
         }
-        curves.Add(MetaEvaluator.Evaluate("oracle", (tasks, _) => Oracles.Navigation(tasks, o.Budget), splits, o.Budget, [0], maxTasks));
+        int episodesPerStep = quick.TryGetValue("fast-batch-size", out var fast) ? int.Parse(fast) : new MamlConfig().FastBatchSize; // the oracle's points beside MAML's
+        curves.Add(MetaEvaluator.Evaluate("oracle", (tasks, _) => Oracles.Navigation(tasks, o.Budget, episodesPerStep), splits, o.Budget, [0], maxTasks));
 
         var points = MetaEvaluator.AcrossRuns(curves);
         File.WriteAllText(Path.Combine(root, "adaptation.csv"), MetaEvaluator.ToCsv(points));

@@ -86,7 +86,7 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
             var leaves = theta.Map((_, v) => v.detach().requires_grad_(true));
             theta = Adapt(leaves, Prepare(batch, tasks.Count), 1, firstOrder: true).Map((_, v) => v.detach());
         }
-        return new AdaptationResult(returns, success);
+        return new AdaptationResult(returns, success, fastBatchSize);
     }
 
     /// <summary>Mean return and success rate of each task's episodes.</summary>

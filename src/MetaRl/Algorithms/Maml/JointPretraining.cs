@@ -58,6 +58,9 @@ public sealed class JointPretraining : IMetaLearner
         });
     }
 
+    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
+    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
+
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
     public void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
     public void LoadState(BinaryReader r) => Policy.Parameters.Load(r);

@@ -129,6 +129,9 @@ public sealed class MamlTrpo : IMetaLearner
     public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder) => Adaptation.Adapt(start, data, steps, firstOrder);
 
     /// <summary>Adaptation as evaluated in the MAML paper: return before adapting, and after each inner step on fresh episodes.</summary>
+    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
+    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
+
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
 
     public void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);

@@ -90,6 +90,9 @@ public sealed class ProMp : IMetaLearner
         });
     }
 
+    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
+    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
+
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
 
     public void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); ((OptimizerHelper)_optimizer).save_state_dict(w); }

@@ -64,7 +64,7 @@ public sealed class Reptile : IMetaLearner
             var data = Adaptation.Prepare(last, tasks.Count);
             phi = _reptile.InnerOptimizer == ReptileInnerOptimizer.Ppo ? PpoSteps(phi, data) : VpgStep(phi, data);
         }
-        double epsilon = _reptile.Anneal ? _reptile.MetaLr * (1 - (double)_iteration / _common.NumBatches) : _reptile.MetaLr;
+        double epsilon = _reptile.Anneal ? Schedules.LinearDecay(_reptile.MetaLr, _iteration, 0, _common.NumBatches) : _reptile.MetaLr;
         using (no_grad())
         {
             var theta = Policy.Parameters;
@@ -97,6 +97,9 @@ public sealed class Reptile : IMetaLearner
         }
         return phi;
     }
+
+    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
+    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
 
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
 

@@ -92,10 +92,8 @@ public sealed class Rl2 : IMetaLearner
     {
         if (!_config.AnnealLr) return _config.Lr;
         int restart = _config.RestartAt;
-        if (restart > 0 && iteration >= restart)
-            return _config.RestartLr * Math.Clamp(1 - (double)(iteration - restart) / (_common.NumBatches - restart), 0, 1);
-        int from = _config.AnnealFrom;
-        return _config.Lr * Math.Clamp(1 - (double)(iteration - from) / (_config.FirstDecayEnd(_common.NumBatches) - from), 0, 1);
+        if (restart > 0 && iteration >= restart) return Schedules.LinearDecay(_config.RestartLr, iteration, restart, _common.NumBatches);
+        return Schedules.LinearDecay(_config.Lr, iteration, _config.AnnealFrom, _config.FirstDecayEnd(_common.NumBatches));
     }
 
     /// <summary>GAE over each trial from the current value head; returns the advantages (normalised) and the value targets.</summary>
@@ -125,6 +123,9 @@ public sealed class Rl2 : IMetaLearner
     /// RL2 adapts without gradients: each task gets one trial of budget + 1 episodes, and "after j steps"
     /// is the return of episode j (episode 0 is before adapting: the agent knows nothing of the task yet).
     /// </summary>
+    /// <summary>One episode: RL2 adapts by running on.</summary>
+    public int EpisodesPerAdaptationStep => 1;
+
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
     {
         using var scope = NewDisposeScope();
@@ -137,7 +138,7 @@ public sealed class Rl2 : IMetaLearner
             returns[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeReturns[b, j]).ToArray();
             success[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeSuccess[b, j] ? 1.0 : 0.0).ToArray();
         }
-        return new AdaptationResult(returns, success);
+        return new AdaptationResult(returns, success, EpisodesPerAdaptationStep);
     }
 
     /// <summary>

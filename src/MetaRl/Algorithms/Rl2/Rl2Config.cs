@@ -56,7 +56,6 @@ public sealed class Rl2Config
         if (UniformCoef > 0 && Optimizer != Rl2Optimizer.Ppo)
             throw new ConfigException("uniform-coef", "uniform-coef is a term of the PPO loss; it needs optimizer=ppo");
         CheckSchedule(common.NumBatches);
-        CheckSchedule(common.NumBatches);
     }
 
     /// <summary>

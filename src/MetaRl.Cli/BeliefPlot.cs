@@ -67,7 +67,7 @@ internal static class BeliefPlot
     public static string Coverage(TrainingRun run, int tasks)
     {
         var (learner, bandits) = BanditRl2(run);
-        var (tried, best) = Rl2Belief.ArmCoverage(learner, bandits.Sample(tasks, new Rng(4004)), learner.EpisodesPerTrial, new Rng(run.Seed * 7919L + 29));
+        var (tried, best) = Rl2Belief.ArmCoverage(learner, bandits.Sample(tasks, new Rng(Seeds.CoverageTasks)), learner.EpisodesPerTrial, new Rng(Seeds.BeliefTrials(run.Seed)));
         var arms = string.Join(", ", tried.Select((f, a) => string.Create(CultureInfo.InvariantCulture, $"{a}: {100 * f:0.#}%")));
         return string.Create(CultureInfo.InvariantCulture,
             $"Arms pulled at least once in a trial ({tasks} tasks, {learner.EpisodesPerTrial} pulls each): {arms}; the task's best arm: {100 * best:0.#}%");

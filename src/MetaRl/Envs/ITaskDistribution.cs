@@ -64,7 +64,7 @@ public abstract class TaskDistribution<TTask> : ITaskDistribution<TTask> where T
 
     /// <summary>Train, test and OOD sets drawn with fixed seeds, so every run and every method sees the same ones.</summary>
     public virtual TaskSplits<TTask> DefaultSplits(int trainCount = 100, int testCount = 40, int oodCount = 40) =>
-        new(Sample(trainCount, new Rng(1001)), Sample(testCount, new Rng(2002)), SampleOutOfDistribution(oodCount, new Rng(3003)));
+        new(Sample(trainCount, new Rng(Seeds.TrainSplit)), Sample(testCount, new Rng(Seeds.TestSplit)), SampleOutOfDistribution(oodCount, new Rng(Seeds.OodSplit)));
 
     public TaskSplits<object> Splits()
     {

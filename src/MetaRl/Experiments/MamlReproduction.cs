@@ -45,10 +45,11 @@ public static class MamlReproduction
         var progress = new List<(int Seed, string Csv)>();
         foreach (int seed in o.Seeds)
         {
-            int[] evalSeeds = [seed * 1000 + 1, seed * 1000 + 2];
+            int[] evalSeeds = [Seeds.Evaluation(seed, 1), Seeds.Evaluation(seed, 2)];
             foreach (var method in new[] { "maml", "pretrain" })
             {
-                var run = TrainOrResume(method, seed, o.Iterations, quick, Path.Combine(root, $"{method}-seed{seed}"), log);
+                var values = new Dictionary<string, string>(quick) { ["num-batches"] = $"{o.Iterations}" };
+                var run = Reproduction.TrainOrResume(method, "2d-navigation", values, seed, Path.Combine(root, $"{method}-seed{seed}"), $"{method} seed {seed}", log).Run;
                 var learner = (IMetaLearner)run.Learner;
                 log.WriteLine($"evaluating {method} seed {seed} ...");
                 curves.Add(MetaEvaluator.Evaluate(method, learner, splits, o.Budget, evalSeeds, maxTasks));
@@ -69,27 +70,6 @@ public static class MamlReproduction
         log.WriteLine(report);
         log.WriteLine($"Results: {root} (report.md, adaptation.csv, one run directory per method and seed)");
         return root;
-    }
-
-    static TrainingRun TrainOrResume(string method, int seed, int iterations, Dictionary<string, string> extra, string path, TextWriter log)
-    {
-        var values = new Dictionary<string, string>(extra) { ["num-batches"] = $"{iterations}" };
-        var dir = RunDirectory.At(path);
-        TrainingRun run;
-        if (dir.HasCheckpoint) { run = Trainer.Resume(dir, values); log.WriteLine($"{method} seed {seed}: resuming at iteration {run.Iteration}"); }
-        else
-        {
-            run = new TrainingRun(method, "2d-navigation", values, seed);
-            dir.WriteConfig(run.ConfigYaml());
-            if (File.Exists(dir.ProgressPath)) File.Delete(dir.ProgressPath);
-        }
-        int start = run.Iteration;
-        Trainer.Continue(run, dir, p =>
-        {
-            if (p.Result.Iteration % 10 == 0 || p.Result.Iteration == p.TotalIterations)
-                log.WriteLine(FormattableString.Invariant($"{method} seed {seed}: iteration {p.Result.Iteration}/{p.TotalIterations}, return {p.Result.MeanReturn:0.00}, {p.Elapsed.TotalSeconds / (p.Result.Iteration - start):0.00} s/iteration"));
-        });
-        return run;
     }
 
     static string Report(List<AdaptationPoint> points, List<(int Seed, string Csv)> progress, Options o)

@@ -320,7 +320,7 @@ public class Rl2Tests : IDisposable
         // An env that does not know its mean reward is refused by name.
         var nav = new MetaRl.Envs.Navigation.Navigation2DDistribution();
         var navAgent = new Rl2Agent(2, nav.ActionSpace, 8, new Rng(16));
-        var error = Assert.Throws<MetaRl.Core.UsageException>(() => new TrialSampler(nav).Sample(navAgent, nav.SampleTasks(1, new Rng(17)), 1, new Rng(18), meanRewards: true));
+        var error = Assert.Throws<ConfigException>(() => new TrialSampler(nav).Sample(navAgent, nav.SampleTasks(1, new Rng(17)), 1, new Rng(18), meanRewards: true));
         Assert.Contains("reward-signal", error.Message);
     }
 
@@ -650,7 +650,7 @@ public class Rl2Tests : IDisposable
         // Hand-written notes in the output directory end the report, so regenerating it keeps them.
         string mdps = Path.Combine(_root, "reproduce-rl2-mdps-quick");
         Directory.CreateDirectory(mdps);
-        File.WriteAllText(Path.Combine(mdps, Rl2Reproduction.NotesFile), "## How this report was produced\n\nBy hand.\n\n");
+        File.WriteAllText(Path.Combine(mdps, Reproduction.NotesFile), "## How this report was produced\n\nBy hand.\n\n");
         (code, _, err) = Run("reproduce", "rl2-mdps", "--quick", "--iterations", "1", "--test-trials", "10", "--threads", "1", "--out", _root);
         Assert.True(code == 0, err);
         report = File.ReadAllText(Path.Combine(mdps, "report.md"));
@@ -726,7 +726,7 @@ public class Rl2Tests : IDisposable
         string jobs = Path.Combine(_root, "jobs", "reproduce-rl2-bandits-quick"), one = Path.Combine(_root, "one", "reproduce-rl2-bandits-quick");
         foreach (var setting in new[] { "n10-k5", "n10-k10" })
         {
-            Assert.Contains("RL2 iteration 2/2", File.ReadAllText(Path.Combine(jobs, setting + ".log"))); // the worker's own log
+            Assert.Contains(": iteration 2/2", File.ReadAllText(Path.Combine(jobs, setting + ".log"))); // the worker's own log
             Assert.Equal(File.ReadAllBytes(Path.Combine(one, setting, "checkpoint.bin")), File.ReadAllBytes(Path.Combine(jobs, setting, "checkpoint.bin")));
         }
         Assert.Contains("RL2 trained by 2 worker processes side by side", File.ReadAllText(Path.Combine(jobs, "report.md")));

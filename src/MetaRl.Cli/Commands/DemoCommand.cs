@@ -1,0 +1,33 @@
+using MetaRl.Configuration;
+using System.CommandLine;
+using System.Globalization;
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Core;
+using MetaRl.Envs;
+using MetaRl.Evaluation;
+using MetaRl.Experiments;
+using MetaRl.Torch;
+using Spectre.Console;
+
+namespace MetaRl.Cli;
+
+public static partial class Cli
+{
+    static Command DemoCommand(TextWriter stdout, bool interactive)
+    {
+        var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
+        var cmd = new Command("demo", "A short meta-training demo: MAML-TRPO on 2D navigation for 15 meta-iterations, then the adaptation table on train / test / OOD tasks") { outDir };
+        cmd.SetAction(p =>
+        {
+            string outRoot = p.GetValue(outDir)!;
+            int code = Run(["train", "maml", "--env", "2d-navigation", "--iterations", "15", "--threads", "2", "--out", outRoot], stdout, stdout, interactive);
+            if (code != Ok) return code;
+            var latest = new DirectoryInfo(Path.Combine(outRoot, "maml-2d-navigation")).GetDirectories().OrderBy(d => d.Name, StringComparer.Ordinal).Last();
+            code = Run(["eval", latest.FullName], stdout, stdout, interactive);
+            stdout.WriteLine($"Results (config.yaml, progress.csv with pre/post-adaptation returns, tb/, checkpoint.bin, summary.json, adaptation.csv): {latest.FullName}");
+            return code;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,80 @@
+using MetaRl.Configuration;
+using System.CommandLine;
+using System.Globalization;
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Core;
+using MetaRl.Envs;
+using MetaRl.Evaluation;
+using MetaRl.Experiments;
+using MetaRl.Torch;
+using Spectre.Console;
+
+namespace MetaRl.Cli;
+
+public static partial class Cli
+{
+    static Command EvalCommand(TextWriter stdout)
+    {
+        var runDirs = new Argument<string[]>("run-dir") { Description = "run directories written by 'metarl train' (several runs of a meta-learner are combined, CI over runs)", Arity = ArgumentArity.OneOrMore };
+        var episodes = new Option<int>("--episodes") { Description = "single-task runs: episodes per task", DefaultValueFactory = _ => 10 };
+        var steps = new Option<int>("--steps") { Description = "meta-learners: adaptation steps to evaluate", DefaultValueFactory = _ => 3 };
+        var cmd = new Command("eval", "Evaluate runs: single-task policies on their task and the splits; meta-learners after 0..k adaptation steps on the train / test / out-of-distribution splits") { runDirs, episodes, steps };
+        cmd.SetAction(p =>
+        {
+            SetThreads(1);
+            var dirs = p.GetValue(runDirs)!.Select(RunDirectory.Open).ToList();
+            int eps = p.GetValue(episodes), budget = p.GetValue(steps);
+            if (eps < 1) throw new UsageException("--episodes must be >= 1");
+            if (budget < 0) throw new UsageException("--steps must be >= 0");
+            var runs = dirs.Select(d => (Dir: d, Run: Trainer.Load(d))).ToList();
+            if (runs.All(r => r.Run.Learner is IMetaLearner))
+            {
+                var curves = new List<List<AdaptationPoint>>();
+                foreach (var (dir, run) in runs)
+                {
+                    var curve = MetaEvaluator.Evaluate(run.Algorithm, (IMetaLearner)run.Learner, run.Distribution.Splits(), budget, [Seeds.Evaluation(run.Seed, 1), Seeds.Evaluation(run.Seed, 2)]);
+                    File.WriteAllText(Path.Combine(dir.Path, "adaptation.csv"), MetaEvaluator.ToCsv(curve));
+                    dir.AddToSummary("adaptation", curve);
+                    curves.Add(curve);
+                }
+                var points = MetaEvaluator.AcrossRuns(curves);
+                var table = new Table().Title($"return after k adaptation steps ({runs.Count} run{(runs.Count > 1 ? "s, CI over runs" : ", CI over tasks")})")
+                    .AddColumn("method").AddColumn("split");
+                for (int k = 0; k <= budget; k++) table.AddColumn($"step {k}");
+                table.AddColumn("success");
+                foreach (var g in points.GroupBy(x => (x.Method, x.Split)))
+                {
+                    var row = new List<string> { g.Key.Method, g.Key.Split };
+                    row.AddRange(g.OrderBy(x => x.Step).Select(x => FormattableString.Invariant($"{x.MeanReturn:0.00} ±{x.Ci95:0.00}")));
+                    row.Add($"{g.OrderBy(x => x.Step).Last().SuccessRate:P0}");
+                    table.AddRow(row.ToArray());
+                }
+                ConsoleFor(stdout).Write(table);
+                stdout.WriteLine($"Written: adaptation.csv in each run directory; plot with 'metarl plot {string.Join(" ", dirs.Select(d => d.Path))}'");
+                return Ok;
+            }
+            if (runs.Count > 1) throw new UsageException("several run directories can be combined only for meta-learners");
+            var (single, singleRun) = runs[0];
+            var splits = singleRun.Distribution.Splits();
+            var rows = new List<(string Split, int Tasks, double Mean, double Ci, double Success)>();
+            void Add(string name, IReadOnlyList<object> tasks)
+            {
+                var (_, success, returns) = singleRun.Evaluate(tasks, eps, seed: Seeds.SingleTaskEvaluation);
+                var (mean, ci) = Statistics.MeanAndCi95(returns);
+                rows.Add((name, tasks.Count, mean, ci, success));
+            }
+            if (singleRun.Task is { } task) Add("trained task", [task]);
+            Add("train split", splits.Train);
+            Add("test split", splits.Test);
+            Add("out-of-distribution", splits.OutOfDistribution);
+            var t = new Table().Title($"{singleRun.Algorithm} on {singleRun.Distribution.Name}, iteration {singleRun.Iteration}")
+                .AddColumn("tasks").AddColumn("n").AddColumn("mean return").AddColumn("95% CI").AddColumn("success");
+            foreach (var r in rows) t.AddRow(r.Split, $"{r.Tasks}", $"{r.Mean:0.00}", $"±{r.Ci:0.00}", $"{r.Success:P0}");
+            ConsoleFor(stdout).Write(t);
+            single.WriteEvaluation(rows.Select(r => new EvaluationRow(r.Split, r.Tasks, eps, r.Mean, r.Ci, r.Success)).ToList());
+            return Ok;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,56 @@
+using MetaRl.Configuration;
+using System.CommandLine;
+using System.Globalization;
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Core;
+using MetaRl.Envs;
+using MetaRl.Evaluation;
+using MetaRl.Experiments;
+using MetaRl.Torch;
+using Spectre.Console;
+
+namespace MetaRl.Cli;
+
+public static partial class Cli
+{
+    static Command ListCommand(TextWriter stdout)
+    {
+        var what = new Argument<string>("what") { Description = "envs, algorithms or experiments (all if omitted)", DefaultValueFactory = _ => "all" };
+        what.AcceptOnlyFromAmong("all", "envs", "algorithms", "experiments");
+        var cmd = new Command("list", "List the envs, algorithms and experiments, each with a one-line description") { what };
+        cmd.SetAction(p =>
+        {
+            string w = p.GetValue(what)!;
+            var console = ConsoleFor(stdout);
+            if (w is "all" or "envs")
+            {
+                var t = new Table().Title("envs").AddColumn("name").AddColumn("description");
+                foreach (var name in EnvRegistry.Names) t.AddRow(name, Markup.Escape(EnvRegistry.Create(name).Description));
+                console.Write(t);
+            }
+            if (w is "all" or "algorithms")
+            {
+                var t = new Table().Title("algorithms").AddColumn("name").AddColumn("description");
+                foreach (var spec in LearnerRegistry.All) t.AddRow(spec.Name, Markup.Escape(spec.Description));
+                console.Write(t);
+            }
+            if (w is "all" or "experiments")
+            {
+                var t = new Table().Title("experiments").AddColumn("name").AddColumn("description");
+                foreach (var (name, d) in Experiments) t.AddRow(name, Markup.Escape(d));
+                console.Write(t);
+            }
+            return Ok;
+        });
+        return cmd;
+    }
+
+    static readonly Dictionary<string, string> Experiments = new()
+    {
+        ["demo"] = "MAML-TRPO on 2D navigation for 15 meta-iterations, then the adaptation table (the README's first command)",
+        [MamlReproduction.Name] = "MAML-TRPO vs pretrained, scratch and oracle on 2D navigation, 3 seeds x 500 iterations, beside pytorch-maml-rl's numbers",
+        [Rl2Reproduction.Bandits] = "RL2's Table 1: RL2 against Gittins, Thompson sampling, UCB1, epsilon-greedy and greedy on Bernoulli bandits, beside the paper's numbers",
+        [Rl2Reproduction.Mdps] = "RL2's Table 2: RL2 against PSRL, OPSRL, UCRL2, BEB, random and greedy on random tabular MDPs, beside the paper's numbers",
+    };
+}

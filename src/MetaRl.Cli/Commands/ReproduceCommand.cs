@@ -1,0 +1,97 @@
+using MetaRl.Configuration;
+using System.CommandLine;
+using System.Globalization;
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Core;
+using MetaRl.Envs;
+using MetaRl.Evaluation;
+using MetaRl.Experiments;
+using MetaRl.Torch;
+using Spectre.Console;
+
+namespace MetaRl.Cli;
+
+public static partial class Cli
+{
+    static Command ReproduceCommand(TextWriter stdout)
+    {
+        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1) or {Rl2Reproduction.Mdps} (RL2 Table 2)" };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps);
+        var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
+        var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
+        var quick = new Option<bool>("--quick") { Description = "a few minutes: tiny training, one seed (a smoke test, not the reference settings)" };
+        var full = new Option<bool>("--full") { Description = "RL2 tables: every setting (default: the settings the bars name)" };
+        var setting = new Option<string[]>("--setting") { Description = "RL2 tables: run only these settings (e.g. n10-k5, n100-k10, n25); repeatable", AllowMultipleArgumentsPerToken = true };
+        var testTrials = new Option<int?>("--test-trials") { Description = "RL2 tables: held-out tasks per setting (default 1000 bandits, 500 MDPs)" };
+        var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
+        var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
+        var set = new Option<string[]>("--set") { Description = "RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
+        var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, trainOnly };
+        cmd.SetAction(p =>
+        {
+            SetThreads(p.GetValue(threads));
+            bool isQuick = p.GetValue(quick);
+            var seedList = ParseSeeds(isQuick ? "1" : p.GetValue(seeds)!);
+            int? its = p.GetValue(iterations);
+            if (its < 1) throw new UsageException("--iterations must be >= 1");
+            string experiment = p.GetValue(name)!;
+            if (experiment == MamlReproduction.Name && p.GetValue(jobs) != 1)
+                throw new UsageException($"--jobs applies to the RL2 tables ({Rl2Reproduction.Bandits}, {Rl2Reproduction.Mdps}); {MamlReproduction.Name} runs its seeds in one process");
+            string[] sets = p.GetValue(set) ?? [];
+            if (experiment == MamlReproduction.Name && sets.Length > 0)
+                throw new UsageException($"--set applies to the RL2 tables ({Rl2Reproduction.Bandits}, {Rl2Reproduction.Mdps}); {MamlReproduction.Name} trains the paper's settings");
+            var overrides = Config.ParseOverrides(sets);
+            if (experiment != MamlReproduction.Name)
+            {
+                if (p.GetValue(testTrials) is < 1) throw new UsageException("--test-trials must be >= 1");
+                var options = new Rl2Reproduction.Options(experiment, isQuick, p.GetValue(full), p.GetValue(setting), seedList[0],
+                    p.GetValue(outDir)!, its, p.GetValue(testTrials), TrainOnly: p.GetValue(trainOnly), Jobs: p.GetValue(jobs), Overrides: overrides);
+                if (options.Jobs != 1 && !options.TrainOnly)
+                {
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    var trained = Rl2Reproduction.TrainInWorkers(options, slug => SelfInvocation(
+                        ["reproduce", experiment, "--setting", slug, "--train-only", "--threads", "1", "--seeds", $"{seedList[0]}", "--out", options.OutRoot,
+                         .. its is { } n ? new[] { "--iterations", $"{n}" } : [], .. isQuick ? new[] { "--quick" } : [],
+                         .. sets.SelectMany(kv => new[] { "--set", kv })]), stdout);
+                    options = options with { TrainedByWorkers = trained, WorkerPhaseSeconds = clock.Elapsed.TotalSeconds };
+                }
+                string rl2Root = Rl2Reproduction.Run(options, stdout);
+                if (options.TrainOnly) return Ok;
+                if (experiment == Rl2Reproduction.Bandits)
+                    foreach (var dir in Directory.GetDirectories(rl2Root).Order())
+                        if (RunDirectory.At(dir).HasCheckpoint)
+                            foreach (var f in BeliefPlot.Write(Trainer.Load(RunDirectory.At(dir)), null, 500, Path.Combine(dir, "belief")))
+                                stdout.WriteLine($"Plot: {f}");
+                return Ok;
+            }
+            string root = MamlReproduction.Run(new MamlReproduction.Options(seedList, its ?? (isQuick ? 3 : 500), isQuick, p.GetValue(outDir)!), stdout);
+            foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(root, "adaptation.csv")), Path.Combine(root, "adaptation")))
+                stdout.WriteLine($"Plot: {f}");
+            return Ok;
+        });
+        return cmd;
+    }
+
+    /// <summary>A command line that runs this tool again with <paramref name="args"/> (through dotnet when it was started as dotnet MetaRl.Cli.dll).</summary>
+    static System.Diagnostics.ProcessStartInfo SelfInvocation(IEnumerable<string> args)
+    {
+        string host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this process's executable");
+        var start = new System.Diagnostics.ProcessStartInfo(host);
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(Cli).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return start;
+    }
+
+    static int[] ParseSeeds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var seeds = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out seeds[i]))
+                throw new UsageException($"--seeds takes comma-separated integers; got '{text}'");
+        return seeds.Length > 0 ? seeds : throw new UsageException("--seeds needs at least one seed");
+    }
+}

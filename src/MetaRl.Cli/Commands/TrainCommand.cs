@@ -1,0 +1,96 @@
+using MetaRl.Configuration;
+using System.CommandLine;
+using System.Globalization;
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Core;
+using MetaRl.Envs;
+using MetaRl.Evaluation;
+using MetaRl.Experiments;
+using MetaRl.Torch;
+using Spectre.Console;
+
+namespace MetaRl.Cli;
+
+public static partial class Cli
+{
+    static Command TrainCommand(TextWriter stdout, bool interactive)
+    {
+        var algorithm = new Argument<string?>("algorithm") { Description = $"one of: {string.Join(", ", LearnerRegistry.Names)}", Arity = ArgumentArity.ZeroOrOne };
+        var env = new Option<string?>("--env") { Description = $"task distribution (see 'metarl list envs'); default: the config's env-name, else {TrainingRun.DefaultEnv}" };
+        var config = new Option<string?>("--config") { Description = "YAML file of config keys (same names as the reference implementations)" };
+        var set = new Option<string[]>("--set") { Description = "override a config key: --set max-kl=0.02 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var seed = new Option<int>("--seed") { Description = "the one seed that fixes the whole run", DefaultValueFactory = _ => 1 };
+        var preset = new Option<string?>("--preset") { Description = "a named set of config values, under --config and --set (rl2: paper, the paper's scale: TRPO, 250,000 steps per update, 256 units)" };
+        var iterations = new Option<int?>("--iterations") { Description = "number of policy updates (config key num-batches)" };
+        var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
+        var resume = new Option<string?>("--resume") { Description = "continue the run in this directory from its last checkpoint" };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads (1 gives bit-identical runs per seed)", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("train", "Train an algorithm on a task distribution; writes runs/<experiment>/<time>-seed<k>/")
+            { algorithm, env, config, set, seed, preset, iterations, outDir, resume, threads };
+        cmd.SetAction(p =>
+        {
+            SetThreads(p.GetValue(threads));
+            var values = new ConfigValues();
+            if (p.GetValue(preset) is { } presetName) values.Set(TrainingRun.PresetKey, presetName, "--preset");
+            if (p.GetValue(config) is { } file) values.Merge(Config.ReadYaml(file));
+            values.Merge(Config.ParseOverrides(p.GetValue(set) ?? []));
+            if (p.GetValue(iterations) is { } n) values.Set("num-batches", n.ToString(CultureInfo.InvariantCulture), "--iterations");
+
+            if (p.GetValue(resume) is { } runPath)
+            {
+                var dir = RunDirectory.Open(runPath);
+                var run = Trainer.Resume(dir, values);
+                if (p.GetValue(algorithm) is { } a && a != run.Algorithm)
+                    throw new UsageException($"run '{runPath}' is a {run.Algorithm} run, not {a}");
+                stdout.WriteLine($"Resuming {run.Algorithm} on {run.Distribution.Name} at iteration {run.Iteration} of {run.Common.NumBatches}");
+                WithProgress(stdout, interactive, run, report => Trainer.Continue(run, dir, report));
+                stdout.WriteLine($"Results: {dir.Path}");
+                return Ok;
+            }
+            string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", LearnerRegistry.Names)}) or give --resume <run-dir>");
+            var newRun = new TrainingRun(algo, p.GetValue(env), values, p.GetValue(seed));
+            RunDirectory? created = null;
+            stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}{(newRun.Task is { } t ? $", task {t}" : "")}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
+            WithProgress(stdout, interactive, newRun, report => created = Trainer.Start(newRun, p.GetValue(outDir)!, report));
+            stdout.WriteLine($"Results: {created!.Path}");
+            return Ok;
+        });
+        return cmd;
+    }
+
+    static void WithProgress(TextWriter stdout, bool interactive, TrainingRun run, Action<Action<TrainingProgress>> train)
+    {
+        if (!interactive)
+        {
+            train(p => stdout.WriteLine(FormattableString.Invariant(
+                $"iter {p.Result.Iteration}/{p.TotalIterations}  {Returns(p.Result)}  success {p.Result.SuccessRate:P0}  {p.EnvStepsPerSecond:0} env steps/s  ETA {Eta(p)}")));
+            return;
+        }
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("training", maxValue: run.Common.NumBatches);
+                task.Value = run.Iteration;
+                train(p =>
+                {
+                    task.Description = Markup.Escape(FormattableString.Invariant(
+                        $"iter {p.Result.Iteration}/{p.TotalIterations} {Returns(p.Result)} {p.EnvStepsPerSecond:0} steps/s"));
+                    task.Value = p.Result.Iteration;
+                });
+            });
+    }
+
+    /// <summary>"mean return x", or for a meta-learner the return before and after adaptation.</summary>
+    static string Returns(IterationResult r) =>
+        r.Stats.TryGetValue("pre_return", out var pre) && r.Stats.TryGetValue("post_return", out var post)
+            ? FormattableString.Invariant($"return pre {pre:0.00} post {post:0.00}")
+            : FormattableString.Invariant($"mean return {r.MeanReturn:0.00}");
+
+    static string Eta(TrainingProgress p)
+    {
+        int done = Math.Max(1, p.Result.Iteration);
+        return Duration(TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / done * (p.TotalIterations - p.Result.Iteration)));
+    }
+}

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite, then prints "N passed, N failed" computed from the TRX results.
+# --fast leaves out the slow tests (learning curves, end-to-end reproductions; [Trait("Category", "Slow")]).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+filter=()
+case "${1:-}" in
+  --fast) filter=(--filter "Category!=Slow") ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--fast]" >&2; exit 2 ;;
+esac
 results="$(mktemp -d)"
-dotnet test MetaRl.slnx -c Release --logger "trx;LogFileName=results.trx" --results-directory "$results"
+dotnet test MetaRl.slnx -c Release "${filter[@]}" --logger "trx;LogFileName=results.trx" --results-directory "$results"
 rc=$?
 trx="$(find "$results" -name '*.trx' -print -quit)"
 if [ -z "$trx" ]; then

@@ -47,6 +47,7 @@ public class SingleTaskLearningTests
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void PpoLearnsAFixedGoalNavigationTask()
     {
         var (first, last) = Learn("ppo", 25);
@@ -54,6 +55,7 @@ public class SingleTaskLearningTests
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void TrpoLearnsAFixedGoalNavigationTask()
     {
         var (first, last) = Learn("trpo", 25);

@@ -38,6 +38,7 @@ public class PaperTableTests
     [InlineData("Gittins", 100, 78.3)]
     [InlineData("TS", 100, 74.7)]
     [InlineData("Greedy", 100, 74.8)]
+    [Trait(Category.Name, Category.Slow)]
     public void FixedBanditBaselinesMatchTable1(string name, int pulls, double paper)
     {
         var tasks = new BernoulliBanditDistribution(5).Sample(2000, new Rng(2016));
@@ -78,6 +79,7 @@ public class PaperTableTests
     [Theory]
     [InlineData("PSRL", 138.1)]
     [InlineData("Greedy", 134.8)]
+    [Trait(Category.Name, Category.Slow)]
     public void WithRl2sRewardPriorPsrlAndGreedyMatchTable2(string name, double paper)
     {
         // RL2 ran Osband's TabulaRL agents with their default reward prior N(0, 1) rather than the tasks' N(1, 1);

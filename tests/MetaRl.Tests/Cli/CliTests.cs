@@ -183,6 +183,7 @@ public class CliTests : IDisposable
         """;
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void PytorchMamlRlsOwnConfigTrainsAsItIs()
     {
         string file = Path.Combine(_root, "2d-navigation.yaml");
@@ -248,6 +249,7 @@ public class ReproductionCliTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void QuickReproductionRunsEndToEndAndResumes()
     {
         var o = new StringWriter(); var e = new StringWriter();

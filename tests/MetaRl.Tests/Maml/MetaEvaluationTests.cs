@@ -66,6 +66,7 @@ public class MetaEvaluationTests
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void MamlsPostAdaptationReturnRisesAndBeatsThePreAdaptationReturn()
     {
         var run = new TrainingRun("maml", "2d-navigation", new Dictionary<string, string>

@@ -70,6 +70,7 @@ public class ProMpAndReptileTests
     [InlineData("reptile", "")]
     [InlineData("reptile", "ppo")]
     [InlineData("fomaml", "")]
+    [Trait(Category.Name, Category.Slow)]
     public void GradientMetaLearnersImproveTheirReturnsQuickly(string algorithm, string innerOptimizer)
     {
         var values = new Dictionary<string, string> { ["meta-batch-size"] = "10", ["fast-batch-size"] = "10", ["hidden-sizes"] = "32,32" };

@@ -325,6 +325,7 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void PpoLearnsToExploreAndExploitBandits()
     {
         var learner = Learner(new BernoulliBanditDistribution(5), c =>
@@ -384,6 +385,7 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void UniformCoefBringsBackAnArmThePolicyHadDroppedWhereTheEntropyBonusBarelyMovesIt()
     {
         var bandits = new BernoulliBanditDistribution(5);
@@ -475,6 +477,7 @@ public class Rl2Tests : IDisposable
     /// is about 1, and by the last pull it has fallen well below, from what the agent saw in between.
     /// </summary>
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void TheTaskInferenceLossTeachesTheHiddenStateTheArmsProbabilities()
     {
         var bandits = new BernoulliBanditDistribution(5);
@@ -575,6 +578,7 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void Rl2OnNavigationIsEvaluatedByTheSharedProtocolAndPlottedBesideMaml()
     {
         string rl2 = Train("r", "rl2", "--env", "2d-navigation", "--iterations", "2", "--set", "hidden-size=8", "--set", "batch-size=400", "--set", "episodes-per-trial=2");
@@ -628,6 +632,7 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void QuickTableReproductionsWriteBothTablesAndTheBeliefPlot()
     {
         var (code, output, err) = Run("reproduce", "rl2-bandits", "--quick", "--iterations", "2", "--test-trials", "40", "--threads", "1", "--out", _root);
@@ -716,6 +721,7 @@ public class Rl2Tests : IDisposable
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void JobsTrainTheSettingsInWorkerProcessesExactlyAsOneProcessWould()
     {
         string[] common = ["--quick", "--setting", "n10-k5", "n10-k10", "--iterations", "2", "--test-trials", "20", "--threads", "1"];

@@ -55,6 +55,7 @@ public sealed class CollectionPressureTests : IDisposable
     [InlineData("rl2", "bandit-k10", "standard")]
     [InlineData("rl2", "bandit-k10", "layer-norm")]
     [InlineData("maml", "2d-navigation", null)]
+    [Trait(Category.Name, Category.Slow)]
     public void CheckpointsRoundTripWhileCollectionsRun(string algorithm, string env, string? cell)
     {
         var values = SmallRun(algorithm, cell, hiddenSize: 64);

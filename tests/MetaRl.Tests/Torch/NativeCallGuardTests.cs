@@ -7,6 +7,7 @@ namespace MetaRl.Tests.Torch;
 public class NativeCallGuardTests
 {
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void NoCollectionRunsDuringAReferenceSizeMetaIteration()
     {
         var run = new TrainingRun("maml", "2d-navigation", new Dictionary<string, string>(), seed: 4);

@@ -1,5 +1,3 @@
-using MetaRl.Evaluation;
-
 namespace MetaRl.Cli;
 
 /// <summary>`metarl plot`: return against adaptation steps with 95% CI bands, one line per method, one figure per split (ScottPlot).</summary>

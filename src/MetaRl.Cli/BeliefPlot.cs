@@ -1,8 +1,5 @@
-using System.Globalization;
 using MetaRl.Algorithms.Rl2;
-using MetaRl.Core;
 using MetaRl.Envs.Bandits;
-using MetaRl.Experiments;
 
 namespace MetaRl.Cli;
 

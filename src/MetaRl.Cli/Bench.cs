@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using MetaRl.Core;
-using MetaRl.Envs;
 using MetaRl.Envs.Navigation;
-using MetaRl.Experiments;
 using MetaRl.Policies;
 using MetaRl.Sampling;
 

@@ -1,14 +1,4 @@
-using MetaRl.Configuration;
-using System.CommandLine;
-using System.Globalization;
-using MetaRl.Algorithms;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Core;
-using MetaRl.Envs;
-using MetaRl.Evaluation;
-using MetaRl.Experiments;
-using MetaRl.Torch;
-using Spectre.Console;
 
 namespace MetaRl.Cli;
 

@@ -1,4 +1,3 @@
-using MetaRl.Torch;
 
 namespace MetaRl.Algorithms;
 

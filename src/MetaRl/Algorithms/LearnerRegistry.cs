@@ -1,9 +1,6 @@
 using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Sampling;
 
 namespace MetaRl.Algorithms;
 

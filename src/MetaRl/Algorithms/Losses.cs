@@ -1,4 +1,3 @@
-using MetaRl.Policies;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms;

@@ -1,5 +1,4 @@
 using MathNet.Numerics.LinearAlgebra;
-using MetaRl.Sampling;
 
 namespace MetaRl.Baselines;
 

@@ -1,4 +1,3 @@
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Baselines;

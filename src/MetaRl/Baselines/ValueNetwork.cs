@@ -1,6 +1,3 @@
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

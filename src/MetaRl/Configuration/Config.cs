@@ -1,4 +1,3 @@
-using MetaRl.Configuration;
 using System.Globalization;
 using System.Reflection;
 using YamlDotNet.RepresentationModel;

@@ -1,5 +1,4 @@
 using MetaRl.Algorithms;
-using MetaRl.Envs;
 
 namespace MetaRl.Evaluation;
 

@@ -4,8 +4,6 @@ using MetaRl.Algorithms;
 using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Evaluation;
-using MetaRl.Policies;
-using MetaRl.Sampling;
 
 namespace MetaRl.Experiments;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using MetaRl.Algorithms;
-using MetaRl.Configuration;
 
 namespace MetaRl.Experiments;
 

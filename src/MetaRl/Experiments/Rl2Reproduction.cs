@@ -1,10 +1,8 @@
 using MetaRl.Algorithms;
-using MetaRl.Configuration;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using MetaRl.Algorithms.Classical;
-using MetaRl.Envs;
 using MetaRl.Envs.Bandits;
 using MetaRl.Envs.TabularMdp;
 

@@ -1,12 +1,7 @@
-using MetaRl.Configuration;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Experiments;

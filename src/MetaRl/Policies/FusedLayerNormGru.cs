@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Policies;

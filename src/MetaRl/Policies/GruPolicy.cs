@@ -1,5 +1,3 @@
-using MetaRl.Envs;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Policies;

@@ -1,4 +1,3 @@
-using MetaRl.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

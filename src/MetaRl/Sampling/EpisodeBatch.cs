@@ -1,4 +1,3 @@
-using MetaRl.Envs;
 using static TorchSharp.torch;
 
 namespace MetaRl.Sampling;

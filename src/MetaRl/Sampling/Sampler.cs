@@ -1,6 +1,3 @@
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Torch;
 
 namespace MetaRl.Sampling;
 

@@ -1,4 +1,3 @@
-using MetaRl.Envs;
 
 namespace MetaRl.Sampling;
 

@@ -1,7 +1,4 @@
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Maml;
@@ -16,6 +13,8 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
     public double FastLr => fastLr;
     /// <summary>The sampler of the inner loop and of test-time adaptation (the learner's; it disposes it).</summary>
     public Sampler Sampler => sampler;
+    /// <summary>The task family the sampler draws from.</summary>
+    public ITaskDistribution Tasks => sampler.Distribution;
     public int FastBatchSize => fastBatchSize;
 
     /// <summary>

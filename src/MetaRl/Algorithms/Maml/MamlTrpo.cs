@@ -1,9 +1,4 @@
-using MetaRl.Configuration;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Maml;
@@ -30,33 +25,23 @@ public sealed class MamlConfig
 /// per-task copies of theta (<see cref="ParameterSet.Replicate"/>), and every forward is one batched
 /// matrix product over tasks.
 /// </summary>
-public sealed class MamlTrpo : IMetaLearner
+public sealed class MamlTrpo : GradientMetaLearner
 {
-    readonly ITaskDistribution _tasks;
-    readonly Rng _rng;
-
     public MamlTrpo(Sampler sampler, Policy policy, MamlConfig maml, TrpoConfig trpo, CommonConfig common, Rng rng)
+        : base(sampler, policy, maml, common, rng)
     {
-        _tasks = sampler.Distribution; Policy = policy; Maml = maml; Trpo = trpo; Common = common; _rng = rng;
-        Adaptation = new GradientAdaptation(policy, sampler, maml.FastLr, maml.FastBatchSize, common);
+        Trpo = trpo;
     }
 
-    /// <summary>The inner loop and the test-time adaptation.</summary>
-    public GradientAdaptation Adaptation { get; }
-
-    public Policy Policy { get; }
-    public ParameterSet Parameters => Policy.Parameters;
-    public MamlConfig Maml { get; }
     public TrpoConfig Trpo { get; }
-    public CommonConfig Common { get; }
 
     /// <summary>One meta-iteration (lines 3-10).</summary>
-    public LearnerIteration Iterate()
+    public override LearnerIteration Iterate()
     {
         using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
-        var tasks = _tasks.SampleTasks(Maml.MetaBatchSize, _rng);                                 // line 3
-        var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, _rng); // lines 5-8
+        var tasks = Adaptation.Tasks.SampleTasks(Maml.MetaBatchSize, RunRng);                                 // line 3
+        var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, RunRng); // lines 5-8
 
         // Line 10: TRPO on the post-adaptation surrogate. The old policy is the adapted one at the current theta.
         IActionDistribution oldPi;
@@ -127,15 +112,4 @@ public sealed class MamlTrpo : IMetaLearner
 
     /// <summary>The inner loop: theta'_i = theta - alpha grad L_Ti(theta) for all tasks at once.</summary>
     public ParameterSet Adapt(ParameterSet start, TaskBatch data, int steps, bool firstOrder) => Adaptation.Adapt(start, data, steps, firstOrder);
-
-    /// <summary>Adaptation as evaluated in the MAML paper: return before adapting, and after each inner step on fresh episodes.</summary>
-    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
-    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
-
-    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
-
-    public void SaveState(BinaryWriter w) => Policy.Parameters.Save(w);
-    public void LoadState(BinaryReader r) => Policy.Parameters.Load(r);
-
-    public void Dispose() => Adaptation.Sampler.Dispose();
 }

@@ -1,9 +1,4 @@
-using MetaRl.Configuration;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,34 +23,27 @@ public sealed class ProMpConfig
 ///  12: theta += beta grad [ sum_i J_CLIP(theta'_i) on D'_i - eta KL(pi_theta_o || pi_theta) on D_i ]   (N times, Adam)
 /// J_CLIP is PPO's clipped surrogate with the ratio pi_theta'_i / pi_theta'_o,i.
 /// </summary>
-public sealed class ProMp : IMetaLearner
+public sealed class ProMp : GradientMetaLearner
 {
-    readonly ITaskDistribution _tasks;
-    readonly MamlConfig _maml;
     readonly ProMpConfig _promp;
-    readonly Rng _rng;
     readonly optim.Optimizer _optimizer;
 
     public ProMp(Sampler sampler, Policy policy, MamlConfig maml, ProMpConfig promp, CommonConfig common, Rng rng)
+        : base(sampler, policy, maml, common, rng)
     {
-        _tasks = sampler.Distribution; Policy = policy; _maml = maml; _promp = promp; _rng = rng;
-        Adaptation = new GradientAdaptation(policy, sampler, maml.FastLr, maml.FastBatchSize, common);
+        _promp = promp;
         _optimizer = optim.Adam(policy.Parameters.AsParameters(), promp.MetaLr);
     }
 
-    public Policy Policy { get; }
-
     /// <summary>How the meta-batch's per-task losses become the meta-gradient (their sum by default; see <see cref="IGradientCombiner"/>).</summary>
     public IGradientCombiner Combiner { get; set; } = SumOfGradients.Instance;
-    public ParameterSet Parameters => Policy.Parameters;
-    public GradientAdaptation Adaptation { get; }
 
-    public LearnerIteration Iterate()
+    public override LearnerIteration Iterate()
     {
         using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
-        var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);                                     // line 3
-        var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, _maml.NumSteps, _rng); // lines 6-10
+        var tasks = Adaptation.Tasks.SampleTasks(Maml.MetaBatchSize, RunRng);                                     // line 3
+        var (train, trainData, adaptedO, valid, validData) = Adaptation.SamplePrePost(tasks, Maml.NumSteps, RunRng); // lines 6-10
         Tensor oldLogp;
         IActionDistribution prePolicyO;
         using (no_grad())
@@ -68,7 +56,7 @@ public sealed class ProMp : IMetaLearner
         for (int n = 0; n < _promp.ProMpSteps; n++)
         {
             using var inner = NewDisposeScope();
-            var adapted = Adaptation.Adapt(Policy.Parameters, trainData, _maml.NumSteps, firstOrder: _maml.FirstOrder, lowVarianceCurvature: true); // line 11
+            var adapted = Adaptation.Adapt(Policy.Parameters, trainData, Maml.NumSteps, firstOrder: Maml.FirstOrder, lowVarianceCurvature: true); // line 11
             var ratio = (Policy.Distribution(validData.Observations, adapted).LogProb(validData.Actions) - oldLogp).exp();
             var a = validData.Advantages;
             var clippedPerTask = validData.EpisodeMeanPerTask(Losses.ClippedSurrogate(ratio, a, _promp.Clip));
@@ -90,13 +78,6 @@ public sealed class ProMp : IMetaLearner
         });
     }
 
-    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
-    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
-
-    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
-
-    public void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); ((OptimizerHelper)_optimizer).save_state_dict(w); }
-    public void LoadState(BinaryReader r) { Policy.Parameters.Load(r); ((OptimizerHelper)_optimizer).load_state_dict(r); }
-
-    public void Dispose() => Adaptation.Sampler.Dispose();
+    public override void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); ((OptimizerHelper)_optimizer).save_state_dict(w); }
+    public override void LoadState(BinaryReader r) { Policy.Parameters.Load(r); ((OptimizerHelper)_optimizer).load_state_dict(r); }
 }

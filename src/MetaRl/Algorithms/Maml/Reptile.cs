@@ -1,9 +1,4 @@
-using MetaRl.Configuration;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Maml;
@@ -27,44 +22,34 @@ public sealed class ReptileConfig
 /// that batch) to get phi_i, then theta &lt;- theta + epsilon * mean_i (phi_i - theta).
 /// No second-order terms and no outer surrogate; all tasks step together through per-task parameters.
 /// </summary>
-public sealed class Reptile : IMetaLearner
+public sealed class Reptile : GradientMetaLearner
 {
-    readonly ITaskDistribution _tasks;
-    readonly Sampler _sampler;
-    readonly MamlConfig _maml;
     readonly ReptileConfig _reptile;
-    readonly CommonConfig _common;
-    readonly Rng _rng;
     int _iteration;
 
     public Reptile(Sampler sampler, Policy policy, MamlConfig maml, ReptileConfig reptile, CommonConfig common, Rng rng)
+        : base(sampler, policy, maml, common, rng)
     {
-        _tasks = sampler.Distribution; Policy = policy; _maml = maml; _reptile = reptile; _common = common; _rng = rng;
-        _sampler = sampler;
-        Adaptation = new GradientAdaptation(policy, _sampler, maml.FastLr, maml.FastBatchSize, common);
+        _reptile = reptile;
     }
 
-    public Policy Policy { get; }
-    public ParameterSet Parameters => Policy.Parameters;
-    public GradientAdaptation Adaptation { get; }
-
-    public LearnerIteration Iterate()
+    public override LearnerIteration Iterate()
     {
         using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
-        var tasks = _tasks.SampleTasks(_maml.MetaBatchSize, _rng);
+        var tasks = Adaptation.Tasks.SampleTasks(Maml.MetaBatchSize, RunRng);
         var phi = Policy.Parameters.DetachedClone().Replicate(tasks.Count);
         EpisodeBatch? first = null, last = null;
         int steps = 0;
         for (int k = 0; k < _reptile.InnerSteps; k++)
         {
-            last = _sampler.Sample(Policy, tasks, _maml.FastBatchSize, _rng, phi);
+            last = Adaptation.Sampler.Sample(Policy, tasks, Maml.FastBatchSize, RunRng, phi);
             first ??= last;
             steps += last.Steps;
             var data = Adaptation.Prepare(last, tasks.Count);
             phi = _reptile.InnerOptimizer == ReptileInnerOptimizer.Ppo ? PpoSteps(phi, data) : VpgStep(phi, data);
         }
-        double epsilon = _reptile.Anneal ? Schedules.LinearDecay(_reptile.MetaLr, _iteration, 0, _common.NumBatches) : _reptile.MetaLr;
+        double epsilon = _reptile.Anneal ? Schedules.LinearDecay(_reptile.MetaLr, _iteration, 0, Common.NumBatches) : _reptile.MetaLr;
         using (no_grad())
         {
             var theta = Policy.Parameters;
@@ -93,18 +78,11 @@ public sealed class Reptile : IMetaLearner
             var ratio = (Policy.Distribution(data.Observations, leaves).LogProb(data.Actions) - oldLogp).exp();
             var a = data.Advantages;
             var loss = -data.EpisodeMeanPerTask(Losses.ClippedSurrogate(ratio, a, _reptile.InnerClip)).sum();
-            phi = leaves.Adapt(loss, _maml.FastLr, firstOrder: true).Map((_, v) => v.detach().MoveToOuterDisposeScope());
+            phi = leaves.Adapt(loss, Maml.FastLr, firstOrder: true).Map((_, v) => v.detach().MoveToOuterDisposeScope());
         }
         return phi;
     }
 
-    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
-    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
-
-    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
-
-    public void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); w.Write(_iteration); }
-    public void LoadState(BinaryReader r) { Policy.Parameters.Load(r); _iteration = r.ReadInt32(); }
-
-    public void Dispose() => Adaptation.Sampler.Dispose();
+    public override void SaveState(BinaryWriter w) { Policy.Parameters.Save(w); w.Write(_iteration); }
+    public override void LoadState(BinaryReader r) { Policy.Parameters.Load(r); _iteration = r.ReadInt32(); }
 }

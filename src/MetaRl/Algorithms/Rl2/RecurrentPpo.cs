@@ -1,5 +1,3 @@
-using MetaRl.Policies;
-using MetaRl.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,4 @@
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Policies;
-using MetaRl.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

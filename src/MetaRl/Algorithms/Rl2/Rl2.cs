@@ -1,11 +1,6 @@
 using MetaRl.Baselines;
-using MetaRl.Configuration;
 using System.Globalization;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,3 @@
-using MetaRl.Envs;
-using MetaRl.Policies;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Rl2;

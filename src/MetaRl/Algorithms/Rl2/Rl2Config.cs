@@ -1,8 +1,5 @@
 using System.Globalization;
 using MetaRl.Algorithms.SingleTask;
-using MetaRl.Configuration;
-using MetaRl.Envs;
-using MetaRl.Policies;
 
 namespace MetaRl.Algorithms.Rl2;
 

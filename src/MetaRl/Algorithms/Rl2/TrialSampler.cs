@@ -1,8 +1,3 @@
-using MetaRl.Configuration;
-using MetaRl.Core;
-using MetaRl.Sampling;
-using MetaRl.Envs;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Rl2;

@@ -1,6 +1,3 @@
-using MetaRl.Configuration;
-using MetaRl.Policies;
-using MetaRl.Sampling;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.SingleTask;

@@ -1,7 +1,4 @@
-using MetaRl.Configuration;
 using MetaRl.Baselines;
-using MetaRl.Policies;
-using MetaRl.Sampling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,3 @@
-using MetaRl.Torch;
-using MetaRl.Policies;
-using MetaRl.Sampling;
 
 namespace MetaRl.Algorithms.SingleTask;
 

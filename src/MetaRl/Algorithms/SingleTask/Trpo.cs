@@ -1,7 +1,3 @@
-using MetaRl.Configuration;
-using MetaRl.Policies;
-using MetaRl.Sampling;
-using MetaRl.Torch;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.SingleTask;

@@ -1,6 +1,3 @@
-using MetaRl.Configuration;
-using MetaRl.Policies;
-using MetaRl.Sampling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using MetaRl.Core;
 
 namespace MetaRl.Envs.GridWorld;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 
 namespace MetaRl.Sampling;
 
@@ -42,18 +43,33 @@ public interface IRolloutAgent
     void Release(object? state) { }
 }
 
-/// <summary>Where a run of episodes goes, step by step: an episode batch, RL2's trial batch.</summary>
+/// <summary>
+/// What the envs' step t gave, for every env (read the rows of the alive ones): each env's episode index within its
+/// run, the actions taken, rewards, terminated / truncated flags, success, and the observations after the step
+/// (an episode's final one where it ended).
+/// </summary>
+public readonly ref struct StepOutcome(ReadOnlySpan<bool> alive, ReadOnlySpan<int> episode, ReadOnlySpan<float> actions, ReadOnlySpan<float> rewards,
+    ReadOnlySpan<bool> terminated, ReadOnlySpan<bool> truncated, ReadOnlySpan<bool> success, ReadOnlySpan<float> observations)
+{
+    public ReadOnlySpan<bool> Alive { get; } = alive;
+    public ReadOnlySpan<int> Episode { get; } = episode;
+    public ReadOnlySpan<float> Actions { get; } = actions;
+    public ReadOnlySpan<float> Rewards { get; } = rewards;
+    public ReadOnlySpan<bool> Terminated { get; } = terminated;
+    public ReadOnlySpan<bool> Truncated { get; } = truncated;
+    public ReadOnlySpan<bool> Success { get; } = success;
+    public ReadOnlySpan<float> Observations { get; } = observations;
+}
+
+/// <summary>Where a run of episodes goes, step by step (one call per step, not per env: the sampler's hot path): an episode batch, RL2's trial batch.</summary>
 public interface IRolloutSink
 {
     /// <summary>Step <paramref name="t"/> begins for the alive envs.</summary>
     void Begin(int t, ReadOnlySpan<bool> alive);
     /// <summary>The agent's record rows and actions of step t, for every env.</summary>
     void Acted(int t, ReadOnlySpan<float> records, ReadOnlySpan<float> actions, IVectorEnv envs, ReadOnlySpan<bool> alive);
-    /// <summary>
-    /// What alive env <paramref name="env"/>'s step t gave, in its <paramref name="episode"/>-th episode of the run;
-    /// <paramref name="observation"/> is the one after the step (the episode's final one when it ended).
-    /// </summary>
-    void Stepped(int t, int env, int episode, ReadOnlySpan<float> action, float reward, bool terminated, bool truncated, bool success, ReadOnlySpan<float> observation);
+    /// <summary>What step t gave the alive envs.</summary>
+    void Stepped(int t, in StepOutcome outcome);
 }
 
 /// <summary>
@@ -70,6 +86,7 @@ public sealed class Collector
     int[] _episode = [];
 
     /// <returns>The number of time steps taken (the longest run).</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimised from the first call, not after tiering: a short run samples few batches
     public int RunEpisodes(IVectorEnv envs, IRolloutAgent agent, int episodesPerEnv, int maxSteps, Rng rng, IRolloutSink sink)
     {
         if (episodesPerEnv < 1) throw new ArgumentOutOfRangeException(nameof(episodesPerEnv), episodesPerEnv, "must be >= 1");
@@ -89,21 +106,20 @@ public sealed class Collector
                 for (int e = 0; e < n; e++) any |= _alive[e] = _episode[e] < episodesPerEnv;
                 if (!any) break; // every run has ended: the rest of the batch stays masked
                 sink.Begin(t, _alive);
-                for (int e = 0; e < n; e++) _firstStep[e] = t == 0;
+                if (t <= 1) Array.Fill(_firstStep, t == 0);
                 var view = new StepView(envs.Observations, _previousActions, _previousRewards, _previousDone, _firstStep, _alive);
                 state = agent.Act(view, _records, _actions, state, rng);
                 sink.Acted(t, _records, _actions, envs, _alive);
                 envs.Step(_actions, _rewards, _terminated, _truncated);
-                var success = envs.LastSuccess;
+                sink.Stepped(t, new StepOutcome(_alive, _episode, _actions, _rewards, _terminated, _truncated, envs.LastSuccess, envs.Observations));
+                // What the next step's agent sees of this one (rows of envs whose run is over are never read again).
+                _actions.CopyTo(_previousActions);
+                _rewards.CopyTo(_previousRewards);
                 for (int e = 0; e < n; e++)
                 {
                     if (!_alive[e]) continue;
-                    var action = _actions.AsSpan(e * actSize, actSize);
-                    sink.Stepped(t, e, _episode[e], action, _rewards[e], _terminated[e], _truncated[e], success[e], envs.Observations.Slice(e * obsSize, obsSize));
-                    action.CopyTo(_previousActions.AsSpan(e * actSize, actSize));
-                    _previousRewards[e] = _rewards[e];
-                    _previousDone[e] = envs.IsDone(e);
-                    if (envs.IsDone(e) && ++_episode[e] < episodesPerEnv) envs.ResetEnv(e, rng.NextInt(int.MaxValue));
+                    bool done = _previousDone[e] = _terminated[e] || _truncated[e]; // an env that took the step is done exactly when it ended there
+                    if (done && ++_episode[e] < episodesPerEnv) envs.ResetEnv(e, rng.NextInt(int.MaxValue));
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace MetaRl.Sampling;
@@ -60,25 +61,33 @@ public sealed class EpisodeBatch : IRolloutSink
     public double MeanReturn => EpisodeReturns().Average();
     public double SuccessRate => Success.Count(s => s) / (double)Episodes;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
     void IRolloutSink.Begin(int t, ReadOnlySpan<bool> alive)
     {
         for (int e = 0; e < Episodes; e++)
             if (alive[e]) { Mask[t * Episodes + e] = 1; Lengths[e]++; }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
     void IRolloutSink.Acted(int t, ReadOnlySpan<float> records, ReadOnlySpan<float> actions, IVectorEnv envs, ReadOnlySpan<bool> alive)
     {
         records.CopyTo(Observations.AsSpan(t * Episodes * ObservationSize, Episodes * ObservationSize));
         actions.CopyTo(Actions.AsSpan(t * Episodes * ActionSize, Episodes * ActionSize));
     }
 
-    void IRolloutSink.Stepped(int t, int env, int episode, ReadOnlySpan<float> action, float reward, bool terminated, bool truncated, bool success, ReadOnlySpan<float> observation)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
+    void IRolloutSink.Stepped(int t, in StepOutcome outcome)
     {
-        Rewards[t * Episodes + env] = reward;
-        Success[env] |= success;
-        if (!truncated) return;
-        Truncated[env] = true;
-        observation.CopyTo(FinalObservations.AsSpan(env * ObservationSize, ObservationSize));
+        // Envs whose episode is over get reward 0 from the vector env: the row is copied whole.
+        outcome.Rewards.CopyTo(Rewards.AsSpan(t * Episodes, Episodes));
+        for (int e = 0; e < Episodes; e++)
+        {
+            if (!outcome.Alive[e]) continue;
+            Success[e] |= outcome.Success[e];
+            if (!outcome.Truncated[e]) continue;
+            Truncated[e] = true;
+            outcome.Observations.Slice(e * ObservationSize, ObservationSize).CopyTo(FinalObservations.AsSpan(e * ObservationSize, ObservationSize));
+        }
     }
 
     public Tensor ObservationsTensor() => tensor(Observations, [Horizon, Episodes, ObservationSize]);

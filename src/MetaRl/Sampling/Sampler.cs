@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 
 namespace MetaRl.Sampling;
 
@@ -41,6 +42,7 @@ public sealed class Sampler(ITaskDistribution distribution) : IDisposable
         public int RecordSize => policy.ObservationSize;
         public object? InitialState(int envs) => null;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
         public object? Act(in StepView step, float[] records, float[] actions, object? state, Rng rng)
         {
             step.Observations.CopyTo(records);

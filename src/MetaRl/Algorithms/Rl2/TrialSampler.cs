@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Rl2;
@@ -100,6 +101,7 @@ public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
         public int RecordSize => agent.InputSize;
         public object? InitialState(int envs) => agent.Policy.InitialState(envs);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
         public object? Act(in StepView step, float[] records, float[] actions, object? state, Rng rng)
         {
             int obsSize = ObservationSize, actSize = ActionSize, inSize = RecordSize;
@@ -125,12 +127,14 @@ public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
     /// <summary>Writes a trial run into a <see cref="TrialBatch"/> (and its mean rewards and the caller's step callback).</summary>
     sealed class TrialSink(TrialBatch batch, bool meanRewards, Action<int, int, int, float, float>? onStep) : IRolloutSink
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
         public void Begin(int t, ReadOnlySpan<bool> alive)
         {
             for (int b = 0; b < batch.Trials; b++)
                 if (alive[b]) batch.Mask[t * batch.Trials + b] = 1;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
         public void Acted(int t, ReadOnlySpan<float> records, ReadOnlySpan<float> actions, IVectorEnv envs, ReadOnlySpan<bool> alive)
         {
             records.CopyTo(batch.Inputs.AsSpan(t * batch.Trials * batch.InputSize));
@@ -140,14 +144,21 @@ public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
                     batch.MeanRewards[t * batch.Trials + b] = (float)((IMeanReward)envs[b]).MeanReward(actions.Slice(b * batch.ActionSize, batch.ActionSize));
         }
 
-        public void Stepped(int t, int trial, int episode, ReadOnlySpan<float> action, float reward, bool terminated, bool truncated, bool success, ReadOnlySpan<float> observation)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
+        public void Stepped(int t, in StepOutcome outcome)
         {
-            int i = t * batch.Trials + trial;
-            action.CopyTo(batch.Actions.AsSpan(i * batch.ActionSize, batch.ActionSize));
-            batch.Rewards[i] = reward;
-            batch.EpisodeReturns[trial, episode] += reward;
-            batch.EpisodeSuccess[trial, episode] |= success;
-            onStep?.Invoke(trial, t, episode, action[0], reward);
+            int size = batch.ActionSize;
+            for (int b = 0; b < batch.Trials; b++)
+            {
+                if (!outcome.Alive[b]) continue;
+                int i = t * batch.Trials + b, episode = outcome.Episode[b];
+                float reward = outcome.Rewards[b];
+                outcome.Actions.Slice(b * size, size).CopyTo(batch.Actions.AsSpan(i * size, size));
+                batch.Rewards[i] = reward;
+                batch.EpisodeReturns[b, episode] += reward;
+                batch.EpisodeSuccess[b, episode] |= outcome.Success[b];
+                onStep?.Invoke(b, t, episode, outcome.Actions[b * size], reward);
+            }
         }
     }
 }

@@ -72,9 +72,8 @@ public class GruBenchmarks
     public void AgentFused()
     {
         using var scope = NewDisposeScope();
-        var (pi, values, _, recurrence) = _agent.ForwardFused(_agentInputs, _workspace);
+        var (pi, values, _) = _agent.ForwardFused(_agentInputs, _workspace);
         (pi.Entropy().sum() + values.pow(2).sum()).backward();
-        recurrence!.Backward();
         foreach (var p in _agent.Parameters.Values) p.grad?.zero_();
     }
 

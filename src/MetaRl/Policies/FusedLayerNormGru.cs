@@ -26,8 +26,9 @@ namespace MetaRl.Policies;
 ///   db_ih,zr = db_hh,zr += dgi_zr,  dw_ih,zr += dgi_zr LN(u_zr),  du_zr = LN'(dgi_zr w_ih,zr),  and so for n,
 ///   dh_prev = dh_direct + W_hh^T [dg_zr; dg_n],  dW_hh = sum of [dg_zr; dg_n] h^T,  dW_ih = sum of du x^T,
 /// where LN'(dy) = rstd (dy - mean(dy) - y mean(dy y)) is layer norm's backward at its output y. The weights'
-/// sums run over every step and row. The gradients reach the parameters' .grad through one backward pass of
-/// the surrogate sum(p * dp), as if autograd had run the recurrence.
+/// sums run over every step and row. Under autograd the recurrence is one node of the graph (an autograd
+/// function): the loss's backward reaches it with the hidden states' gradient and it returns the cells'
+/// parameter gradients, so the recurrence differentiates like any other op (and gradient combiners see it).
 /// </summary>
 public sealed class FusedLayerNormGru
 {
@@ -93,7 +94,6 @@ public sealed class FusedLayerNormGru
         static float[] Copy(Tensor t) => t.detach().cpu().data<float>().ToArray();
     }
 
-    readonly IReadOnlyList<ParameterSet> _cells;
     readonly Cell[] _cellValues;
     readonly int _g, _t, _b, _h;
     readonly Tensor _inputs;          // [T, B, in]
@@ -103,8 +103,8 @@ public sealed class FusedLayerNormGru
     readonly Tensor _dGh, _dU;        // the backward's gradients of every step's W_hh h ([G, T, B, 3H]) and W_ih x ([T, B, G * 3H])
 
     /// <summary>
-    /// The hidden states [G, T, B, H] (a view of the recurrence's buffer). Under autograd it is a leaf that requires
-    /// grad: the loss's backward stops there, and <see cref="Backward"/> carries its gradient on to the cells' parameters.
+    /// The hidden states [G, T, B, H] (a view of the recurrence's buffer). Under autograd they are the output of the
+    /// recurrence's node (<see cref="Recurrence"/>), whose backward carries their gradient on to the cells' parameters.
     /// </summary>
     public Tensor Hiddens { get; }
 
@@ -115,7 +115,6 @@ public sealed class FusedLayerNormGru
     public FusedLayerNormGru(IReadOnlyList<ParameterSet> cells, Tensor inputs, int hiddenSize, Workspace? workspace = null)
     {
         if (!Supports(inputs, cells.Count, hiddenSize)) throw new ArgumentException("the fused recurrence does not support these inputs; see Supports", nameof(inputs));
-        _cells = cells;
         _g = cells.Count; _t = (int)inputs.shape[0]; _b = (int)inputs.shape[1]; _h = hiddenSize;
         bool forBackward = is_grad_enabled();
         using (no_grad())
@@ -131,7 +130,33 @@ public sealed class FusedLayerNormGru
             Forward(u, forBackward);
         }
         var hiddens = _states.narrow(1, 1, _t);
-        Hiddens = forBackward ? hiddens.detach().requires_grad_(true) : hiddens;
+        Hiddens = forBackward ? Recurrence.apply([this, .. cells.SelectMany(c => GradientNames.Select(name => c[name]))]) : hiddens;
+    }
+
+    /// <summary>The cells' parameters the recurrence differentiates, in the order <see cref="Recurrence"/> takes and returns them.</summary>
+    static readonly string[] GradientNames =
+    [
+        "gru.weight_ih", "gru.weight_hh", "gru.ln_ih_zr.weight", "gru.ln_ih_zr.bias", "gru.ln_hh_zr.weight", "gru.ln_hh_zr.bias",
+        "gru.ln_ih_n.weight", "gru.ln_ih_n.bias", "gru.ln_hh_n.weight", "gru.ln_hh_n.bias",
+    ];
+
+    /// <summary>
+    /// The recurrence as one autograd node: its input is the fused recurrence (already run) and every cell's
+    /// parameters, its output the hidden states [G, T, B, H]; backward carries their gradient through time.
+    /// </summary>
+    sealed class Recurrence : autograd.SingleTensorFunction<Recurrence>
+    {
+        public override string Name => nameof(FusedLayerNormGru);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var fused = (FusedLayerNormGru)vars[0];
+            ctx.save_data(nameof(FusedLayerNormGru), fused);
+            return fused._states.narrow(1, 1, fused._t);
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput) =>
+            [null!, .. ((FusedLayerNormGru)ctx.get_data(nameof(FusedLayerNormGru))).ParameterGradients(gradOutput)];
     }
 
     static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
@@ -188,12 +213,11 @@ public sealed class FusedLayerNormGru
     }
 
     /// <summary>
-    /// Carries the gradient of <see cref="Hiddens"/> (left there by the loss's backward) back through time, and
-    /// accumulates the cells' parameter gradients (.grad, as a backward pass would).
+    /// Carries the hidden states' gradient <paramref name="grad"/> [G, T, B, H] back through time; returns every
+    /// cell's parameter gradients in <see cref="GradientNames"/>' order.
     /// </summary>
-    public void Backward()
+    List<Tensor> ParameterGradients(Tensor grad)
     {
-        var grad = Hiddens.grad ?? throw new InvalidOperationException("Hiddens has no gradient: run the loss's backward first");
         int h = _h, h2 = 2 * h, h3 = 3 * h, width = TapeWidth(h);
         // Per cell: dw_ih,zr, db_zr (b_ih,zr's and b_hh,zr's), dw_hh,zr, dw_ih,n, db_ih,n, dw_hh,n, db_hh,n.
         var dWIhZr = new float[_g * h2]; var dBZr = new float[_g * h2]; var dWZr = new float[_g * h2];
@@ -252,21 +276,14 @@ public sealed class FusedLayerNormGru
             dWih = _dU.view(rows, _g * h3).t().mm(_inputs.view(rows, -1));
         }
         Tensor Grad(float[] d, int offset, int size) => tensor(d.AsSpan(offset, size).ToArray());
-        var surrogate = zeros(1);
+        var grads = new List<Tensor>();
         for (int g = 0; g < _g; g++)
-        {
-            var p = _cells[g];
-            var terms = new (string Name, Tensor Grad)[]
-            {
-                ("gru.weight_ih", dWih.narrow(0, g * h3, h3)), ("gru.weight_hh", dWhh[g]),
-                ("gru.ln_ih_zr.weight", Grad(dWIhZr, g * h2, h2)), ("gru.ln_ih_zr.bias", Grad(dBZr, g * h2, h2)),
-                ("gru.ln_hh_zr.weight", Grad(dWZr, g * h2, h2)), ("gru.ln_hh_zr.bias", Grad(dBZr, g * h2, h2)),
-                ("gru.ln_ih_n.weight", Grad(dWIhN, g * h, h)), ("gru.ln_ih_n.bias", Grad(dBIhN, g * h, h)),
-                ("gru.ln_hh_n.weight", Grad(dWN, g * h, h)), ("gru.ln_hh_n.bias", Grad(dBN, g * h, h)),
-            };
-            foreach (var (name, d) in terms) surrogate = surrogate + (p[name] * d).sum();
-        }
-        surrogate.backward();
+            grads.AddRange( // in GradientNames' order
+            [
+                dWih.narrow(0, g * h3, h3), dWhh[g], Grad(dWIhZr, g * h2, h2), Grad(dBZr, g * h2, h2), Grad(dWZr, g * h2, h2),
+                Grad(dBZr, g * h2, h2), Grad(dWIhN, g * h, h), Grad(dBIhN, g * h, h), Grad(dWN, g * h, h), Grad(dBN, g * h, h),
+            ]);
+        return grads;
     }
 
     // ---- the row kernels (every span's length is a multiple of 8) ----

@@ -22,7 +22,7 @@ public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimiz
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values, _, _) = agent.ForwardFused(inputs, workspace);
+            var (pi, values, _) = agent.ForwardFused(inputs, workspace);
             oldLogp = pi.LogProb(actions);
             (adv, returns) = targets(batch, values);
         }
@@ -48,7 +48,7 @@ public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimiz
                     var mb = tensor(minibatch.AsSpan(c, Math.Min(chunk, size - c)).ToArray());
                     var m = mask.index_select(1, mb);
                     Tensor Mean(Tensor x) => (x * m).sum() / steps;
-                    var (pi, values, hiddens, recurrence) = agent.ForwardFused(inputs.index_select(1, mb), workspace);
+                    var (pi, values, hiddens) = agent.ForwardFused(inputs.index_select(1, mb), workspace);
                     var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
                     var lp = -Mean(Losses.ClippedSurrogate(ratio, adv.index_select(1, mb), config.Clip));
                     var lv = Mean((values - returns.index_select(1, mb)).pow(2));
@@ -66,7 +66,6 @@ public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimiz
                     entropy += h.item<float>();
                     clipFraction += Mean(((ratio - 1).abs() > config.Clip).to(float32)).item<float>();
                     loss.backward();
-                    recurrence?.Backward(); // the fused GRUs' backward through time, from the hidden states' gradient
                 }
                 updates++;
                 nn.utils.clip_grad_norm_(agent.Parameters.AsParameters(), config.MaxGradNorm);

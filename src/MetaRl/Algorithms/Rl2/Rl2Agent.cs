@@ -98,21 +98,17 @@ public sealed class Rl2Agent
 
     /// <summary>
     /// As <see cref="Forward"/>, for PPO's update: given a <paramref name="workspace"/>, the layer-normalised cell's
-    /// GRUs (where <see cref="FusedLayerNormGru.Supports"/>) run fused in it, and the caller must call the returned
-    /// recurrence's Backward after the loss's backward to carry the gradient through time; otherwise (no workspace:
-    /// fused-gru off) the recurrence is null and autograd does it all.
+    /// GRUs (where <see cref="FusedLayerNormGru.Supports"/>) run fused in it, one autograd node for the whole
+    /// recurrence; otherwise (no workspace: fused-gru off) autograd records it op by op. The loss's backward does the rest either way.
     /// </summary>
-    public (IActionDistribution Policy, Tensor Values, Tensor Hiddens, FusedLayerNormGru? Recurrence) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace? workspace)
+    public (IActionDistribution Policy, Tensor Values, Tensor Hiddens) ForwardFused(Tensor inputs, FusedLayerNormGru.Workspace? workspace)
     {
         ParameterSet[] cells = ValueGru is null ? [Policy.Parameters] : [Policy.Parameters, ValueGru.Parameters];
         if (workspace is null || Policy.CellKind != GruCell.LayerNorm || !FusedLayerNormGru.Supports(inputs, cells.Length, HiddenSize))
-        {
-            var (pi, v, h) = ForwardWithHiddens(inputs);
-            return (pi, v, h, null);
-        }
-        var recurrence = new FusedLayerNormGru(cells, inputs, HiddenSize, workspace);
-        var policy = recurrence.Hiddens[0];
-        return (Policy.Head(policy), Values(ValueGru is null ? policy : recurrence.Hiddens[1]), policy, recurrence);
+            return ForwardWithHiddens(inputs);
+        var hiddens = new FusedLayerNormGru(cells, inputs, HiddenSize, workspace).Hiddens;
+        var policy = hiddens[0];
+        return (Policy.Head(policy), Values(ValueGru is null ? policy : hiddens[1]), policy);
     }
 
     /// <summary>The hidden states [T, B, H] the value head reads: the value GRU's, or the policy's when shared.</summary>

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Maml;
-using MetaRl.Algorithms.SingleTask;
 using MetaRl.Evaluation;
 
 namespace MetaRl.Experiments;

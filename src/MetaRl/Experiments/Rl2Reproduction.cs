@@ -1,7 +1,6 @@
 using MetaRl.Algorithms;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using MetaRl.Algorithms.Classical;
 using MetaRl.Envs.Bandits;
 using MetaRl.Envs.TabularMdp;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using MetaRl.Algorithms.SingleTask;
 
 namespace MetaRl.Experiments;
 

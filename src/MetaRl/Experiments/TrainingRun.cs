@@ -1,5 +1,4 @@
 using MetaRl.Algorithms;
-using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
 using static TorchSharp.torch;

@@ -1,5 +1,4 @@
 using MetaRl.Algorithms.SingleTask;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using MetaRl.Algorithms.SingleTask;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Rl2;

@@ -1,7 +1,5 @@
 using MetaRl.Baselines;
-using System.Globalization;
 using MetaRl.Algorithms.SingleTask;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

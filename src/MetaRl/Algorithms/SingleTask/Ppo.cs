@@ -1,5 +1,4 @@
 using MetaRl.Baselines;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

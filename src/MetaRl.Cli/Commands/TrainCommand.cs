@@ -30,7 +30,7 @@ public static partial class Cli
             if (p.GetValue(resume) is { } runPath)
             {
                 var dir = RunDirectory.Open(runPath);
-                var run = Trainer.Resume(dir, values);
+                using var run = Trainer.Resume(dir, values);
                 if (p.GetValue(algorithm) is { } a && a != run.Algorithm)
                     throw new UsageException($"run '{runPath}' is a {run.Algorithm} run, not {a}");
                 stdout.WriteLine($"Resuming {run.Algorithm} on {run.Distribution.Name} at iteration {run.Iteration} of {run.Common.NumBatches}");
@@ -39,7 +39,7 @@ public static partial class Cli
                 return Ok;
             }
             string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", LearnerRegistry.Names)}) or give --resume <run-dir>");
-            var newRun = new TrainingRun(algo, p.GetValue(env), values, p.GetValue(seed));
+            using var newRun = new TrainingRun(algo, p.GetValue(env), values, p.GetValue(seed));
             RunDirectory? created = null;
             stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}{(newRun.Task is { } t ? $", task {t}" : "")}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
             WithProgress(stdout, interactive, newRun, report => created = Trainer.Start(newRun, p.GetValue(outDir)!, report));

@@ -37,7 +37,4 @@ public interface IMetaLearner : ILearner
 {
     /// <summary>Adapts to every task (in one batch) and records the return before adapting and after each step.</summary>
     AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng);
-
-    /// <summary>Episodes of a task's experience one adaptation step consumes (<see cref="AdaptationResult.EpisodesPerStep"/>).</summary>
-    int EpisodesPerAdaptationStep { get; }
 }

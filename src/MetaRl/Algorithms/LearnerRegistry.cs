@@ -39,13 +39,13 @@ public static class LearnerRegistry
     [
         new("vpg", "single-task", "REINFORCE with the linear feature baseline, Adam (single task)",
             () => [new CommonConfig(), new SingleTaskConfig(), new VpgConfig()],
-            c => SingleTask(c, c.MlpPolicy(), p => new Vpg(p, c.Get<VpgConfig>(), c.Common))),
+            c => SingleTask(c, p => new Vpg(p, c.Get<VpgConfig>(), c.Common))),
         new("ppo", "single-task", "PPO, clipped objective, GAE, value network, minibatch epochs (single task)",
             () => [new CommonConfig { GaeLambda = 0.95 }, new SingleTaskConfig(), new PpoConfig()],
-            c => SingleTask(c, c.MlpPolicy(), p => new Ppo(p, c.Get<PpoConfig>(), c.Common, c.Rng))),
+            c => SingleTask(c, p => new Ppo(p, c.Get<PpoConfig>(), c.Common, c.Rng))),
         new("trpo", "single-task", "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
             () => [new CommonConfig(), new SingleTaskConfig(), new TrpoConfig()],
-            c => SingleTask(c, c.MlpPolicy(), p => new Trpo(p, c.Get<TrpoConfig>(), c.Common))),
+            c => SingleTask(c, p => new Trpo(p, c.Get<TrpoConfig>(), c.Common))),
         new("maml", "gradient-based", "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
             () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
             c => new MamlTrpo(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
@@ -86,12 +86,13 @@ public static class LearnerRegistry
     /// <summary>Meta-learners train 500 meta-iterations by default, pytorch-maml-rl's num-batches.</summary>
     static CommonConfig MetaCommon() => new() { NumBatches = 500 };
 
-    static SingleTaskLearner SingleTask(LearnerContext c, Policy policy, Func<Policy, PolicyOptimizer> optimizer)
+    static SingleTaskLearner SingleTask(LearnerContext c, Func<Policy, PolicyOptimizer> optimizer)
     {
+        var policy = c.MlpPolicy();
         var train = c.Distribution.Splits().Train;
         var single = c.Get<SingleTaskConfig>();
         if (single.TaskIndex >= train.Count)
-            throw new Configuration.ConfigException("task-index", $"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
+            throw new ConfigException("task-index", $"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
         return new SingleTaskLearner(optimizer(policy), new Sampler(c.Distribution), train[single.TaskIndex], single.BatchSize, c.Rng);
     }
 }

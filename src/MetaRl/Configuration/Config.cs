@@ -34,10 +34,7 @@ public sealed class ConfigValues : Dictionary<string, string>
 
     public ConfigValues() : base(StringComparer.Ordinal) { }
 
-    public ConfigValues(IReadOnlyDictionary<string, string> values, string? origin = null) : this()
-    {
-        foreach (var (k, v) in values) Set(k, v, origin ?? (values as ConfigValues)?.Origin(k));
-    }
+    public ConfigValues(IReadOnlyDictionary<string, string> values, string? origin = null) : this() => Merge(values, origin);
 
     public void Set(string key, string value, string? origin)
     {

@@ -42,11 +42,11 @@ public static class Advantages
         var adv = new float[horizon * n];
         for (int e = 0; e < n; e++)
         {
-            double acc = 0, nextValue = valueAfterEnd?.Invoke(e) ?? 0;
+            double afterEnd = valueAfterEnd?.Invoke(e) ?? 0, acc = 0, nextValue = afterEnd;
             for (int t = horizon - 1; t >= 0; t--)
             {
                 int i = t * n + e;
-                if (mask[i] == 0) { acc = 0; nextValue = valueAfterEnd?.Invoke(e) ?? 0; continue; }
+                if (mask[i] == 0) { acc = 0; nextValue = afterEnd; continue; }
                 double delta = rewards[i] + gamma * nextValue - values[i];
                 acc = delta + gamma * lambda * acc;
                 adv[i] = (float)acc;

@@ -20,13 +20,12 @@ public sealed class Sampler(ITaskDistribution distribution) : IDisposable
         if (tasks.Count == 0) throw new ArgumentException("need at least one task", nameof(tasks));
         if (episodesPerTask < 1) throw new ArgumentOutOfRangeException(nameof(episodesPerTask), episodesPerTask, "must be >= 1");
         int n = tasks.Count * episodesPerTask;
-        var envTasks = Enumerable.Range(0, n).Select(e => tasks[e / episodesPerTask]).ToList();
-        _envs = VectorEnvs.For(distribution, envTasks, _envs);
+        var taskIndex = new int[n];
+        for (int e = 0; e < n; e++) taskIndex[e] = e / episodesPerTask;
+        _envs = VectorEnvs.For(distribution, taskIndex.Select(k => tasks[k]).ToList(), _envs);
         if (policy.ObservationSize != _envs.ObservationSize || policy.ActionSize != _envs.ActionSize)
             throw new ArgumentException($"policy takes {policy.ObservationSize} observation floats and gives {policy.ActionSize} action floats; env {distribution.Name} has {_envs.ObservationSize} and {_envs.ActionSize}");
 
-        var taskIndex = new int[n];
-        for (int e = 0; e < n; e++) taskIndex[e] = e / episodesPerTask;
         var batch = new EpisodeBatch(distribution.MaxEpisodeSteps, n, _envs.ObservationSize, _envs.ActionSize, taskIndex);
         _collector.RunEpisodes(_envs, new PolicyAgent(policy, parameters, deterministic), episodesPerEnv: 1, batch.Horizon, rng, batch);
         return batch;

@@ -24,7 +24,7 @@ public class MetaEvaluationTests
         public LearnerIteration Iterate() => throw new NotSupportedException();
         public void SaveState(BinaryWriter w) { }
         public void LoadState(BinaryReader r) { }
-        public int EpisodesPerAdaptationStep => 5;
+        const int EpisodesPerAdaptationStep = 5;
         // Task k gains k + step; every evaluation seed sees the same numbers.
         public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => new(
             Enumerable.Range(0, budget + 1).Select(s => Enumerable.Range(0, tasks.Count).Select(k => (double)(k + s)).ToArray()).ToArray(),

@@ -27,9 +27,6 @@ public abstract class GradientMetaLearner : IMetaLearner
 
     public abstract LearnerIteration Iterate();
 
-    /// <summary>fast-batch-size: each inner step learns from that many fresh episodes per task.</summary>
-    public int EpisodesPerAdaptationStep => Adaptation.FastBatchSize;
-
     /// <summary>Adaptation as evaluated in the MAML paper: return before adapting, and after each inner step on fresh episodes.</summary>
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => Adaptation.AdaptTo(tasks, budget, rng);
 

@@ -39,10 +39,11 @@ public sealed class RecurrentTrpo(Rl2Agent agent, Rl2Config config, TrpoConfig t
         foreach (var c in chunks) { c.Advantages = adv.narrow(1, c.Start, c.Trials); c.Returns = returns.narrow(1, c.Start, c.Trials); }
 
         var policy = agent.Policy.Parameters;
+        var steps = mask.sum();
         var step = chunks.Count == 1
-            ? TrpoStep.Apply(policy, () => Objective(chunks[0], chunks[0].Mask.sum()), evaluate: null, trpo)
-            : ChunkedStep(chunks, policy, mask.sum());
-        double valueLoss = FitValues(chunks, mask.sum());
+            ? TrpoStep.Apply(policy, () => Objective(chunks[0], steps), evaluate: null, trpo)
+            : ChunkedStep(chunks, policy, steps);
+        double valueLoss = FitValues(chunks, steps);
         return new Dictionary<string, double>
         {
             ["loss_before"] = step.LossBefore, ["loss_after"] = step.LossAfter, ["kl"] = step.Kl,
@@ -77,9 +78,7 @@ public sealed class RecurrentTrpo(Rl2Agent agent, Rl2Config config, TrpoConfig t
             {
                 using var scope = NewDisposeScope();
                 var (_, kl) = Objective(c, batchSteps);
-                // create_graph does not imply retain_graph in TorchSharp: pass both (a freed graph aborts the process)
-                var klGrad = TrpoStep.Flat(autograd.grad([kl], policy.Values, create_graph: true, retain_graph: true));
-                product.add_(TrpoStep.Flat(autograd.grad([(klGrad * v.detach()).sum()], policy.Values)));
+                product.add_(Curvature.HessianVectorProduct(kl, policy)(v)); // this chunk's share of the KL's Hessian times v
             }
             return product + trpo.CgDamping * v;
         }

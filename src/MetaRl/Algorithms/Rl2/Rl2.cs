@@ -42,11 +42,16 @@ public sealed class Rl2 : IMetaLearner
         Agent = new Rl2Agent(tasks.ObservationSpace.FlatSize, tasks.ActionSpace, config.HiddenSize, rng.Split(), config.ValueNetwork == Rl2ValueNetwork.Separate, config.GruCell, common.InitStd,
             taskDescriptorSize: _descriptors?.DescriptorSize ?? 0);
         // PPO trains everything jointly; TRPO steps the policy in its trust region and fits the value head apart.
-        _optimizer = config.Optimizer == Rl2Optimizer.Ppo
-            ? optim.Adam(Agent.Parameters.AsParameters(), config.Lr)
-            : optim.Adam(Agent.Value.AsParameters(), config.VfLr);
-        if (config.Optimizer == Rl2Optimizer.Ppo) _ppo = new RecurrentPpo(Agent, config, _optimizer, _workspace, rng);
-        else _trpoUpdate = new RecurrentTrpo(Agent, config, trpo, _optimizer);
+        if (config.Optimizer == Rl2Optimizer.Ppo)
+        {
+            _optimizer = optim.Adam(Agent.Parameters.AsParameters(), config.Lr);
+            _ppo = new RecurrentPpo(Agent, config, _optimizer, _workspace, rng);
+        }
+        else
+        {
+            _optimizer = optim.Adam(Agent.Value.AsParameters(), config.VfLr);
+            _trpoUpdate = new RecurrentTrpo(Agent, config, trpo, _optimizer);
+        }
     }
 
     public Rl2Agent Agent { get; }
@@ -62,7 +67,7 @@ public sealed class Rl2 : IMetaLearner
         using var scope = NewDisposeScope();
         var tasks = _tasks.SampleTasks(TrialsPerBatch, _rng);
         var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.MeanRewards);
-        if (_config.Optimizer == Rl2Optimizer.Ppo)
+        if (_ppo is not null)
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = LearningRate(_iteration);
         var stats = _ppo is not null ? _ppo.Update(batch, Descriptors(tasks), Targets) : _trpoUpdate!.Update(batch, Targets);
         _iteration++;
@@ -116,9 +121,6 @@ public sealed class Rl2 : IMetaLearner
     /// RL2 adapts without gradients: each task gets one trial of budget + 1 episodes, and "after j steps"
     /// is the return of episode j (episode 0 is before adapting: the agent knows nothing of the task yet).
     /// </summary>
-    /// <summary>One episode: RL2 adapts by running on.</summary>
-    public int EpisodesPerAdaptationStep => 1;
-
     public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
     {
         using var scope = NewDisposeScope();
@@ -131,7 +133,7 @@ public sealed class Rl2 : IMetaLearner
             returns[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeReturns[b, j]).ToArray();
             success[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeSuccess[b, j] ? 1.0 : 0.0).ToArray();
         }
-        return new AdaptationResult(returns, success, EpisodesPerAdaptationStep);
+        return new AdaptationResult(returns, success, EpisodesPerStep: 1); // one episode of the task a step
     }
 
     /// <summary>

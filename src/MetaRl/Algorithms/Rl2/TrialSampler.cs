@@ -118,7 +118,8 @@ public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
         public void ResetState(object? state, int env)
         {
             using var _ = no_grad();
-            ((Tensor)state!)[env].zero_();
+            using var row = ((Tensor)state!)[env];
+            row.zero_();
         }
 
         public void Release(object? state) => (state as Tensor)?.Dispose();

@@ -100,7 +100,7 @@ public static class TrpoStep
         return (loss.item<float>(), kl.item<float>());
     }
 
-    public static double CheckedLoss(Tensor loss)
+    static double CheckedLoss(Tensor loss)
     {
         double value = loss.item<float>();
         return Losses.Finite(value, "the TRPO surrogate loss");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MetaRl.Envs.Bandits;
 using MetaRl.Envs.GridWorld;
+using MetaRl.Envs.Mujoco;
 using MetaRl.Envs.Navigation;
 using MetaRl.Envs.TabularMdp;
 
@@ -18,6 +19,12 @@ public static class EnvRegistry
         ["bandit-k50"] = () => new BernoulliBanditDistribution(50),
         ["tabular-mdp"] = () => new RandomMdpDistribution(),
         ["gridworld"] = () => new GridWorldDistribution(),
+        ["halfcheetah-vel"] = () => new HalfCheetahVelDistribution(),
+        ["halfcheetah-dir"] = () => new HalfCheetahDirDistribution(),
+        ["ant-dir"] = () => new AntDirDistribution(),
+        ["ant-dir-2d"] = () => new AntDir2DDistribution(),
+        ["ant-goal"] = () => new AntGoalDistribution(),
+        ["walker-params"] = () => new WalkerParamsDistribution(),
     };
 
     /// <summary>
@@ -27,6 +34,17 @@ public static class EnvRegistry
     static readonly Dictionary<string, (string Name, Dictionary<string, double> Kwargs)> ReferenceIds = new(StringComparer.Ordinal)
     {
         ["2DNavigation-v0"] = ("2d-navigation", new() { ["low"] = -Navigation2DDistribution.Half, ["high"] = Navigation2DDistribution.Half }),
+        // configs/maml/halfcheetah-vel.yaml and halfcheetah-dir.yaml: actions scaled by 10, 100-step episodes.
+        ["HalfCheetahVel-v2"] = ("halfcheetah-vel", new()
+        {
+            ["low"] = HalfCheetahVelDistribution.Low, ["high"] = HalfCheetahVelDistribution.High,
+            ["normalization_scale"] = HalfCheetahEnv<VelocityTask>.ActionScale10, ["max_episode_steps"] = HalfCheetahEnv<VelocityTask>.EpisodeSteps,
+        }),
+        ["HalfCheetahDir-v2"] = ("halfcheetah-dir", new()
+        {
+            ["normalization_scale"] = HalfCheetahEnv<DirectionTask>.ActionScale10, ["max_episode_steps"] = HalfCheetahEnv<DirectionTask>.EpisodeSteps,
+        }),
+        ["AntDir-v2"] = ("ant-dir", new() { ["normalization_scale"] = 10, ["max_episode_steps"] = AntDirEnv<DirectionTask>.EpisodeSteps }),
     };
 
     public static IReadOnlyList<string> Names => Factories.Keys.ToList();

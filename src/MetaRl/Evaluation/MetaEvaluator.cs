@@ -27,6 +27,7 @@ public static class MetaEvaluator
         foreach (var (name, all) in new[] { ("train", splits.Train), ("test", splits.Test), ("ood", splits.OutOfDistribution) })
         {
             var tasks = all.Take(maxTasks).ToList();
+            if (tasks.Count == 0) continue; // a family with no tasks in a split (two-direction families have no OOD tasks)
             var perTask = new double[budget + 1][];
             var success = new double[budget + 1];
             int episodesPerStep = -1;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MetaRl.Envs.Mujoco;
 using MetaRl.Envs.Navigation;
 using MetaRl.Policies;
 using MetaRl.Sampling;
@@ -81,6 +82,85 @@ internal static class Bench
         stdout.WriteLine($"rl2: PPO update, tabular-mdp n = 10 (200 trials x 100 steps, layer-norm policy and value GRUs of 128 units, 4 epochs x 4 minibatches), {threads} libtorch thread(s)");
         stdout.WriteLine($"seconds per update: fused {fused:0.00} (min {seconds[0][0]:0.00}, max {seconds[0][^1]:0.00}), op by op {opByOp:0.00} (min {seconds[1][0]:0.00}, max {seconds[1][^1]:0.00}), medians over {iterations} updates each after a warm-up");
         stdout.WriteLine($"op by op / fused: {opByOp / fused:0.00}");
+    }
+
+    /// <summary>
+    /// MuJoCo throughput on the half-cheetah, three ways in alternating rounds (a drift in the machine's speed hits
+    /// all three): raw mj_step on one thread (one mjData, no env around it); 64 halfcheetah-vel envs with random
+    /// actions in the parallel vector env (every core; METARL_MUJOCO_THREADS sets it); the same 64 envs through the sampler with a 2x64 tanh
+    /// Gaussian policy in the loop (1 libtorch thread). Rates are integrator steps per second (an env step is 5).
+    /// </summary>
+    public static void Mujoco(TextWriter stdout, int rounds)
+    {
+        if (rounds < 1) throw new UsageException("--iterations must be >= 1");
+        const int envs = 64, steps = HalfCheetahEnv<VelocityTask>.EpisodeSteps, frameSkip = HalfCheetahEnv<VelocityTask>.FrameSkip5;
+        var family = new HalfCheetahVelDistribution();
+        var tasks = family.SampleTasks(envs, new Rng(1));
+        var rng = new Rng(2);
+
+        // Random actions as a fresh policy draws them, N(0, 1) per motor in the env's [-10, 10] action space:
+        // the physics' cost depends on the motion (contacts), so all three ways must move the same way.
+        float RandomAction() => (float)rng.Normal();
+        var model = MujocoModels.Get("half_cheetah");
+        using var data = new MujocoData(model);
+        double Raw()
+        {
+            int episodes = envs / 4; // a quarter of a batch: the rate settles well within it
+            var clock = Stopwatch.StartNew();
+            for (int e = 0; e < episodes; e++)
+            {
+                data.Reset();
+                for (int t = 0; t < steps; t++)
+                {
+                    var ctrl = data.Ctrl;
+                    for (int i = 0; i < ctrl.Length; i++) ctrl[i] = Math.Clamp(RandomAction(), -10, 10) / 10.0;
+                    data.Step(frameSkip);
+                }
+            }
+            return episodes * steps * frameSkip / clock.Elapsed.TotalSeconds;
+        }
+
+        using var vector = (MujocoVectorEnv)family.CreateVectorEnv(tasks);
+        var actions = new float[envs * vector.ActionSize];
+        var rewards = new float[envs];
+        bool[] terminated = new bool[envs], truncated = new bool[envs];
+        double Vector()
+        {
+            var clock = Stopwatch.StartNew();
+            vector.Reset(seed: rng.NextInt(1 << 30));
+            for (int t = 0; t < steps; t++)
+            {
+                for (int i = 0; i < actions.Length; i++) actions[i] = RandomAction();
+                vector.Step(actions, rewards, terminated, truncated);
+            }
+            return envs * steps * frameSkip / clock.Elapsed.TotalSeconds;
+        }
+
+        var policy = new GaussianMlpPolicy(family.ObservationSpace.FlatSize, (Box)family.ActionSpace, [64, 64], rng.Split());
+        using var sampler = new Sampler(family);
+        double WithPolicy()
+        {
+            var clock = Stopwatch.StartNew();
+            sampler.Sample(policy, tasks, 1, rng);
+            return envs * steps * frameSkip / clock.Elapsed.TotalSeconds;
+        }
+
+        Raw(); Vector(); WithPolicy(); // warm-up: JIT, first-touch memory, the sampler's envs
+        var rates = new[] { new List<double>(), new List<double>(), new List<double>() };
+        for (int r = 0; r < rounds; r++)
+        {
+            rates[0].Add(Raw());
+            rates[1].Add(Vector());
+            rates[2].Add(WithPolicy());
+        }
+        double Median(List<double> x) { x.Sort(); return x[x.Count / 2]; }
+        double raw = Median(rates[0]), vec = Median(rates[1]), pol = Median(rates[2]);
+        stdout.WriteLine($"mujoco: half-cheetah, {envs} envs x {steps} steps, frame skip {frameSkip}; vector env on {vector.Threads} thread(s); medians of {rounds} alternating rounds");
+        stdout.WriteLine($"raw mj_step, 1 thread:                {raw,10:0} steps/s  ({1e6 / raw:0.00} us per mj_step)");
+        stdout.WriteLine($"vector env, random actions:           {vec,10:0} steps/s  ({vec / frameSkip:0} env steps/s)");
+        stdout.WriteLine($"sampler, 2x64 tanh policy in the loop: {pol,10:0} steps/s  ({pol / frameSkip:0} env steps/s)");
+        stdout.WriteLine($"vector env / raw mj_step: {vec / raw:0.00}x (bar: >= 1.6x on 2 threads)");
+        stdout.WriteLine($"sampler / vector env: {100 * pol / vec:0}% (bar: >= 80%)");
     }
 
     /// <summary>Resident memory of a run on 2D navigation after iteration 50 and after the last.</summary>

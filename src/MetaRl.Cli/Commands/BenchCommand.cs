@@ -6,9 +6,9 @@ public static partial class Cli
 {
     static Command BenchCommand(TextWriter stdout)
     {
-        var which = new Argument<string>("benchmark") { Description = "sampler, memory, maml, maml-memory or rl2" };
-        which.AcceptOnlyFromAmong("sampler", "memory", "maml", "maml-memory", "rl2");
-        var iterations = new Option<int?>("--iterations") { Description = "memory: iterations (default 300 PPO, 500 MAML); maml: timed meta-iterations (default 6); rl2: timed updates of each path (default 4)" };
+        var which = new Argument<string>("benchmark") { Description = "sampler, memory, maml, maml-memory, rl2 or mujoco" };
+        which.AcceptOnlyFromAmong("sampler", "memory", "maml", "maml-memory", "rl2", "mujoco");
+        var iterations = new Option<int?>("--iterations") { Description = "memory: iterations (default 300 PPO, 500 MAML); maml: timed meta-iterations (default 6); rl2: timed updates of each path (default 4); mujoco: alternating rounds (default 9)" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (sampler and memory: 1)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("bench", "Throughput and memory benchmarks") { which, iterations, threads };
         cmd.SetAction(p =>
@@ -19,6 +19,7 @@ public static partial class Cli
                 case "sampler": Bench.Sampler(stdout); break;
                 case "memory": Bench.Memory(stdout, "ppo", p.GetValue(iterations) ?? 300); break;
                 case "maml-memory": Bench.Memory(stdout, "maml", p.GetValue(iterations) ?? 500); break;
+                case "mujoco": Bench.Mujoco(stdout, p.GetValue(iterations) ?? 9); break;
                 case "rl2": Bench.Rl2(stdout, p.GetValue(iterations) ?? 4, p.GetValue(threads)); break;
                 default: Bench.Maml(stdout, p.GetValue(iterations) ?? 6, p.GetValue(threads)); break;
             }

@@ -1,10 +1,15 @@
+using System.Diagnostics;
+
 namespace MetaRl.Envs.Mujoco;
 
 /// <summary>
-/// MuJoCo envs stepped in parallel: the envs are split into one contiguous block per thread, the calling thread
-/// steps the first block and persistent worker threads the others, meeting at a barrier (no allocation per step).
+/// MuJoCo envs stepped in parallel: the calling thread and persistent worker threads take envs one at a time
+/// from a shared counter until all are stepped (an env's cost depends on its contacts, so a fixed split would leave
+/// a thread idle), with no allocation per step. Between steps the
+/// workers spin for up to a millisecond before they sleep: the policy's forward pass between two steps is
+/// shorter than that, and a sleeping thread takes longer to wake than a step of its share takes.
 /// Each env steps only its own mjData with its own generator, so the results for a seed are the same whatever
-/// the thread count. Threads default to the machine's cores (at most one per env); <c>METARL_MUJOCO_THREADS</c>
+/// the thread count and whichever thread steps it. Threads default to the machine's cores (at most one per env); <c>METARL_MUJOCO_THREADS</c>
 /// or the constructor sets them.
 /// </summary>
 public sealed class MujocoVectorEnv : IVectorEnv
@@ -14,8 +19,11 @@ public sealed class MujocoVectorEnv : IVectorEnv
     readonly float[] _obs, _actions, _rewards;
     readonly bool[] _done, _success, _terminated, _truncated;
     readonly Thread[] _workers;
-    readonly Barrier? _barrier;
-    readonly int[] _blockStart;
+    readonly object _gate = new(); // Monitor.Wait/PulseAll need a monitor, not a Lock
+    static readonly long SpinTicks = Stopwatch.Frequency / 1000; // 1 ms
+    long _generation; // incremented by each step (and by Dispose): the workers' signal to go
+    int _pending;     // workers not finished with the current step
+    int _next;        // the next env to step
     volatile bool _stopping;
     Exception? _workerError;
 
@@ -35,16 +43,12 @@ public sealed class MujocoVectorEnv : IVectorEnv
         _done = new bool[n]; _success = new bool[n]; _terminated = new bool[n]; _truncated = new bool[n];
 
         Threads = Math.Clamp(threads ?? DefaultThreads(), 1, n);
-        _blockStart = new int[Threads + 1];
-        for (int t = 0; t <= Threads; t++) _blockStart[t] = (int)((long)n * t / Threads);
         _workers = new Thread[Threads - 1];
         if (Threads > 1)
         {
-            _barrier = new Barrier(Threads);
             for (int t = 1; t < Threads; t++)
             {
-                int block = t;
-                _workers[t - 1] = new Thread(() => WorkerLoop(block)) { IsBackground = true, Name = $"mujoco-{block}" };
+                _workers[t - 1] = new Thread(WorkerLoop) { IsBackground = true, Name = $"mujoco-{t}" };
                 _workers[t - 1].Start();
             }
         }
@@ -84,12 +88,15 @@ public sealed class MujocoVectorEnv : IVectorEnv
         if (actions.Length != _envs.Length * ActionSize)
             throw new ArgumentException($"expected {_envs.Length * ActionSize} action floats ({_envs.Length} envs x {ActionSize}), got {actions.Length}", nameof(actions));
         actions.CopyTo(_actions);
-        if (_barrier is null) StepBlock(0);
+        Volatile.Write(ref _next, 0);
+        if (Threads == 1) StepShare();
         else
         {
-            _barrier.SignalAndWait(); // start: the workers take their blocks
-            StepBlock(0);
-            _barrier.SignalAndWait(); // end: every block is done
+            Volatile.Write(ref _pending, Threads - 1);
+            Go();
+            StepShare();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _pending) > 0) spin.SpinOnce(sleep1Threshold: -1); // the workers are running: never sleep
             if (_workerError is { } e) { _workerError = null; throw new InvalidOperationException($"a MuJoCo env failed to step: {e.Message}", e); }
         }
         _rewards.CopyTo(rewards);
@@ -97,9 +104,11 @@ public sealed class MujocoVectorEnv : IVectorEnv
         _truncated.CopyTo(truncated);
     }
 
-    void StepBlock(int block)
+    /// <summary>Steps envs taken from the shared counter until none is left.</summary>
+    void StepShare()
     {
-        for (int i = _blockStart[block]; i < _blockStart[block + 1]; i++)
+        int i;
+        while ((i = Interlocked.Increment(ref _next) - 1) < _envs.Length)
         {
             if (_done[i]) { _rewards[i] = 0; _terminated[i] = false; _truncated[i] = false; _success[i] = false; continue; }
             var r = _envs[i].Step(_actions.AsSpan(i * ActionSize, ActionSize), _obs.AsSpan(i * ObservationSize, ObservationSize));
@@ -108,26 +117,43 @@ public sealed class MujocoVectorEnv : IVectorEnv
         }
     }
 
-    void WorkerLoop(int block)
+    /// <summary>Starts the next generation: spinning workers see the counter, sleeping ones are woken.</summary>
+    void Go()
     {
+        lock (_gate)
+        {
+            _generation++;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    void WorkerLoop()
+    {
+        long seen = 0;
         while (true)
         {
-            _barrier!.SignalAndWait();
+            long start = Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref _generation) == seen)
+            {
+                if (Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(20); continue; }
+                lock (_gate)
+                    while (Volatile.Read(ref _generation) == seen) Monitor.Wait(_gate);
+            }
+            seen = Volatile.Read(ref _generation);
             if (_stopping) return;
-            try { StepBlock(block); }
+            try { StepShare(); }
             catch (Exception e) { _workerError = e; }
-            _barrier.SignalAndWait();
+            Interlocked.Decrement(ref _pending);
         }
     }
 
     public void Dispose()
     {
-        if (_barrier is not null && !_stopping)
+        if (Threads > 1 && !_stopping)
         {
             _stopping = true;
-            _barrier.SignalAndWait(); // releases the workers, which see _stopping and leave
+            Go(); // the workers wake, see _stopping and leave
             foreach (var w in _workers) w.Join();
-            _barrier.Dispose();
         }
         foreach (var e in _envs) e.Dispose();
     }

@@ -31,7 +31,8 @@ int main(void) {
   printf("    public static class Warning\n    {\n");
   printf("        public const int Size = %zu;\n", sizeof(mjWarningStat));
   printf("        public const int number = %zu;\n", offsetof(mjWarningStat, number));
-  printf("        public const int BadQpos = %d, BadQvel = %d, BadQacc = %d, Count = %d;\n", mjWARN_BADQPOS, mjWARN_BADQVEL, mjWARN_BADQACC, mjNWARNING);
+  printf("        public const int ContactFull = %d, ConstraintFull = %d, BadQpos = %d, BadQvel = %d, BadQacc = %d, Count = %d;\n",
+         mjWARN_CONTACTFULL, mjWARN_CNSTRFULL, mjWARN_BADQPOS, mjWARN_BADQVEL, mjWARN_BADQACC, mjNWARNING);
   printf("    }\n\n");
   printf("    public const int ObjBody = %d, ObjJoint = %d, ObjGeom = %d;\n", mjOBJ_BODY, mjOBJ_JOINT, mjOBJ_GEOM);
   printf("    public const int SizeOfNum = %zu;\n", sizeof(mjtNum));

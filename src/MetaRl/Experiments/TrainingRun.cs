@@ -1,6 +1,7 @@
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs.Mujoco;
 using static TorchSharp.torch;
 
 namespace MetaRl.Experiments;
@@ -32,7 +33,7 @@ public sealed class TrainingRun : IDisposable
         Distribution = distribution;
         Seed = seed;
         Configs = spec.NewConfigs();
-        Config.Bind(WithPreset(spec, values), Configs);
+        Config.Bind(WithReferenceSettings(algorithm, distribution.Name, WithPreset(spec, values)), Configs);
 
         TorchNative.EnsureLoaded();
         Rng = new Rng(seed);
@@ -77,6 +78,15 @@ public sealed class TrainingRun : IDisposable
         return result;
     }
 
+    /// <summary>The reference implementation's settings for this learner on this family (<see cref="ReferenceSettings"/>) under the values given, which win.</summary>
+    static IReadOnlyDictionary<string, string> WithReferenceSettings(string algorithm, string env, IReadOnlyDictionary<string, string> values)
+    {
+        if (ReferenceSettings.For(algorithm, env) is not { } reference) return values;
+        var result = new ConfigValues(reference.Values, $"reference settings: {reference.Source}");
+        result.Merge(values);
+        return result;
+    }
+
     public const string PresetKey = "preset";
     const string EnvNameKey = "env-name", EnvKwargsPrefix = "env-kwargs.";
     public const string DefaultEnv = "2d-navigation";
@@ -105,7 +115,11 @@ public sealed class TrainingRun : IDisposable
     /// <summary>One iteration of the learner; a NaN or infinite parameter stops the run before anything is saved.</summary>
     public IterationResult RunIteration()
     {
+        long unstableBefore = MujocoInstability.Episodes;
         var r = Learner.Iterate();
+        var stats = r.Stats;
+        if (Distribution is IMujocoTaskDistribution) // episodes the simulator ended early, in progress.csv
+            stats = new Dictionary<string, double>(stats) { ["unstable_episodes"] = MujocoInstability.Episodes - unstableBefore };
         foreach (var p in Learner.Parameters.Values)
         {
             using var scope = NewDisposeScope();
@@ -114,7 +128,7 @@ public sealed class TrainingRun : IDisposable
         }
         Iteration++;
         EnvSteps += r.EnvSteps;
-        return new IterationResult(Iteration, EnvSteps, r.MeanReturn, r.SuccessRate, r.EnvSteps, r.Stats);
+        return new IterationResult(Iteration, EnvSteps, r.MeanReturn, r.SuccessRate, r.EnvSteps, stats);
     }
 
     /// <summary>Frees the learner's envs.</summary>

@@ -72,13 +72,13 @@ public class MujocoBindingTests
         using var env = new HalfCheetahVelEnv(new VelocityTask(1), new Rng(1));
         var obs = new float[20];
         env.Reset(3, obs);
-        long before = MujocoEnv<VelocityTask>.UnstableEpisodes;
+        long before = MujocoInstability.Episodes;
         env.Simulation.Qvel[3] = 1e12; // beyond MuJoCo's 1e10 bound: mj_step flags it and resets the data
         var r = env.Step(new float[6], obs);
         Assert.True(r.Truncated);
         Assert.Equal(0f, r.Reward);
         Assert.All(obs, v => Assert.True(float.IsFinite(v)));
-        Assert.Equal(before + 1, MujocoEnv<VelocityTask>.UnstableEpisodes);
+        Assert.Equal(before + 1, MujocoInstability.Episodes);
         Assert.Equal(0, env.Simulation.Instabilities); // the env's restart cleared the flag
     }
 }

@@ -110,13 +110,14 @@ public sealed class AntDirDistribution : MujocoTaskDistribution<DirectionTask>
 }
 
 /// <summary>
-/// A direction uniform on the circle (ProMP's AntRandDirec2D), the ant-dir reward along it. Every direction is a
-/// training direction: no out-of-distribution split.
+/// A direction uniform on the circle (the tasks of ProMP's AntRandDirec2D), scored with pytorch-maml-rl's ant-dir
+/// reward along it (ProMP's own env uses raw [-1, 1] actions, control cost 0.5 and alive bonus 1; ours keeps one
+/// ant reward across the direction families). Every direction is a training direction: no out-of-distribution split.
 /// </summary>
 public sealed class AntDir2DDistribution : MujocoTaskDistribution<Direction2DTask>
 {
     public override string Name => "ant-dir-2d";
-    public override string Description => "ant runs along a direction ~ U[0, 2 pi) in the plane, reward u . v + 0.05 - costs, 100 steps (ProMP); no OOD tasks";
+    public override string Description => "ant runs along a direction ~ U[0, 2 pi) in the plane (ProMP), reward u . v + 0.05 - costs, 100 steps; no OOD tasks";
     public override Space ObservationSpace => Box.Uniform(AntEnv<Direction2DTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
     public override Space ActionSpace => Box.Uniform(8, -10f, 10f);
     public override int MaxEpisodeSteps => AntDirEnv<Direction2DTask>.EpisodeSteps;

@@ -127,8 +127,11 @@ internal static class DirectionTasks
         : throw new UsageException($"task direction must be 1 (forward) or -1 (backward); got {task.Direction}");
 }
 
+/// <summary>A task family simulated by MuJoCo (a run logs its unstable episodes).</summary>
+public interface IMujocoTaskDistribution : ITaskDistribution;
+
 /// <summary>A MuJoCo family: its vector envs step in parallel over the machine's cores.</summary>
-public abstract class MujocoTaskDistribution<TTask> : TaskDistribution<TTask> where TTask : notnull
+public abstract class MujocoTaskDistribution<TTask> : TaskDistribution<TTask>, IMujocoTaskDistribution where TTask : notnull
 {
     public override IVectorEnv CreateVectorEnv(IReadOnlyList<object> tasks) =>
         new MujocoVectorEnv(tasks.Select((task, i) => CreateEnv(task, new Rng(i))).ToList(), this);

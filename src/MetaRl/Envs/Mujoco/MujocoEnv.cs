@@ -6,12 +6,10 @@ namespace MetaRl.Envs.Mujoco;
 /// the observation. Actions live in [-ActionScale, ActionScale] per motor and are clipped and divided by
 /// ActionScale into the motors' [-1, 1] (pytorch-maml-rl's NormalizedActionWrapper with normalization_scale).
 /// When MuJoCo meets a bad number (it resets the data itself on NaN / huge qacc), the step's reward is 0, the
-/// episode is truncated there and counted in <see cref="UnstableEpisodes"/>: never a NaN observation.
+/// episode is truncated there and counted in <see cref="MujocoInstability"/>: never a NaN observation.
 /// </summary>
 public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
 {
-    static long _unstableEpisodes;
-
     protected readonly MujocoModel Model;
     protected readonly MujocoData Data;
     readonly bool _ownsModel;
@@ -34,9 +32,6 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
         ObservationSpace = Box.Uniform(observationSize, float.NegativeInfinity, float.PositiveInfinity);
         ActionSpace = Box.Uniform(model.Nu, -actionScale, actionScale);
     }
-
-    /// <summary>Episodes ended early by a simulation instability, over the whole process.</summary>
-    public static long UnstableEpisodes => Interlocked.Read(ref _unstableEpisodes);
 
     public virtual TTask Task { get; set; }
     public Space ObservationSpace { get; }
@@ -74,7 +69,7 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
         if (Data.Instabilities > 0)
         {
             // MuJoCo has already reset the state; the step means nothing: end the episode here.
-            Interlocked.Increment(ref _unstableEpisodes);
+            MujocoInstability.Count();
             Data.Reset();
             InitialState(Data.Qpos, Data.Qvel, _rng);
             Data.Forward();
@@ -115,6 +110,17 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
         if (_ownsModel) Model.Dispose();
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>Episodes that MuJoCo envs ended early because the simulation went unstable (a run logs them per iteration).</summary>
+public static class MujocoInstability
+{
+    static long _episodes;
+
+    /// <summary>Such episodes so far, over the whole process.</summary>
+    public static long Episodes => Interlocked.Read(ref _episodes);
+
+    internal static void Count() => Interlocked.Increment(ref _episodes);
 }
 
 /// <summary>The MJCF models shipped with MetaRl, compiled once per process and shared by the envs that only read them.</summary>

@@ -46,7 +46,7 @@ internal static class MujocoLayout
     {
         public const int Size = 8;
         public const int number = 4;
-        public const int BadQpos = 4, BadQvel = 5, BadQacc = 6, Count = 8;
+        public const int ContactFull = 1, ConstraintFull = 2, BadQpos = 4, BadQvel = 5, BadQacc = 6, Count = 8;
     }
 
     public const int ObjBody = 1, ObjJoint = 3, ObjGeom = 5;

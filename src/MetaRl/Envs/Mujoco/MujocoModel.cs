@@ -152,15 +152,17 @@ public sealed unsafe class MujocoData : IDisposable
     public ReadOnlySpan<double> CfrcExt => new(_cfrcExt, Model.NBody * 6);
     public double Time => *(double*)((byte*)Handle + L.Data.time);
 
-    /// <summary>How often MuJoCo met a bad (NaN, infinite, huge) qpos, qvel or qacc since the last reset; MuJoCo then resets the data itself.</summary>
+    /// <summary>
+    /// How often, since the last reset, MuJoCo met a bad (NaN, infinite, huge) qpos, qvel or qacc (it then resets the
+    /// data itself) or ran out of room for contacts or constraints (it then drops some: the physics is wrong).
+    /// </summary>
     public int Instabilities
     {
         get
         {
             byte* w = (byte*)Handle + L.Data.warning;
-            return *(int*)(w + L.Warning.BadQpos * L.Warning.Size + L.Warning.number)
-                 + *(int*)(w + L.Warning.BadQvel * L.Warning.Size + L.Warning.number)
-                 + *(int*)(w + L.Warning.BadQacc * L.Warning.Size + L.Warning.number);
+            int Count(int warning) => *(int*)(w + warning * L.Warning.Size + L.Warning.number);
+            return Count(L.Warning.BadQpos) + Count(L.Warning.BadQvel) + Count(L.Warning.BadQacc) + Count(L.Warning.ContactFull) + Count(L.Warning.ConstraintFull);
         }
     }
 

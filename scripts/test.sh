@@ -9,6 +9,8 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: scripts/test.sh [--fast]" >&2; exit 2 ;;
 esac
+# The MuJoCo tests run everywhere (none is skipped): install Debian's MuJoCo 2.2.2 and gcc when missing.
+./scripts/ensure-mujoco.sh || { echo "0 passed, 0 failed"; exit 2; }
 results="$(mktemp -d)"
 dotnet test MetaRl.slnx -c Release "${filter[@]}" --logger "trx;LogFileName=results.trx" --results-directory "$results"
 rc=$?

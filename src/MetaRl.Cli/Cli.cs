@@ -44,6 +44,7 @@ public static partial class Cli
         root.Add(ReproduceCommand(stdout));
         root.Add(PlotCommand(stdout));
         root.Add(BeliefCommand(stdout));
+        root.Add(RenderCommand(stdout));
         return root;
     }
 

@@ -21,6 +21,9 @@ public static class Seeds
     /// <summary>The trials of a belief plot's coverage line, for a run trained with <paramref name="runSeed"/>.</summary>
     public static long BeliefTrials(int runSeed) => runSeed * 7919L + 29;
 
+    /// <summary>`metarl render`: the adaptation and the drawn episodes of task k of a run.</summary>
+    public static long Render(int runSeed, int task) => runSeed * 7919L + 31 + 1000L * task;
+
     /// <summary>RL2 tables: the tasks a setting's classical baselines are tuned on (n episodes per trial, k arms; 0 for MDPs).</summary>
     public static int TableTuningTasks(int episodes, int arms) => 800_000 + episodes * 100 + arms;
 

@@ -37,6 +37,13 @@ public interface IMeanReward
     double MeanReward(ReadOnlySpan<float> action);
 }
 
+/// <summary>An env that can say where its body is (the point robot, a MuJoCo torso): what pictures of behaviour draw.</summary>
+public interface ITrackedEnv
+{
+    /// <summary>x forward, y left, z up (z = 0 for a planar point).</summary>
+    (double X, double Y, double Z) BodyPosition { get; }
+}
+
 /// <summary>An env that can be switched to another task of its family without being rebuilt.</summary>
 public interface ITaskEnv<TTask> : IEnv
 {

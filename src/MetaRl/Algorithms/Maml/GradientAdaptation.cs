@@ -88,6 +88,28 @@ public sealed class GradientAdaptation(Policy policy, Sampler sampler, double fa
         return new AdaptationResult(returns, success, fastBatchSize);
     }
 
+    /// <summary>
+    /// The parameters of <see cref="AdaptTo"/>'s procedure on one task, before adapting and after each of
+    /// <paramref name="budget"/> inner steps (each on fast-batch-size fresh episodes): what `metarl render` draws.
+    /// The returned sets are outside any dispose scope.
+    /// </summary>
+    public IReadOnlyList<ParameterSet> AdaptationPath(object task, int budget, Rng rng)
+    {
+        var path = new List<ParameterSet>();
+        using var scope = NewDisposeScope();
+        var theta = policy.Parameters.DetachedClone().Replicate(1);
+        for (int step = 0; ; step++)
+        {
+            path.Add(theta.Map((_, v) => v.detach().clone().MoveToOuterDisposeScope()));
+            if (step == budget) break;
+            var batch = sampler.Sample(policy, [task], fastBatchSize, rng, theta);
+            using var _ = enable_grad();
+            var leaves = theta.Map((_, v) => v.detach().requires_grad_(true));
+            theta = Adapt(leaves, Prepare(batch, 1), 1, firstOrder: true).Map((_, v) => v.detach());
+        }
+        return path;
+    }
+
     /// <summary>Mean return and success rate of each task's episodes.</summary>
     public static (double[] Returns, double[] Success) PerTaskMeans(EpisodeBatch batch, int tasks)
     {

@@ -8,7 +8,7 @@ namespace MetaRl.Envs.Mujoco;
 /// When MuJoCo meets a bad number (it resets the data itself on NaN / huge qacc), the step's reward is 0, the
 /// episode is truncated there and counted in <see cref="MujocoInstability"/>: never a NaN observation.
 /// </summary>
-public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
+public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>, ITrackedEnv, IMujocoEnv
 {
     protected readonly MujocoModel Model;
     protected readonly MujocoData Data;
@@ -44,6 +44,7 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
     public MujocoData Simulation => Data;
     /// <summary>The torso's position in the world (x forward, y left, z up), for pictures and tests.</summary>
     public abstract (double X, double Y, double Z) TorsoPosition { get; }
+    (double X, double Y, double Z) ITrackedEnv.BodyPosition => TorsoPosition;
 
     public void Reset(int? seed, Span<float> observation)
     {
@@ -110,6 +111,14 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>
         if (_ownsModel) Model.Dispose();
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>What every MuJoCo env has, whatever its task type.</summary>
+public interface IMujocoEnv : IEnv
+{
+    /// <summary>Seconds of simulated time per env step.</summary>
+    double Dt { get; }
+    MujocoData Simulation { get; }
 }
 
 /// <summary>Episodes that MuJoCo envs ended early because the simulation went unstable (a run logs them per iteration).</summary>

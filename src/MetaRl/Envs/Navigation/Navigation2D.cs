@@ -12,7 +12,7 @@ public sealed record GoalTask(float GoalX, float GoalY)
 /// velocity clipped to [-0.1, 0.1] per axis; reward = -||position - goal|| after the move; the episode
 /// ends within 0.01 of the goal on both axes, or after 100 steps.
 /// </summary>
-public sealed class Navigation2DEnv(GoalTask task, int maxEpisodeSteps = 100) : ITaskEnv<GoalTask>
+public sealed class Navigation2DEnv(GoalTask task, int maxEpisodeSteps = 100) : ITaskEnv<GoalTask>, ITrackedEnv
 {
     public const float MaxSpeed = 0.1f, GoalTolerance = 0.01f;
     float _x, _y;
@@ -23,6 +23,7 @@ public sealed class Navigation2DEnv(GoalTask task, int maxEpisodeSteps = 100) : 
     public Space ActionSpace { get; } = Box.Uniform(2, -MaxSpeed, MaxSpeed);
     public int MaxEpisodeSteps => maxEpisodeSteps;
     public (float X, float Y) Position => (_x, _y);
+    (double X, double Y, double Z) ITrackedEnv.BodyPosition => (_x, _y, 0);
 
     public void Reset(int? seed, Span<float> observation)
     {

@@ -216,6 +216,28 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void MujocoRunsGetTheReferenceSettingsAndRenderBeforeAndAfterAdaptation()
+    {
+        // pytorch-maml-rl's halfcheetah-vel.yaml: meta-batch 40 (under the values given, which win)
+        var reference = new TrainingRun("maml", "halfcheetah-vel", new Dictionary<string, string>(), seed: 1);
+        Assert.Equal(40, reference.Get<MetaRl.Algorithms.Maml.MamlConfig>().MetaBatchSize);
+        Assert.Contains("meta-batch-size: 40", reference.ConfigYaml());
+        reference.Dispose();
+
+        string dir = Train("m", ["maml", "--env", "halfcheetah-vel", "--iterations", "1", "--set", "meta-batch-size=2", "--set", "fast-batch-size=2", "--set", "hidden-sizes=8,8"]);
+        Assert.Contains("unstable_episodes", File.ReadLines(Path.Combine(dir, RunDirectory.ProgressFile)).First());
+        var (code, output, err) = Run("render", dir, "--task", "2", "--split", "ood");
+        Assert.True(code == 0, err);
+        Assert.Contains("before adaptation: return", output);
+        Assert.Contains("after 1 gradient step (2 episodes): return", output);
+        Assert.True(new FileInfo(Path.Combine(dir, "render-ood-task2.png")).Length > 10_000);
+        Assert.True(File.Exists(Path.Combine(dir, "render-ood-task2.svg")));
+        (code, _, err) = Run("render", dir, "--task", "99");
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--task must be in [0, 39] for the test split of halfcheetah-vel; got 99", err);
+    }
+
+    [Fact]
     public void ThePaperPresetSetsThePapersScaleUnderTheValuesGiven()
     {
         var run = new TrainingRun("rl2", "bandit-k5", new Dictionary<string, string> { ["preset"] = "paper", ["hidden-size"] = "64" }, seed: 1);

@@ -6,14 +6,14 @@ using MetaRl.Evaluation;
 namespace MetaRl.Cli;
 
 /// <summary>
-/// `metarl render`: what a meta-trained policy does on one task before and after adaptation, drawn from the body's
-/// trajectory (MuJoCo's own renderer needs an OpenGL context, which this headless setup does not provide):
-/// a velocity task shows the forward velocity against time beside the target; a direction or parameter task the
-/// distance run against time; a task in the plane (a goal, a direction) the path seen from above.
+/// `metarl render`: what a meta-trained policy does on one task before and after adaptation. On a MuJoCo family, a
+/// strip of frames from MuJoCo's offscreen renderer (<see cref="FrameStrip"/>), and always a plot of the body's
+/// trajectory: a velocity task shows the forward velocity against time beside the target; a direction or parameter
+/// task the distance run against time; a task in the plane (a goal, a direction) the path seen from above.
 /// </summary>
 internal static class RenderPlot
 {
-    public static IReadOnlyList<string> Write(TrainingRun run, string split, int taskIndex, int steps, string outputPrefix, TextWriter stdout)
+    public static IReadOnlyList<string> Write(TrainingRun run, string split, int taskIndex, int steps, int frames, string outputPrefix, TextWriter stdout)
     {
         if (run.Learner is not GradientMetaLearner learner)
             throw new UsageException($"render draws the gradient-based family's adaptation (maml, fomaml, promp, reptile, pretrain); this run is {run.Algorithm}");
@@ -22,8 +22,20 @@ internal static class RenderPlot
         if (tasks.Count == 0) throw new UsageException($"{run.Distribution.Name} has no {split} tasks");
         if (taskIndex < 0 || taskIndex >= tasks.Count) throw new UsageException($"--task must be in [0, {tasks.Count - 1}] for the {split} split of {run.Distribution.Name}; got {taskIndex}");
         if (steps < 1) throw new UsageException($"--steps must be >= 1; got {steps}");
+        if (frames is < 0 or > 12) throw new UsageException($"--frames must be in [0, 12]; got {frames}");
         var task = tasks[taskIndex];
-        var traces = Behaviour.GradientAdaptation(learner, run.Distribution, task, steps, new Rng(Seeds.Render(run.Seed, taskIndex)));
+        var written = new List<string>();
+        IReadOnlyList<EpisodeTrace> traces;
+        bool pictures = frames > 0 && run.Distribution is IMujocoTaskDistribution;
+        try { traces = Behaviour.GradientAdaptation(learner, run.Distribution, task, steps, new Rng(Seeds.Render(run.Seed, taskIndex)), pictures ? frames : 0); }
+        catch (MujocoRenderException e)
+        {
+            stdout.WriteLine($"No MuJoCo pictures ({e.Message}); drawing the trajectories only.");
+            pictures = false;
+            traces = Behaviour.GradientAdaptation(learner, run.Distribution, task, steps, new Rng(Seeds.Render(run.Seed, taskIndex)));
+        }
+        if (pictures)
+            written.Add(FrameStrip.Write(traces, $"{run.Algorithm} on {run.Distribution.Name}, {split} task {taskIndex} ({task})", outputPrefix + "-frames.png"));
         foreach (var t in traces) stdout.WriteLine(FormattableString.Invariant($"{t.Label}: return {t.Return:0.00}, {t.X.Length - 1} steps, moved {t.X[^1] - t.X[0]:+0.00;-0.00} m forward"));
 
         var plot = new ScottPlot.Plot();
@@ -76,7 +88,7 @@ internal static class RenderPlot
         string png = outputPrefix + ".png", svg = outputPrefix + ".svg";
         plot.SavePng(png, 1000, 600);
         plot.SaveSvg(svg, 1000, 600);
-        return [png, svg];
+        return [.. written, png, svg];
     }
 
     /// <summary>Forward velocity per step, averaged over a window of 5 steps (one step's velocity is noisy with the gait).</summary>

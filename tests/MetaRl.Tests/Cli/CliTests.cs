@@ -230,6 +230,8 @@ public class CliTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("before adaptation: return", output);
         Assert.Contains("after 1 gradient step (2 episodes): return", output);
+        Assert.DoesNotContain("No MuJoCo pictures", output); // scripts/test.sh installs Mesa's EGL: the frames are drawn
+        Assert.True(new FileInfo(Path.Combine(dir, "render-ood-task2-frames.png")).Length > 50_000);
         Assert.True(new FileInfo(Path.Combine(dir, "render-ood-task2.png")).Length > 10_000);
         Assert.True(File.Exists(Path.Combine(dir, "render-ood-task2.svg")));
         (code, _, err) = Run("render", dir, "--task", "99");

@@ -25,6 +25,7 @@ public abstract class AntEnv<TTask>(TTask task, Rng rng, int maxEpisodeSteps)
     /// <summary>The free joint's position is the torso's.</summary>
     public override (double X, double Y, double Z) TorsoPosition => (Data.Qpos[0], Data.Qpos[1], Data.Qpos[2]);
     protected override bool NeedsContactForces => true;
+    public override (double Distance, double Elevation) Camera => (6, -35);
 
     protected override void InitialState(Span<double> qpos, Span<double> qvel, Rng rng)
     {

@@ -45,6 +45,8 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>, ITrackedEnv, IMujocoEn
     /// <summary>The torso's position in the world (x forward, y left, z up), for pictures and tests.</summary>
     public abstract (double X, double Y, double Z) TorsoPosition { get; }
     (double X, double Y, double Z) ITrackedEnv.BodyPosition => TorsoPosition;
+    /// <inheritdoc/>
+    public virtual (double Distance, double Elevation) Camera => (3.5, -20);
 
     public void Reset(int? seed, Span<float> observation)
     {
@@ -119,6 +121,8 @@ public interface IMujocoEnv : IEnv
     /// <summary>Seconds of simulated time per env step.</summary>
     double Dt { get; }
     MujocoData Simulation { get; }
+    /// <summary>How pictures look at the body: a camera tracking the torso from this far (m) and this elevation (degrees).</summary>
+    (double Distance, double Elevation) Camera { get; }
 }
 
 /// <summary>Episodes that MuJoCo envs ended early because the simulation went unstable (a run logs them per iteration).</summary>

@@ -49,6 +49,21 @@ internal static class MujocoLayout
         public const int ContactFull = 1, ConstraintFull = 2, BadQpos = 4, BadQvel = 5, BadQacc = 6, Count = 8;
     }
 
+    /// <summary>The visualisation and OpenGL rendering structs, allocated unmanaged and filled by MuJoCo's own defaults.</summary>
+    public static class Render
+    {
+        public const int SizeOfCamera = 64, SizeOfOption = 68, SizeOfScene = 8656, SizeOfContext = 2304;
+        public const int Camera_type = 0;
+        public const int Camera_trackbodyid = 8;
+        public const int Camera_lookat = 16;
+        public const int Camera_distance = 40;
+        public const int Camera_azimuth = 48;
+        public const int Camera_elevation = 56;
+        public const int Context_offWidth = 40;
+        public const int Context_offHeight = 44;
+        public const int CameraFree = 0, CameraTracking = 1, FramebufferOffscreen = 1, CategoryAll = 7, FontScale100 = 100;
+    }
+
     public const int ObjBody = 1, ObjJoint = 3, ObjGeom = 5;
     public const int SizeOfNum = 8;
 }

@@ -139,7 +139,7 @@ public sealed unsafe class MujocoData : IDisposable
     }
 
     public MujocoModel Model { get; }
-    IntPtr Handle => _handle != IntPtr.Zero ? _handle : throw new ObjectDisposedException(nameof(MujocoData));
+    internal IntPtr Handle => _handle != IntPtr.Zero ? _handle : throw new ObjectDisposedException(nameof(MujocoData));
 
     public Span<double> Qpos => new(_qpos, Model.Nq);
     public Span<double> Qvel => new(_qvel, Model.Nv);

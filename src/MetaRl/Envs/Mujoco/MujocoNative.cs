@@ -75,6 +75,13 @@ internal static unsafe class MujocoNative
         }
     }
 
+    /// <summary>The address of a MuJoCo function (the renderer binds its own).</summary>
+    public static IntPtr Export(string name)
+    {
+        EnsureLoaded();
+        return NativeLibrary.GetExport(_handle, name);
+    }
+
     static string Dotted(int version) => $"{version / 100}.{version / 10 % 10}.{version % 10}";
 
     static IntPtr Open()

@@ -67,6 +67,24 @@ public class MujocoBindingTests
     }
 
     [Fact]
+    public void TheOffscreenRendererDrawsTheSceneHeadless()
+    {
+        var model = MujocoModels.Get("half_cheetah");
+        using var data = new MujocoData(model);
+        data.Reset();
+        data.Forward();
+        using var renderer = new MujocoRenderer(model, 160, 120);
+        var rgb = renderer.Render(data, model.BodyId("torso"), distance: 3);
+        Assert.Equal(160 * 120 * 3, rgb.Length);
+        Assert.Equal(rgb, renderer.Render(data, model.BodyId("torso"), distance: 3)); // the same scene, the same pixels
+        int distinct = Enumerable.Range(0, rgb.Length / 3).Select(i => (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2])).Distinct().Count();
+        Assert.True(distinct > 100, $"a shaded body over a checkered floor has many colours; got {distinct}");
+        data.Qpos[0] = 0.25; // half a checker square: the floor moves under the tracking camera
+        data.Forward();
+        Assert.NotEqual(rgb, renderer.Render(data, model.BodyId("torso"), distance: 3));
+    }
+
+    [Fact]
     public void AnUnstableSimulationEndsTheEpisodeWithoutANaN()
     {
         using var env = new HalfCheetahVelEnv(new VelocityTask(1), new Rng(1));

@@ -9,7 +9,7 @@ public sealed class MujocoRenderException(string message) : Exception(message);
 /// <summary>
 /// Pictures of a MuJoCo scene without a display: an OpenGL context from EGL on Mesa's surfaceless platform
 /// (software rendering, Debian's libegl1 and libegl-mesa0), into which MuJoCo's own renderer (mjv_updateScene,
-/// mjr_render) draws its offscreen buffer, read back as RGB. A tracking camera follows a body from the side.
+/// mjr_render) draws its offscreen buffer, read back as RGB. The camera follows a body from the side.
 /// Use it from one thread; the EGL context is the process's one and is made current on each call.
 /// </summary>
 public sealed unsafe class MujocoRenderer : IDisposable
@@ -58,15 +58,18 @@ public sealed unsafe class MujocoRenderer : IDisposable
 
     /// <summary>
     /// The scene of <paramref name="data"/> (positions as they are: call mj_forward after setting qpos by hand), seen by a
-    /// camera tracking <paramref name="body"/> from <paramref name="distance"/> m at the given azimuth and elevation (degrees).
+    /// camera looking at <paramref name="body"/> from <paramref name="distance"/> m at the given azimuth and elevation (degrees).
+    /// A free camera aimed at the body's position (MuJoCo's tracking camera smooths its motion over calls, so the same
+    /// state would not always give the same picture).
     /// Returns RGB bytes, rows from the top.
     /// </summary>
     public byte[] Render(MujocoData data, int body, double distance, double azimuth = 90, double elevation = -20)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Egl.MakeCurrent();
-        *(int*)(_camera + R.Camera_type) = R.CameraTracking;
-        *(int*)(_camera + R.Camera_trackbodyid) = body;
+        *(int*)(_camera + R.Camera_type) = R.CameraFree;
+        var lookat = (double*)(_camera + R.Camera_lookat);
+        for (int i = 0; i < 3; i++) lookat[i] = data.Xpos[3 * body + i];
         *(double*)(_camera + R.Camera_distance) = distance;
         *(double*)(_camera + R.Camera_azimuth) = azimuth;
         *(double*)(_camera + R.Camera_elevation) = elevation;

@@ -163,11 +163,12 @@ internal static class Bench
         stdout.WriteLine($"sampler / vector env: {100 * pol / vec:0}% (bar: >= 80%)");
     }
 
-    /// <summary>Resident memory of a run on 2D navigation after iteration 50 and after the last.</summary>
-    public static void Memory(TextWriter stdout, string algorithm, int iterations)
+    /// <summary>Resident memory of a run (2D navigation unless another family is given) after iteration 50 and after the last.</summary>
+    public static void Memory(TextWriter stdout, string algorithm, int iterations, string env, IReadOnlyDictionary<string, string> values)
     {
         if (iterations < 60) throw new UsageException("--iterations must be >= 60 for the memory benchmark (it compares iteration 50 with the last)");
-        var run = new TrainingRun(algorithm, "2d-navigation", new Dictionary<string, string> { ["num-batches"] = $"{iterations}" }, seed: 1);
+        using var run = new TrainingRun(algorithm, env, new ConfigValues(values) { ["num-batches"] = $"{iterations}" }, seed: 1);
+        stdout.WriteLine($"memory: {algorithm} on {env}, {iterations} iterations{(values.Count > 0 ? ", " + string.Join(", ", values.Select(kv => $"{kv.Key}={kv.Value}")) : "")}");
         long at50 = 0;
         for (int i = 1; i <= iterations; i++)
         {

@@ -10,15 +10,17 @@ public static partial class Cli
         which.AcceptOnlyFromAmong("sampler", "memory", "maml", "maml-memory", "rl2", "mujoco");
         var iterations = new Option<int?>("--iterations") { Description = "memory: iterations (default 300 PPO, 500 MAML); maml: timed meta-iterations (default 6); rl2: timed updates of each path (default 4); mujoco: alternating rounds (default 9)" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (sampler and memory: 1)", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("bench", "Throughput and memory benchmarks") { which, iterations, threads };
+        var env = new Option<string>("--env") { Description = "memory and maml-memory: the task family the run trains on", DefaultValueFactory = _ => "2d-navigation" };
+        var set = new Option<string[]>("--set") { Description = "memory and maml-memory: a config key of the run, --set meta-batch-size=10 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var cmd = new Command("bench", "Throughput and memory benchmarks") { which, iterations, threads, env, set };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
             switch (p.GetValue(which))
             {
                 case "sampler": Bench.Sampler(stdout); break;
-                case "memory": Bench.Memory(stdout, "ppo", p.GetValue(iterations) ?? 300); break;
-                case "maml-memory": Bench.Memory(stdout, "maml", p.GetValue(iterations) ?? 500); break;
+                case "memory": Bench.Memory(stdout, "ppo", p.GetValue(iterations) ?? 300, p.GetValue(env)!, Config.ParseOverrides(p.GetValue(set) ?? [])); break;
+                case "maml-memory": Bench.Memory(stdout, "maml", p.GetValue(iterations) ?? 500, p.GetValue(env)!, Config.ParseOverrides(p.GetValue(set) ?? [])); break;
                 case "mujoco": Bench.Mujoco(stdout, p.GetValue(iterations) ?? 9); break;
                 case "rl2": Bench.Rl2(stdout, p.GetValue(iterations) ?? 4, p.GetValue(threads)); break;
                 default: Bench.Maml(stdout, p.GetValue(iterations) ?? 6, p.GetValue(threads)); break;

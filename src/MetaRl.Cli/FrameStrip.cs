@@ -24,8 +24,9 @@ internal static class FrameStrip
             using var bold = new SKFont(SKTypeface.FromFamilyName(null, SKFontStyle.Bold), 15);
             using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
             canvas.DrawText(title, 8, 19, bold, ink);
-            for (int c = 0; c < traces[0].Frames.Count; c++)
-                canvas.DrawText(FormattableString.Invariant($"t = {traces[0].Frames[c].Step * traces[0].Dt:0.0} s (step {traces[0].Frames[c].Step})"),
+            var longest = traces.MaxBy(t => t.Frames.Count)!; // an episode that ended early has fewer frames
+            for (int c = 0; c < longest.Frames.Count; c++)
+                canvas.DrawText(FormattableString.Invariant($"t = {longest.Frames[c].Step * longest.Dt:0.0} s (step {longest.Frames[c].Step})"),
                     LabelWidth + c * first.Width + 8, HeaderHeight + 19, font, ink);
             for (int r = 0; r < traces.Count; r++)
             {

@@ -19,7 +19,10 @@ public sealed record EpisodeTrace(string Label, double Return, double Dt, double
 /// </summary>
 public static class Behaviour
 {
-    /// <summary>The episodes of <see cref="GradientAdaptation"/>'s traces; <paramref name="frames"/>: pictures per episode (MuJoCo families; 0: none), evenly spaced from the first step to the last.</summary>
+    /// <summary>
+    /// One episode before adapting and one after each of <paramref name="steps"/> inner steps, on one task; <paramref name="frames"/>:
+    /// pictures per episode (MuJoCo families; 0: none), evenly spaced from the first step to the last.
+    /// </summary>
     public static IReadOnlyList<EpisodeTrace> GradientAdaptation(GradientMetaLearner learner, ITaskDistribution family, object task, int steps, Rng rng, int frames = 0)
     {
         var path = learner.Adaptation.AdaptationPath(task, steps, rng);
@@ -66,6 +69,8 @@ public static class Behaviour
             Record();
             if (r.Done) break;
         }
+        if (renderer is not null && pictures[^1].Step != t) // an episode that ended early (a fall) shows its end
+            pictures.Add(new Frame(t, renderer.Width, renderer.Height, renderer.Render(mujoco!.Simulation, torso, mujoco.Camera.Distance, elevation: mujoco.Camera.Elevation)));
         return new EpisodeTrace(label, total, mujoco?.Dt ?? 1, [.. x], [.. y], [.. z], pictures);
     }
 }

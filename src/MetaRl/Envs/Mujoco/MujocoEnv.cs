@@ -52,6 +52,12 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>, ITrackedEnv, IMujocoEn
     {
         if (seed is { } s) _rng = new Rng(s);
         _t = 0;
+        Restart(observation);
+    }
+
+    /// <summary>A fresh initial state (the rest pose, perturbed), its derived quantities and its observation.</summary>
+    void Restart(Span<float> observation)
+    {
         Data.Reset();
         InitialState(Data.Qpos, Data.Qvel, _rng);
         Data.Forward();
@@ -71,13 +77,10 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>, ITrackedEnv, IMujocoEn
         bool truncated = _t >= MaxEpisodeSteps;
         if (Data.Instabilities > 0)
         {
-            // MuJoCo has already reset the state; the step means nothing: end the episode here.
+            // MuJoCo has reset the state (or dropped contacts): the step means nothing. End the episode here, on a
+            // clean state whose observation is finite (the collector may read it as the final observation).
             MujocoInstability.Count();
-            Data.Reset();
-            InitialState(Data.Qpos, Data.Qvel, _rng);
-            Data.Forward();
-            if (NeedsContactForces) Data.RnePostConstraint();
-            Observe(observation);
+            Restart(observation);
             return new StepResult(0, Terminated: false, Truncated: true);
         }
         if (NeedsContactForces) Data.RnePostConstraint();
@@ -111,7 +114,6 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>, ITrackedEnv, IMujocoEn
     {
         Data.Dispose();
         if (_ownsModel) Model.Dispose();
-        GC.SuppressFinalize(this);
     }
 }
 
@@ -121,7 +123,7 @@ public interface IMujocoEnv : IEnv
     /// <summary>Seconds of simulated time per env step.</summary>
     double Dt { get; }
     MujocoData Simulation { get; }
-    /// <summary>How pictures look at the body: a camera tracking the torso from this far (m) and this elevation (degrees).</summary>
+    /// <summary>How pictures look at the body: a camera aimed at the torso from this far (m) and this elevation (degrees).</summary>
     (double Distance, double Elevation) Camera { get; }
 }
 

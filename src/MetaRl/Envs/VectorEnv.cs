@@ -30,8 +30,11 @@ public interface IVectorEnv : IDisposable
     void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated);
 }
 
-/// <summary>Vectorises any <see cref="IEnv"/> (each with its own task and generator) without allocating per step.</summary>
-public sealed class VectorEnv : IVectorEnv
+/// <summary>
+/// Vectorises any <see cref="IEnv"/> (each with its own task and generator) without allocating per step, stepping
+/// them one after the other; a subclass may step them otherwise (<see cref="Mujoco.MujocoVectorEnv"/>: in parallel).
+/// </summary>
+public class VectorEnv : IVectorEnv
 {
     readonly IEnv[] _envs;
     readonly float[] _obs;
@@ -40,13 +43,14 @@ public sealed class VectorEnv : IVectorEnv
 
     /// <summary>One env of <paramref name="distribution"/> per task. Envs get a placeholder generator: collectors reseed every episode from their own.</summary>
     public VectorEnv(ITaskDistribution distribution, IReadOnlyList<object> tasks)
-        : this(tasks.Select((task, i) => distribution.CreateEnv(task, new Rng(i))).ToList())
+        : this(tasks.Select((task, i) => distribution.CreateEnv(task, new Rng(i))).ToList(), distribution)
     {
-        _distribution = distribution;
     }
 
-    public VectorEnv(IReadOnlyList<IEnv> envs)
+    /// <summary>These envs; with <paramref name="distribution"/> (the family that made them) it can also switch their tasks.</summary>
+    public VectorEnv(IReadOnlyList<IEnv> envs, ITaskDistribution? distribution = null)
     {
+        _distribution = distribution;
         if (envs.Count == 0) throw new ArgumentException("a vector env needs at least one env", nameof(envs));
         _envs = envs.ToArray();
         ObservationSpace = _envs[0].ObservationSpace;
@@ -85,20 +89,28 @@ public sealed class VectorEnv : IVectorEnv
         _done[i] = false;
     }
 
-    public void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
+    public virtual void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
+    {
+        CheckActions(actions);
+        for (int i = 0; i < _envs.Length; i++) StepEnv(i, actions, rewards, terminated, truncated);
+    }
+
+    protected void CheckActions(ReadOnlySpan<float> actions)
     {
         if (actions.Length != _envs.Length * ActionSize)
             throw new ArgumentException($"expected {_envs.Length * ActionSize} action floats ({_envs.Length} envs x {ActionSize}), got {actions.Length}", nameof(actions));
-        for (int i = 0; i < _envs.Length; i++)
-        {
-            if (_done[i]) { rewards[i] = 0; terminated[i] = false; truncated[i] = false; _success[i] = false; continue; }
-            var r = _envs[i].Step(actions.Slice(i * ActionSize, ActionSize), _obs.AsSpan(i * ObservationSize, ObservationSize));
-            rewards[i] = r.Reward; terminated[i] = r.Terminated; truncated[i] = r.Truncated; _success[i] = r.Success;
-            _done[i] = r.Done;
-        }
     }
 
-    public void Dispose()
+    /// <summary>Steps env i if it is not done (a done env gets reward 0 and keeps its observation); safe to call for different envs from different threads.</summary>
+    protected void StepEnv(int i, ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
+    {
+        if (_done[i]) { rewards[i] = 0; terminated[i] = false; truncated[i] = false; _success[i] = false; return; }
+        var r = _envs[i].Step(actions.Slice(i * ActionSize, ActionSize), _obs.AsSpan(i * ObservationSize, ObservationSize));
+        rewards[i] = r.Reward; terminated[i] = r.Terminated; truncated[i] = r.Truncated; _success[i] = r.Success;
+        _done[i] = r.Done;
+    }
+
+    public virtual void Dispose()
     {
         foreach (var e in _envs) e.Dispose();
     }

@@ -5,19 +5,16 @@ namespace MetaRl.Envs.Mujoco;
 /// <summary>
 /// MuJoCo envs stepped in parallel: the calling thread and persistent worker threads take envs one at a time
 /// from a shared counter until all are stepped (an env's cost depends on its contacts, so a fixed split would leave
-/// a thread idle), with no allocation per step. Between steps the
-/// workers spin for up to a millisecond before they sleep: the policy's forward pass between two steps is
-/// shorter than that, and a sleeping thread takes longer to wake than a step of its share takes.
-/// Each env steps only its own mjData with its own generator, so the results for a seed are the same whatever
-/// the thread count and whichever thread steps it. Threads default to the machine's cores (at most one per env); <c>METARL_MUJOCO_THREADS</c>
-/// or the constructor sets them.
+/// a thread idle), with no allocation per step. Between steps the workers spin for up to a millisecond before
+/// they sleep: the policy's forward pass between two steps is shorter than that, and a sleeping thread takes
+/// longer to wake than a step of its share takes. Each env steps only its own mjData with its own generator, so
+/// the results for a seed are the same whatever the thread count and whichever thread steps it. Threads default
+/// to the machine's cores (at most one per env); <c>METARL_MUJOCO_THREADS</c> or the constructor sets them.
 /// </summary>
-public sealed class MujocoVectorEnv : IVectorEnv
+public sealed class MujocoVectorEnv : VectorEnv
 {
-    readonly IEnv[] _envs;
-    readonly ITaskDistribution? _distribution;
-    readonly float[] _obs, _actions, _rewards;
-    readonly bool[] _done, _success, _terminated, _truncated;
+    readonly float[] _actions, _rewards;
+    readonly bool[] _terminated, _truncated;
     readonly Thread[] _workers;
     readonly object _gate = new(); // Monitor.Wait/PulseAll need a monitor, not a Lock
     static readonly long SpinTicks = Stopwatch.Frequency / 1000; // 1 ms
@@ -27,30 +24,18 @@ public sealed class MujocoVectorEnv : IVectorEnv
     volatile bool _stopping;
     Exception? _workerError;
 
-    public MujocoVectorEnv(IReadOnlyList<IEnv> envs, ITaskDistribution? distribution = null, int? threads = null)
+    public MujocoVectorEnv(IReadOnlyList<IEnv> envs, ITaskDistribution? distribution = null, int? threads = null) : base(envs, distribution)
     {
-        if (envs.Count == 0) throw new ArgumentException("a vector env needs at least one env", nameof(envs));
-        _envs = envs.ToArray();
-        _distribution = distribution;
-        ObservationSpace = _envs[0].ObservationSpace;
-        ActionSpace = _envs[0].ActionSpace;
-        ObservationSize = ObservationSpace.FlatSize;
-        ActionSize = ActionSpace.FlatSize;
-        int n = _envs.Length;
-        _obs = new float[n * ObservationSize];
-        _actions = new float[n * ActionSize];
-        _rewards = new float[n];
-        _done = new bool[n]; _success = new bool[n]; _terminated = new bool[n]; _truncated = new bool[n];
-
-        Threads = Math.Clamp(threads ?? DefaultThreads(), 1, n);
+        _actions = new float[NumEnvs * ActionSize];
+        _rewards = new float[NumEnvs];
+        _terminated = new bool[NumEnvs];
+        _truncated = new bool[NumEnvs];
+        Threads = Math.Clamp(threads ?? DefaultThreads(), 1, NumEnvs);
         _workers = new Thread[Threads - 1];
-        if (Threads > 1)
+        for (int t = 1; t < Threads; t++)
         {
-            for (int t = 1; t < Threads; t++)
-            {
-                _workers[t - 1] = new Thread(WorkerLoop) { IsBackground = true, Name = $"mujoco-{t}" };
-                _workers[t - 1].Start();
-            }
+            _workers[t - 1] = new Thread(WorkerLoop) { IsBackground = true, Name = $"mujoco-{t}" };
+            _workers[t - 1].Start();
         }
     }
 
@@ -59,35 +44,11 @@ public sealed class MujocoVectorEnv : IVectorEnv
         int.TryParse(Environment.GetEnvironmentVariable("METARL_MUJOCO_THREADS"), out int t) && t > 0 ? t : Environment.ProcessorCount;
 
     public int Threads { get; }
-    public int NumEnvs => _envs.Length;
-    public int ObservationSize { get; }
-    public int ActionSize { get; }
-    public Space ObservationSpace { get; }
-    public Space ActionSpace { get; }
-    public ReadOnlySpan<float> Observations => _obs;
-    public IEnv this[int i] => _envs[i];
-    public bool IsDone(int i) => _done[i];
-    public ReadOnlySpan<bool> LastSuccess => _success;
 
-    public void SetTask(int i, object task) =>
-        (_distribution ?? throw new InvalidOperationException("this vector env was built from envs, not from a task distribution: it cannot set tasks")).SetTask(_envs[i], task);
-
-    public void Reset(int? seed = null)
+    public override void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
     {
-        for (int i = 0; i < _envs.Length; i++) ResetEnv(i, seed is { } s ? s + i : null);
-    }
-
-    public void ResetEnv(int i, int? seed = null)
-    {
-        _envs[i].Reset(seed, _obs.AsSpan(i * ObservationSize, ObservationSize));
-        _done[i] = false;
-    }
-
-    public void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
-    {
-        if (actions.Length != _envs.Length * ActionSize)
-            throw new ArgumentException($"expected {_envs.Length * ActionSize} action floats ({_envs.Length} envs x {ActionSize}), got {actions.Length}", nameof(actions));
-        actions.CopyTo(_actions);
+        CheckActions(actions);
+        actions.CopyTo(_actions); // the workers read the step's actions from here
         Volatile.Write(ref _next, 0);
         if (Threads == 1) StepShare();
         else
@@ -108,13 +69,7 @@ public sealed class MujocoVectorEnv : IVectorEnv
     void StepShare()
     {
         int i;
-        while ((i = Interlocked.Increment(ref _next) - 1) < _envs.Length)
-        {
-            if (_done[i]) { _rewards[i] = 0; _terminated[i] = false; _truncated[i] = false; _success[i] = false; continue; }
-            var r = _envs[i].Step(_actions.AsSpan(i * ActionSize, ActionSize), _obs.AsSpan(i * ObservationSize, ObservationSize));
-            _rewards[i] = r.Reward; _terminated[i] = r.Terminated; _truncated[i] = r.Truncated; _success[i] = r.Success;
-            _done[i] = r.Done;
-        }
+        while ((i = Interlocked.Increment(ref _next) - 1) < NumEnvs) StepEnv(i, _actions, _rewards, _terminated, _truncated);
     }
 
     /// <summary>Starts the next generation: spinning workers see the counter, sleeping ones are woken.</summary>
@@ -147,7 +102,7 @@ public sealed class MujocoVectorEnv : IVectorEnv
         }
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         if (Threads > 1 && !_stopping)
         {
@@ -155,6 +110,6 @@ public sealed class MujocoVectorEnv : IVectorEnv
             Go(); // the workers wake, see _stopping and leave
             foreach (var w in _workers) w.Join();
         }
-        foreach (var e in _envs) e.Dispose();
+        base.Dispose();
     }
 }

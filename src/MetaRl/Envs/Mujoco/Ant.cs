@@ -60,16 +60,24 @@ public abstract class AntEnv<TTask>(TTask task, Rng rng, int maxEpisodeSteps)
 /// <summary>
 /// Run forward or backward, or along a direction in the plane: reward = direction . velocity(x, y) + 0.05 (alive)
 /// - 0.005 sum(ctrl^2) - contact cost; the episode ends when the ant falls (pytorch-maml-rl's AntDirEnv, 100 steps).
+/// <paramref name="direction"/> checks a task and gives its unit vector, once per task.
 /// </summary>
 public sealed class AntDirEnv<TTask>(TTask task, Func<TTask, (double X, double Y)> direction, Rng rng) : AntEnv<TTask>(task, rng, EpisodeSteps)
 {
     public const int EpisodeSteps = 100;
     public const double AliveBonus = 0.05, ControlCost = 0.5e-2;
+    (double X, double Y) _unit;
+
+    public override TTask Task
+    {
+        get => base.Task;
+        set { _unit = direction(value); base.Task = value; }
+    }
 
     protected override (double Reward, bool Terminated, bool Success) Score((double X, double Y, double Z) before, ReadOnlySpan<double> ctrl)
     {
         var (x, y, _) = TorsoPosition;
-        var (dx, dy) = direction(Task);
+        var (dx, dy) = _unit;
         double forward = (dx * (x - before.X) + dy * (y - before.Y)) / Dt;
         double reward = forward + AliveBonus - ControlCost * SumOfSquares(ctrl) - ContactCostNow();
         return (reward, Fallen, false);
@@ -96,18 +104,23 @@ public sealed class AntGoalEnv(GoalTask task, Rng rng) : AntEnv<GoalTask>(AntGoa
     }
 }
 
+/// <summary>The ant's spaces, shared by its families: 125 observation floats, 8 motors acting in [-10, 10].</summary>
+public abstract class AntTaskDistribution<TTask> : MujocoTaskDistribution<TTask> where TTask : notnull
+{
+    public override Space ObservationSpace => Box.Uniform(AntEnv<TTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
+    public override Space ActionSpace => Box.Uniform(8, -10f, 10f);
+}
+
 /// <summary>Forward or backward with probability 1/2 each (MAML's AntDir). Two tasks: no out-of-distribution split.</summary>
-public sealed class AntDirDistribution : MujocoTaskDistribution<DirectionTask>
+public sealed class AntDirDistribution : AntTaskDistribution<DirectionTask>
 {
     public override string Name => "ant-dir";
     public override string Description => "ant runs forward or backward (+-1), reward direction * v + 0.05 - costs, ends on a fall, 100 steps (MAML); no OOD tasks";
-    public override Space ObservationSpace => Box.Uniform(AntEnv<DirectionTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
-    public override Space ActionSpace => Box.Uniform(8, -10f, 10f);
     public override int MaxEpisodeSteps => AntDirEnv<DirectionTask>.EpisodeSteps;
     public override IReadOnlyList<DirectionTask> Sample(int n, Rng rng) => DirectionTasks.Sample(n, rng);
     public override IReadOnlyList<DirectionTask> SampleOutOfDistribution(int n, Rng rng) => [];
     public override ITaskEnv<DirectionTask> CreateEnv(DirectionTask task, Rng rng) =>
-        new AntDirEnv<DirectionTask>(DirectionTasks.Check(task), t => (DirectionTasks.Check(t).Direction, 0), rng);
+        new AntDirEnv<DirectionTask>(task, t => (DirectionTasks.Check(t).Direction, 0), rng);
 }
 
 /// <summary>
@@ -115,12 +128,10 @@ public sealed class AntDirDistribution : MujocoTaskDistribution<DirectionTask>
 /// reward along it (ProMP's own env uses raw [-1, 1] actions, control cost 0.5 and alive bonus 1; ours keeps one
 /// ant reward across the direction families). Every direction is a training direction: no out-of-distribution split.
 /// </summary>
-public sealed class AntDir2DDistribution : MujocoTaskDistribution<Direction2DTask>
+public sealed class AntDir2DDistribution : AntTaskDistribution<Direction2DTask>
 {
     public override string Name => "ant-dir-2d";
     public override string Description => "ant runs along a direction ~ U[0, 2 pi) in the plane (ProMP), reward u . v + 0.05 - costs, 100 steps; no OOD tasks";
-    public override Space ObservationSpace => Box.Uniform(AntEnv<Direction2DTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
-    public override Space ActionSpace => Box.Uniform(8, -10f, 10f);
     public override int MaxEpisodeSteps => AntDirEnv<Direction2DTask>.EpisodeSteps;
 
     public override IReadOnlyList<Direction2DTask> Sample(int n, Rng rng)
@@ -132,7 +143,7 @@ public sealed class AntDir2DDistribution : MujocoTaskDistribution<Direction2DTas
     public override IReadOnlyList<Direction2DTask> SampleOutOfDistribution(int n, Rng rng) => [];
 
     public override ITaskEnv<Direction2DTask> CreateEnv(Direction2DTask task, Rng rng) =>
-        new AntDirEnv<Direction2DTask>(Check(task), t => (Math.Cos(Check(t).Angle), Math.Sin(t.Angle)), rng);
+        new AntDirEnv<Direction2DTask>(task, t => (Math.Cos(Check(t).Angle), Math.Sin(t.Angle)), rng);
 
     static Direction2DTask Check(Direction2DTask task) => float.IsFinite(task.Angle) ? task
         : throw new UsageException($"ant-dir-2d: the task angle must be a finite number of radians; got {task.Angle}");
@@ -142,13 +153,11 @@ public sealed class AntDir2DDistribution : MujocoTaskDistribution<Direction2DTas
 /// Goals uniform in the disc of radius 3 around the start (PEARL's AntGoal: angle U[0, 2 pi), radius 3 sqrt(U)).
 /// Out of distribution: goals in the ring of radii 3 to 4, uniform in its area.
 /// </summary>
-public sealed class AntGoalDistribution : MujocoTaskDistribution<GoalTask>
+public sealed class AntGoalDistribution : AntTaskDistribution<GoalTask>
 {
     public const double Radius = 3, OodRadius = 4;
     public override string Name => "ant-goal";
     public override string Description => "ant walks to a goal in the disc of radius 3, reward -L1 distance - costs, 200 steps (PEARL); OOD radius 3 to 4";
-    public override Space ObservationSpace => Box.Uniform(AntEnv<GoalTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
-    public override Space ActionSpace => Box.Uniform(8, -10f, 10f);
     public override int MaxEpisodeSteps => AntGoalEnv.EpisodeSteps;
 
     public override IReadOnlyList<GoalTask> Sample(int n, Rng rng) => Ring(n, rng, 0, Radius);

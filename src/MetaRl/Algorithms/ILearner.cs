@@ -18,6 +18,12 @@ public interface ILearner : IDisposable
     void IDisposable.Dispose() { }
 }
 
+/// <summary>A learner of one task of its family (VPG, PPO, TRPO, SAC): evaluated on that task and on the splits.</summary>
+public interface ISingleTaskLearner : ILearner
+{
+    object Task { get; }
+}
+
 /// <summary>
 /// Returns (and success rates) on each task after 0, 1, ..., budget adaptation steps: [step][task]. Every family
 /// counts its experience in episodes of the task, so curves share one axis: measurement j follows

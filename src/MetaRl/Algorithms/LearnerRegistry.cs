@@ -19,6 +19,16 @@ public sealed class LearnerContext(ITaskDistribution distribution, IReadOnlyList
     /// <summary>An MLP policy for the family's spaces, shaped by the common keys; its initial weights come from the run's generator.</summary>
     public Policy MlpPolicy() =>
         Policy = PolicyFactory.ForSpaces(distribution.ObservationSpace, distribution.ActionSpace, Common.HiddenSizes, rng.Split(), Common.Nonlinearity, Common.InitStd);
+
+    /// <summary>SAC's tanh-squashed Gaussian actor over the family's observations and <paramref name="extraInputs"/> more floats (PEARL's latent); box actions only.</summary>
+    public TanhGaussianPolicy SquashedGaussianPolicy(string algorithm, int extraInputs = 0)
+    {
+        if (distribution.ActionSpace is not Box box)
+            throw new UsageException($"{algorithm} needs continuous (box) actions; {distribution.Name} has {distribution.ActionSpace}");
+        var policy = new TanhGaussianPolicy(distribution.ObservationSpace.FlatSize + extraInputs, box, Common.HiddenSizes, rng.Split(), Common.Nonlinearity);
+        Policy = policy;
+        return policy;
+    }
 }
 
 /// <summary>
@@ -46,6 +56,9 @@ public static class LearnerRegistry
         new("trpo", "single-task", "TRPO, conjugate gradient on KL Hessian-vector products, KL-bounded line search (single task)",
             () => [new CommonConfig(), new SingleTaskConfig(), new TrpoConfig()],
             c => SingleTask(c, p => new Trpo(p, c.Get<TrpoConfig>(), c.Common))),
+        new("sac", "single-task", "Soft Actor-Critic: tanh-Gaussian actor, twin Q-functions with targets, tuned entropy temperature, replay (Haarnoja et al. 2018)",
+            () => [new CommonConfig { HiddenSizes = [256, 256], Nonlinearity = Activation.Relu }, new SacConfig()],
+            c => new Sac(new Sampler(c.Distribution), c.SquashedGaussianPolicy("sac"), TrainTask(c, c.Get<SacConfig>().TaskIndex), c.Get<SacConfig>(), c.Common, c.Rng)),
         new("maml", "gradient-based", "MAML-TRPO, second order: VPG inner step, TRPO meta-update through the adaptation (Finn et al. 2017)",
             () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
             c => new MamlTrpo(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
@@ -89,10 +102,16 @@ public static class LearnerRegistry
     static SingleTaskLearner SingleTask(LearnerContext c, Func<Policy, PolicyOptimizer> optimizer)
     {
         var policy = c.MlpPolicy();
-        var train = c.Distribution.Splits().Train;
         var single = c.Get<SingleTaskConfig>();
-        if (single.TaskIndex >= train.Count)
-            throw new ConfigException("task-index", $"config key 'task-index' must be < {train.Count} (the training split's size); got {single.TaskIndex}");
-        return new SingleTaskLearner(optimizer(policy), new Sampler(c.Distribution), train[single.TaskIndex], single.BatchSize, c.Rng);
+        return new SingleTaskLearner(optimizer(policy), new Sampler(c.Distribution), TrainTask(c, single.TaskIndex), single.BatchSize, c.Rng);
+    }
+
+    /// <summary>Task <paramref name="index"/> of the training split (config key task-index).</summary>
+    static object TrainTask(LearnerContext c, int index)
+    {
+        var train = c.Distribution.Splits().Train;
+        if (index >= train.Count)
+            throw new ConfigException("task-index", $"config key 'task-index' must be < {train.Count} (the training split's size); got {index}");
+        return train[index];
     }
 }

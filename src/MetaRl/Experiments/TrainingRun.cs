@@ -102,7 +102,7 @@ public sealed class TrainingRun : IDisposable
     public Policy? Policy { get; }
     public ILearner Learner { get; }
     /// <summary>The one task of a single-task run; null for a meta-learner.</summary>
-    public object? Task => (Learner as SingleTaskLearner)?.Task;
+    public object? Task => (Learner as ISingleTaskLearner)?.Task;
     public int Iteration { get; private set; }
     public long EnvSteps { get; private set; }
 

@@ -39,10 +39,11 @@ public sealed class ParameterSet
     }
 
     /// <summary>Leaf parameters that require gradients and live outside any dispose scope (they belong to the policy).</summary>
-    public static ParameterSet Leaves(IReadOnlyList<(string Name, Tensor Value)> items)
+    /// <remarks>A task count marks values stacked on a leading dimension (an ensemble of critics).</remarks>
+    public static ParameterSet Leaves(IReadOnlyList<(string Name, Tensor Value)> items, int? taskCount = null)
     {
         using var scope = NewDisposeScope(); // holds detach()'s result while clone() reads it (see the class summary)
-        return new(items.Select(i => (i.Name, (Tensor)new Parameter(i.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope())).ToList());
+        return new(items.Select(i => (i.Name, (Tensor)new Parameter(i.Value.detach().clone(), requires_grad: true).DetachFromDisposeScope())).ToList()) { TaskCount = taskCount };
     }
 
     /// <summary>The leaves as TorchSharp parameters, for optimizers.</summary>
@@ -105,6 +106,16 @@ public sealed class ParameterSet
         using var _ = no_grad();
         for (int i = 0; i < _values.Length; i++) _values[i].copy_(other._values[i]);
     }
+
+    /// <summary>Polyak averaging of a target network: theta_target = (1 - tau) theta_target + tau theta, in place, without gradients.</summary>
+    public void SoftUpdateFrom(ParameterSet source, double tau)
+    {
+        using var _ = no_grad();
+        for (int i = 0; i < _values.Length; i++) _values[i].lerp_(source._values[i], tau);
+    }
+
+    /// <summary>The same values without their graph (views sharing storage): to evaluate a network whose parameters a loss must not train.</summary>
+    public ParameterSet Detached() => Map((_, v) => v.detach());
 
     public ParameterSet DetachedClone() => Map((_, v) => v.detach().clone());
 

@@ -2,7 +2,7 @@
 namespace MetaRl.Algorithms.SingleTask;
 
 /// <summary>Single-task RL as a learner: collect a batch on the one task, update with a policy optimizer.</summary>
-public sealed class SingleTaskLearner(PolicyOptimizer optimizer, Sampler sampler, object task, int batchSize, Rng rng) : ILearner
+public sealed class SingleTaskLearner(PolicyOptimizer optimizer, Sampler sampler, object task, int batchSize, Rng rng) : ISingleTaskLearner
 {
     public PolicyOptimizer Optimizer => optimizer;
     public Policy Policy => optimizer.Policy;

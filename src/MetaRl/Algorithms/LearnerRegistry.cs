@@ -1,4 +1,5 @@
 using MetaRl.Algorithms.Maml;
+using MetaRl.Algorithms.Pearl;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
 
@@ -78,6 +79,10 @@ public static class LearnerRegistry
         {
             Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["paper"] = Rl2Config.PaperPreset },
         },
+        new("pearl", "probabilistic", "PEARL: off-policy SAC on (s, z), z from a product-of-Gaussians posterior over context, posterior sampling at test time (Rakelly et al. 2019)",
+            // oyster's networks: 3 x 300 ReLU for the actor and critics, 500 iterations
+            () => [new CommonConfig { HiddenSizes = [300, 300, 300], Nonlinearity = Activation.Relu, NumBatches = 500 }, new PearlConfig()],
+            c => new Pearl.Pearl(c.Distribution, c.SquashedGaussianPolicy("pearl", c.Get<PearlConfig>().LatentSize), c.Get<PearlConfig>(), c.Common, c.Rng)),
         new("pretrain", "baseline", "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
             () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
             c => new JointPretraining(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),

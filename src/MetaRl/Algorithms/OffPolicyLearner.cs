@@ -1,7 +1,11 @@
 namespace MetaRl.Algorithms;
 
 /// <summary>What an off-policy learner's collection gave: the undiscounted returns and success of the episodes it ran, and its env steps.</summary>
-public sealed record Collection(double MeanReturn, double SuccessRate, int EnvSteps, int GradientSteps);
+public sealed record Collection(double MeanReturn, double SuccessRate, int EnvSteps, int GradientSteps)
+{
+    /// <summary>Statistics of the collection itself (the same keys every iteration: they are progress.csv's columns).</summary>
+    public IReadOnlyDictionary<string, double> Stats { get; init; } = new Dictionary<string, double>();
+}
 
 /// <summary>
 /// The off-policy shape of an iteration (SAC, PEARL, MT-SAC): collect experience into replay buffers, then take
@@ -45,6 +49,7 @@ public abstract class OffPolicyLearner : ILearner
         }
         var stats = sums.ToDictionary(kv => kv.Key, kv => kv.Value / collection.GradientSteps);
         stats["gradient_steps"] = collection.GradientSteps;
+        foreach (var (key, value) in collection.Stats) stats[key] = value;
         return new LearnerIteration(collection.MeanReturn, collection.SuccessRate, collection.EnvSteps, stats);
     }
 

@@ -37,6 +37,17 @@ public interface IMeanReward
     double MeanReward(ReadOnlySpan<float> action);
 }
 
+/// <summary>
+/// An env whose reward is sparse but which also knows a dense one (the sparse point robot: -distance to the goal).
+/// oyster's PEARL trains its critic on the dense reward and infers the task from the sparse one; a collector records
+/// both (<see cref="Sampling.EpisodeBatch.DenseRewards"/>).
+/// </summary>
+public interface IDenseReward
+{
+    /// <summary>The dense reward of the last step.</summary>
+    float DenseReward { get; }
+}
+
 /// <summary>An env that can say where its body is (the point robot, a MuJoCo torso): what pictures of behaviour draw.</summary>
 public interface ITrackedEnv
 {

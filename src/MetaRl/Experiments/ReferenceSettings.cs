@@ -31,6 +31,22 @@ public static class ReferenceSettings
         // in the second); the rest are our RL2 laptop defaults (TRPO, 20,000 steps per update, 128 units).
         table[("rl2", "halfcheetah-dir")] = new("MetaRl (2 episodes per trial)", new Dictionary<string, string> { ["episodes-per-trial"] = "2" });
         table[("rl2", "halfcheetah-vel")] = new("MetaRl (2 episodes per trial)", new Dictionary<string, string> { ["episodes-per-trial"] = "2" });
+        // PEARL: oyster's configs/<env>.json over its defaults. Episodes are the family's own length (our half-cheetah and
+        // ant run MAML's 100 and 200 steps; oyster's locomotion 200). Two-direction families keep the default 100
+        // training tasks: ours are drawn, and two drawn could be the same direction (oyster's two are fwd and back).
+        const string Oyster = "oyster configs/{0}.json";
+        void Pearl(string env, string config, params (string Key, string Value)[] values) =>
+            table[("pearl", env)] = new(string.Format(System.Globalization.CultureInfo.InvariantCulture, Oyster, config), values.ToDictionary(v => v.Key, v => v.Value));
+        Pearl("sparse-point-robot", "sparse-point-robot", ("num-train-tasks", "80"), ("num-initial-steps", "200"), ("num-tasks-sample", "10"),
+            ("num-steps-prior", "100"), ("num-steps-posterior", "900"), ("num-extra-rl-steps-posterior", "0"), ("num-train-steps-per-itr", "1000"),
+            ("embedding-batch-size", "1024"), ("gamma", "0.9"), ("reward-scale", "100"), ("kl-lambda", "1.0"), ("num-exp-traj-eval", "5"));
+        Pearl("halfcheetah-vel", "cheetah-vel", ("num-train-tasks", "100"), ("num-extra-rl-steps-posterior", "600"), ("num-exp-traj-eval", "2"), ("embedding-batch-size", "100"));
+        Pearl("halfcheetah-dir", "cheetah-dir", ("meta-batch", "4"), ("num-steps-prior", "1000"), ("num-extra-rl-steps-posterior", "1000"), ("num-exp-traj-eval", "2"), ("embedding-batch-size", "256"));
+        Pearl("ant-dir", "ant-dir", ("meta-batch", "4"), ("num-extra-rl-steps-posterior", "600"), ("num-train-steps-per-itr", "4000"), ("num-exp-traj-eval", "2"), ("embedding-batch-size", "256"));
+        Pearl("ant-goal", "ant-goal", ("num-train-tasks", "150"), ("meta-batch", "10"), ("num-extra-rl-steps-posterior", "600"), ("num-train-steps-per-itr", "4000"),
+            ("num-exp-traj-eval", "2"), ("embedding-batch-size", "256"), ("kl-lambda", "1.0"));
+        Pearl("walker-params", "walker_rand_params", ("num-train-tasks", "40"), ("use-next-obs-in-context", "true"), ("meta-batch", "10"), ("num-extra-rl-steps-posterior", "600"),
+            ("num-train-steps-per-itr", "4000"), ("num-exp-traj-eval", "2"), ("embedding-batch-size", "100"));
         return table;
     }
 

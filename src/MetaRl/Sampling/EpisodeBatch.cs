@@ -25,6 +25,8 @@ public sealed class EpisodeBatch : IRolloutSink
         FinalObservations = new float[episodes * observationSize];
     }
 
+    IVectorEnv? _envs; // the envs of the step being recorded (to read their dense rewards)
+
     public int Horizon { get; }
     public int Episodes { get; }
     public int ObservationSize { get; }
@@ -46,6 +48,12 @@ public sealed class EpisodeBatch : IRolloutSink
     public bool[] Truncated { get; }
     /// <summary>The observation s_T after each truncated episode's last step, [N, obs] (zeros for the others).</summary>
     public float[] FinalObservations { get; }
+
+    /// <summary>
+    /// Where the envs also know a dense reward (<see cref="IDenseReward"/>), it for every step, [T, N] like
+    /// <see cref="Rewards"/>; null otherwise.
+    /// </summary>
+    public float[]? DenseRewards { get; private set; }
 
     public int Steps => Lengths.Sum();
 
@@ -71,6 +79,8 @@ public sealed class EpisodeBatch : IRolloutSink
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
     void IRolloutSink.Acted(int t, ReadOnlySpan<float> records, ReadOnlySpan<float> actions, IVectorEnv envs, ReadOnlySpan<bool> alive)
     {
+        _envs = envs;
+        if (t == 0 && envs[0] is IDenseReward) DenseRewards ??= new float[Horizon * Episodes];
         records.CopyTo(Observations.AsSpan(t * Episodes * ObservationSize, Episodes * ObservationSize));
         actions.CopyTo(Actions.AsSpan(t * Episodes * ActionSize, Episodes * ActionSize));
     }
@@ -80,6 +90,9 @@ public sealed class EpisodeBatch : IRolloutSink
     {
         // Envs whose episode is over get reward 0 from the vector env: the row is copied whole.
         outcome.Rewards.CopyTo(Rewards.AsSpan(t * Episodes, Episodes));
+        if (DenseRewards is { } dense)
+            for (int e = 0; e < Episodes; e++)
+                if (outcome.Alive[e]) dense[t * Episodes + e] = ((IDenseReward)_envs![e]).DenseReward;
         for (int e = 0; e < Episodes; e++)
         {
             if (!outcome.Alive[e]) continue;

@@ -4,27 +4,27 @@ using static TorchSharp.torch;
 namespace MetaRl.Sampling;
 
 /// <summary>
-/// A fixed-capacity ring of transitions (s, a, r, s', terminated) for off-policy learners, preallocated as float
-/// arrays (nothing is allocated per transition); when full, the oldest are overwritten. Truncated transitions are
-/// kept with terminated = false, so a learner bootstraps from s' there (the time limit is not part of the task).
-/// Saved whole in checkpoints, so a resumed run samples exactly what an uninterrupted one would.
+/// A ring of transitions (s, a, r, s', terminated) for off-policy learners, held in float arrays (nothing is allocated
+/// per transition); when full, the oldest are overwritten. The arrays grow by doubling up to the capacity, so a
+/// learner with a buffer per task (PEARL: 100 tasks of up to 1e6 each, as oyster) holds what it stored, not what it
+/// might store. Truncated transitions are kept with terminated = false, so a learner bootstraps from s' there (the
+/// time limit is not part of the task). Saved whole in checkpoints: a resumed run samples what an uninterrupted one would.
 /// </summary>
 public sealed class ReplayBuffer(int capacity, int observationSize, int actionSize) : ITransitionSink
 {
-    readonly float[] _observations = new float[Checked(capacity) * observationSize], _nextObservations = new float[capacity * observationSize];
-    readonly float[] _actions = new float[capacity * actionSize], _rewards = new float[capacity], _terminated = new float[capacity];
+    const int InitialRoom = 1024;
+    float[] _observations = [], _nextObservations = [], _actions = [], _rewards = [], _terminated = [];
     float[] _o = [], _o2 = [], _a = [], _r = [], _d = [];
-    int _next;
+    int _next, _room;
 
-    public int Capacity => capacity;
+    public int Capacity { get; } = capacity >= 1 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "must be >= 1");
     public int ObservationSize => observationSize;
     public int ActionSize => actionSize;
     public int Count { get; private set; }
 
-    static int Checked(int capacity) => capacity >= 1 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "must be >= 1");
-
     public void Add(int env, ReadOnlySpan<float> observation, ReadOnlySpan<float> action, float reward, ReadOnlySpan<float> nextObservation, bool terminated, bool truncated)
     {
+        if (_next == _room) Grow(_next + 1);
         observation.CopyTo(_observations.AsSpan(_next * observationSize, observationSize));
         nextObservation.CopyTo(_nextObservations.AsSpan(_next * observationSize, observationSize));
         action.CopyTo(_actions.AsSpan(_next * actionSize, actionSize));
@@ -51,6 +51,19 @@ public sealed class ReplayBuffer(int capacity, int observationSize, int actionSi
             Add(e, batch.Observations.AsSpan((t * n + e) * observationSize, observationSize), batch.Actions.AsSpan((t * n + e) * actionSize, actionSize),
                 rewards[t * n + e], next, terminated: last && !batch.Truncated[e], truncated: last && batch.Truncated[e]);
         }
+    }
+
+    /// <summary>Room for at least <paramref name="needed"/> transitions: double the arrays (at most to the capacity).</summary>
+    void Grow(int needed)
+    {
+        int room = Math.Max(_room, Math.Min(capacity, InitialRoom));
+        while (room < needed) room = (int)Math.Min(capacity, 2L * room);
+        Array.Resize(ref _observations, room * observationSize);
+        Array.Resize(ref _nextObservations, room * observationSize);
+        Array.Resize(ref _actions, room * actionSize);
+        Array.Resize(ref _rewards, room);
+        Array.Resize(ref _terminated, room);
+        _room = room;
     }
 
     /// <summary>Forgets every transition (PEARL's encoder buffer is refilled for each task at each collection).</summary>
@@ -100,6 +113,7 @@ public sealed class ReplayBuffer(int capacity, int observationSize, int actionSi
             throw new InvalidDataException($"checkpoint's replay buffer holds {c} transitions of {o} observation and {a} action floats; this one {capacity} of {observationSize} and {actionSize}");
         Count = r.ReadInt32(); _next = r.ReadInt32();
         if (Count < 0 || Count > capacity || _next < 0 || _next >= capacity) throw new InvalidDataException("checkpoint's replay buffer position is out of range");
+        if (Count > _room) Grow(Count);
         Read(r, _observations.AsSpan(0, Count * observationSize));
         Read(r, _nextObservations.AsSpan(0, Count * observationSize));
         Read(r, _actions.AsSpan(0, Count * actionSize));

@@ -6,7 +6,7 @@ namespace MetaRl.Envs.Navigation;
 /// the reward is 1 - distance within 0.2 of the goal and 0 elsewhere (oyster makes it positive inside);
 /// the dense reward -distance stays available in <see cref="DenseReward"/>. 20-step episodes.
 /// </summary>
-public sealed class SparsePointRobotEnv(GoalTask task, int maxEpisodeSteps = 20, float goalRadius = 0.2f) : ITaskEnv<GoalTask>
+public sealed class SparsePointRobotEnv(GoalTask task, int maxEpisodeSteps = 20, float goalRadius = 0.2f) : ITaskEnv<GoalTask>, IDenseReward
 {
     public const float MaxStep = 0.1f;
     float _x, _y;

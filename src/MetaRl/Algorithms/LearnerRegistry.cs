@@ -1,5 +1,6 @@
 using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.Pearl;
+using MetaRl.Algorithms.VariBad;
 using MetaRl.Algorithms.Rl2;
 using MetaRl.Algorithms.SingleTask;
 
@@ -83,6 +84,14 @@ public static class LearnerRegistry
             // oyster's networks: 3 x 300 ReLU for the actor and critics, 500 iterations
             () => [new CommonConfig { HiddenSizes = [300, 300, 300], Nonlinearity = Activation.Relu, NumBatches = 500 }, new PearlConfig()],
             c => new Pearl.Pearl(c.Distribution, c.SquashedGaussianPolicy("pearl", c.Get<PearlConfig>().LatentSize), c.Get<PearlConfig>(), c.Common, c.Rng)),
+        new("varibad", "probabilistic", "variBAD: a GRU belief q(m | trajectory) trained as a VAE (reward decoder, ELBO over past and future) and a PPO policy on state and belief (Zintgraf et al. 2020)",
+            // the official grid-world discount and GAE (policy_gamma 0.95, policy_tau 0.95)
+            () => [new CommonConfig { Gamma = 0.95, GaeLambda = 0.95, NumBatches = 2000 }, new VariBadConfig()],
+            c => new VariBad.VariBad(c.Distribution, c.Get<VariBadConfig>(), c.Common, c.Rng))
+        {
+            // The official 2e7 frames at 16 trials of 4 x 15 steps per update.
+            Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["paper"] = new Dictionary<string, string> { ["num-batches"] = "20834" } },
+        },
         new("pretrain", "baseline", "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
             () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
             c => new JointPretraining(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),

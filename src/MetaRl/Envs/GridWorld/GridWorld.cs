@@ -51,7 +51,7 @@ public sealed class GridWorldEnv(GridTask task, int maxEpisodeSteps = 15) : ITas
 /// Goals uniform over the 21 cells of the 5x5 grid other than the start and its three neighbours
 /// (variBAD). Out of distribution: a 7x7 grid with the goal outside the 5x5 corner the agent trained on.
 /// </summary>
-public sealed class GridWorldDistribution(int maxEpisodeSteps = 15) : TaskDistribution<GridTask>
+public sealed class GridWorldDistribution(int maxEpisodeSteps = 15) : TaskDistribution<GridTask>, Algorithms.VariBad.ICellStates
 {
     public const int Size = 5, OodSize = 7;
     public override string Name => "gridworld";
@@ -80,4 +80,8 @@ public sealed class GridWorldDistribution(int maxEpisodeSteps = 15) : TaskDistri
     }
 
     public override ITaskEnv<GridTask> CreateEnv(GridTask task, Rng rng) => new GridWorldEnv(task, maxEpisodeSteps);
+
+    /// <summary>Cells of the largest grid (the 7x7 of the OOD split), x-major: what variBAD's reward decoder has a head for.</summary>
+    public int Cells => OodSize * OodSize;
+    public int CellIndex(ReadOnlySpan<float> observation) => (int)observation[0] * OodSize + (int)observation[1];
 }

@@ -1,0 +1,106 @@
+using MetaRl.Algorithms.VariBad;
+using MetaRl.Configuration;
+using MetaRl.Envs.GridWorld;
+using MetaRl.Experiments;
+using MetaRl.Torch;
+using static TorchSharp.torch;
+
+namespace MetaRl.Tests.Algorithms;
+
+public class VariBadTests : IDisposable
+{
+    readonly string _root = Directory.CreateTempSubdirectory("metarl-varibad-").FullName;
+
+    public VariBadTests() => TorchNative.EnsureLoaded();
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    static double GaussianKl(double mu1, double var1, double mu0, double var0) =>
+        0.5 * Math.Log(var0 / var1) + (var1 + (mu1 - mu0) * (mu1 - mu0)) / (2 * var0) - 0.5;
+
+    [Fact]
+    public void EachBeliefsKlIsToTheBeliefBeforeItAndTheFirstToThePrior()
+    {
+        using var scope = NewDisposeScope();
+        // Two steps of a one-trajectory, two-dimensional belief.
+        var mean = tensor(new float[] { 0.5f, -1, 1.5f, 0 }, [2, 1, 2]);
+        var logVar = tensor(new float[] { -1, 0.5f, -2, 0 }, [2, 1, 2]);
+        var kl = VariBad.BeliefKl(mean, logVar, toGaussPrior: false);
+        double first = GaussianKl(0.5, Math.Exp(-1), 0, 1) + GaussianKl(-1, Math.Exp(0.5), 0, 1);
+        double second = GaussianKl(1.5, Math.Exp(-2), 0.5, Math.Exp(-1)) + GaussianKl(0, 1, -1, Math.Exp(0.5));
+        Assert.Equal(first, kl[0, 0].item<float>(), 4);
+        Assert.Equal(second, kl[1, 0].item<float>(), 4);
+        var toPrior = VariBad.BeliefKl(mean, logVar, toGaussPrior: true);
+        Assert.Equal(GaussianKl(1.5, Math.Exp(-2), 0, 1) + GaussianKl(0, 1, 0, 1), toPrior[1, 0].item<float>(), 4);
+    }
+
+    static Dictionary<string, string> Small(int iterations) => new()
+    {
+        ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "2", ["num-processes"] = "4", ["precollect-len"] = "240", ["vae-batch-num-trajs"] = "4",
+    };
+
+    [Fact]
+    public void TheBeliefThePolicyActedOnIsTheOneTheVaeComputesFromTheSameTrial()
+    {
+        var run = new TrainingRun("varibad", "gridworld", Small(2), 1);
+        run.RunIteration(); // some training, so the encoder is not at its initial weights
+        var varibad = (VariBad)run.Learner;
+        var trials = varibad.Collect(run.Distribution.SampleTasks(3, new Rng(4)), new Rng(5), deterministic: false, toBuffer: false);
+        var b = trials.Batch;
+        using var scope = NewDisposeScope();
+        // The transitions (a, s' with its done flag, r) of the trials, [T, B, ...], run through the encoder from the prior.
+        var actions = b.ActionsTensor();
+        var states = tensor(trials.NextStates, [b.Length, b.Trials, 3]);
+        var rewards = tensor(b.Rewards, [b.Length, b.Trials]);
+        var (mean, logVar) = varibad.Encoder.Belief(varibad.Encoder.Hiddens(actions, states, rewards));
+        // The policy's recorded inputs at step t hold the belief after t transitions (across the trial's episodes).
+        var inputs = b.InputsTensor();
+        Assert.True(allclose(inputs.narrow(2, 2, 5), mean.narrow(0, 0, b.Length), rtol: 1e-4, atol: 1e-5));
+        Assert.True(allclose(inputs.narrow(2, 7, 5), logVar.narrow(0, 0, b.Length), rtol: 1e-4, atol: 1e-5));
+        // The done flag marks the last step of each of the 4 episodes.
+        for (int t = 0; t < b.Length; t++) Assert.Equal((t + 1) % 15 == 0 ? 1f : 0f, trials.NextStates[(t * b.Trials) * 3 + 2]);
+    }
+
+    [Fact]
+    public void AnInterruptedVariBadRunResumesExactly()
+    {
+        set_num_threads(1);
+        var values = Small(4);
+        var straight = Trainer.Start(new TrainingRun("varibad", "gridworld", values, 3), Path.Combine(_root, "a"));
+        RunDirectory? split = null;
+        var interrupted = new TrainingRun("varibad", "gridworld", values, 3);
+        Assert.Throws<OperationCanceledException>(() =>
+        {
+            split = RunDirectory.Create(Path.Combine(_root, "b"), "varibad-gridworld", 3);
+            split.WriteConfig(interrupted.ConfigYaml());
+            Trainer.Continue(interrupted, split, p => { if (p.Result.Iteration == 3) throw new OperationCanceledException("killed"); });
+        });
+        var resumed = Trainer.Resume(split!);
+        Trainer.Continue(resumed, split!);
+        Assert.Equal(File.ReadAllText(straight.ProgressPath), File.ReadAllText(split!.ProgressPath));
+    }
+
+    [Fact]
+    public void AdaptingRunsOneTrialOfTheBudgetsEpisodesAndASeedFixesIt()
+    {
+        var run = new TrainingRun("varibad", "gridworld", Small(1), 1);
+        var varibad = (VariBad)run.Learner;
+        var tasks = run.Distribution.Splits().Test.Take(5).ToList();
+        var a = varibad.AdaptTo(tasks, 3, new Rng(7));
+        var b = varibad.AdaptTo(tasks, 3, new Rng(7));
+        Assert.Equal(4, a.Returns.Length);
+        Assert.All(a.Returns, row => Assert.Equal(5, row.Length));
+        Assert.Equal(a.Returns.SelectMany(r => r), b.Returns.SelectMany(r => r));
+        // Every episode's return is that of 15 grid steps: between all -0.1 and all +1.
+        Assert.All(a.Returns.SelectMany(r => r), r => Assert.InRange(r, -1.5 - 1e-6, 15 + 1e-6));
+    }
+
+    [Fact]
+    public void VariBadRefusesBadKeys()
+    {
+        var c = Assert.Throws<ConfigException>(() => new TrainingRun("varibad", "gridworld", new Dictionary<string, string> { ["kl-weight"] = "-1" }, 1));
+        Assert.Equal("kl-weight", c.Key);
+        c = Assert.Throws<ConfigException>(() => new TrainingRun("varibad", "gridworld", new Dictionary<string, string> { ["latent-dim"] = "0" }, 1));
+        Assert.Equal("latent-dim", c.Key);
+    }
+}

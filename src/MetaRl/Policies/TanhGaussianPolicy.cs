@@ -50,9 +50,16 @@ public sealed class TanhGaussianPolicy : Policy
     /// </summary>
     public (Tensor Action, Tensor LogProb) Sample(Tensor inputs, Tensor noise, ParameterSet? parameters = null)
     {
+        var (action, logProb, _, _) = SampleWithGaussian(inputs, noise, parameters);
+        return (action, logProb);
+    }
+
+    /// <summary><see cref="Sample"/> and the Gaussian it drew from (PEARL penalises the mean and log-std).</summary>
+    public (Tensor Action, Tensor LogProb, Tensor Mean, Tensor LogStd) SampleWithGaussian(Tensor inputs, Tensor noise, ParameterSet? parameters = null)
+    {
         var (mean, logStd) = Gaussian(inputs, parameters);
         var u = mean + logStd.exp() * noise;
-        return (Squash(u), LogProbOfU(u, mean, logStd));
+        return (Squash(u), LogProbOfU(u, mean, logStd), mean, logStd);
     }
 
     /// <summary>log pi(a|s) of pre-squash values u: the Gaussian's log-density less the log-determinant of tanh.</summary>

@@ -274,6 +274,26 @@ public class ReproductionCliTests : IDisposable
 
     [Fact]
     [Trait(Category.Name, Category.Slow)]
+    public void QuickVariBadReproductionReportsBothLearnersBesideTheExactReferences()
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--iterations", "3", "--out", _root], o, e);
+        Assert.True(code == 0, e.ToString());
+        string dir = Path.Combine(_root, "reproduce-varibad-gridworld-quick");
+        string report = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.Contains("| Bayes-optimal (exact) | 4.00 | 11.07 | 11.07 | 11.07 | 37.21 |", report);
+        Assert.Contains("| goal known (exact) | 11.07 |", report);
+        foreach (var method in new[] { "varibad", "rl2" })
+        {
+            Assert.Matches($@"\| {method} \| -?\d+\.\d\d \|", report);
+            Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, $"{method}-seed1", RunDirectory.ProgressFile)).Length);
+        }
+        Assert.Contains("| (4, 4) | -1.50 |", report); // the goal the optimal search leaves to episode 2
+        Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
+    }
+
+    [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void QuickReproductionRunsEndToEndAndResumes()
     {
         var o = new StringWriter(); var e = new StringWriter();

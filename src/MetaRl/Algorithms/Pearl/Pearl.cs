@@ -229,8 +229,7 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
         // Value function: V(s, z) regresses on min_k Q_k(s, a~, z) - log pi(a~ | s, z), with the Q-functions just updated.
         var sz = cat([s, zDetached], 1);
         var noise = randn([s.shape[0], _act], generator: _noise);
-        var (mean, logStd) = Policy.Gaussian(sz);
-        var (newActions, logPi) = Policy.Sample(sz, noise);
+        var (newActions, logPi, mean, logStd) = Policy.SampleWithGaussian(sz, noise);
         var minQ = QFunctions.Forward(cat([s, newActions, zDetached], 1), QFunctions.Parameters.Detached()).min(0).values;
         var v = Value.Forward(sz)[0];
         var vLoss = (v - (minQ - logPi).detach()).pow(2).mean();

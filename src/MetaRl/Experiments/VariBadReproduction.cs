@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Text;
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.Rl2;
+using MetaRl.Envs.GridWorld;
+using MetaRl.Evaluation;
+
+namespace MetaRl.Experiments;
+
+/// <summary>
+/// `metarl reproduce varibad-gridworld`: variBAD with the official grid-world settings (2e7 frames) and RL2 trained
+/// on the same frames with the official RL2 config's PPO settings, evaluated as the official code does (one trial of
+/// 4 episodes from the prior, the most likely actions) goal by goal, beside the exact references: the goal-known
+/// return, the Bayes-optimal return of each episode and a uniformly random policy's (<see cref="GridWorldReference"/>).
+/// Runs live in fixed directories and are resumed.
+/// </summary>
+public static class VariBadReproduction
+{
+    public const string Name = "varibad-gridworld";
+    const int Episodes = 4;
+
+    /// <summary>The official 2e7 frames: 16 processes x 60 steps per update.</summary>
+    public const int PaperUpdates = 20834;
+
+    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null);
+
+    public static Dictionary<string, string> VariBadValues(Options o)
+    {
+        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}" };
+        if (o.Quick) { v["num-processes"] = "4"; v["precollect-len"] = "240"; v["vae-batch-num-trajs"] = "4"; }
+        return v;
+    }
+
+    /// <summary>
+    /// Our RL2 (a GRU over observation, previous action, reward and done flag) with the PPO settings of the official
+    /// config/gridworld/args_grid_rl2.py: 16 trials of 4 episodes per update, 2 epochs x 4 minibatches, clip 0.05,
+    /// Adam 7e-4, entropy 0.01, value coefficient 0.5, gradient norm 0.5, gamma 0.95, GAE 0.95, a GRU of 64 units.
+    /// </summary>
+    public static Dictionary<string, string> Rl2Values(Options o)
+    {
+        var v = new Dictionary<string, string>
+        {
+            ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}", ["optimizer"] = "ppo", ["episodes-per-trial"] = $"{Episodes}",
+            ["batch-size"] = o.Quick ? "240" : "960", ["hidden-size"] = "64", ["lr"] = "7e-4", ["epochs"] = "2", ["minibatches"] = "4", ["clip"] = "0.05",
+            ["ent-coef"] = "0.01", ["vf-coef"] = "0.5", ["max-grad-norm"] = "0.5", ["gamma"] = "0.95", ["gae-lambda"] = "0.95",
+        };
+        return v;
+    }
+
+    /// <summary>Per-episode returns [goal][episode] of a method on every one of the 21 goals.</summary>
+    sealed record PerGoal(string Method, double[][] Returns, double Seconds, long Frames);
+
+    public static string Run(Options o, TextWriter log)
+    {
+        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Quick ? "-quick" : "")}");
+        var goals = GridWorldDistribution.TrainGoals.Cast<object>().ToList();
+        var splits = new GridWorldDistribution().Splits();
+        var curves = new List<List<AdaptationPoint>>();
+        var results = new List<PerGoal>();
+        int evalSeed = Seeds.Evaluation(o.Seed, 1);
+
+        var vb = Reproduction.TrainOrResume("varibad", "gridworld", VariBadValues(o), o.Seed, Path.Combine(root, $"varibad-seed{o.Seed}"), "varibad", log);
+        var varibad = (IMetaLearner)vb.Run.Learner;
+        log.WriteLine("evaluating varibad ...");
+        var r = varibad.AdaptTo(goals, Episodes - 1, new Rng(evalSeed));
+        results.Add(new("varibad", Transpose(r.Returns), vb.TrainingSeconds, vb.Run.EnvSteps));
+        curves.Add(MetaEvaluator.Evaluate("varibad", varibad, splits, Episodes - 1, [evalSeed]));
+
+        var rl = Reproduction.TrainOrResume("rl2", "gridworld", Rl2Values(o), o.Seed, Path.Combine(root, $"rl2-seed{o.Seed}"), "rl2", log);
+        var rl2 = (Rl2)rl.Run.Learner;
+        log.WriteLine("evaluating rl2 ...");
+        AdaptationResult Rl2Greedy(IReadOnlyList<object> tasks, Rng rng)
+        {
+            var b = rl2.RunTrials(tasks, Episodes, rng, mostLikely: true);
+            return new AdaptationResult(
+                Enumerable.Range(0, Episodes).Select(e => Enumerable.Range(0, tasks.Count).Select(t => b.EpisodeReturns[t, e]).ToArray()).ToArray(),
+                Enumerable.Range(0, Episodes).Select(e => Enumerable.Range(0, tasks.Count).Select(t => b.EpisodeSuccess[t, e] ? 1.0 : 0.0).ToArray()).ToArray(), 1);
+        }
+        results.Add(new("rl2", Transpose(Rl2Greedy(goals, new Rng(evalSeed)).Returns), rl.TrainingSeconds, rl.Run.EnvSteps));
+        curves.Add(MetaEvaluator.Evaluate("rl2", Rl2Greedy, splits, Episodes - 1, [evalSeed]));
+
+        var points = MetaEvaluator.AcrossRuns(curves);
+        File.WriteAllText(Path.Combine(root, "adaptation.csv"), MetaEvaluator.ToCsv(points));
+        string report = Report(results, o) + Reproduction.Notes(root);
+        File.WriteAllText(Path.Combine(root, "report.md"), report);
+        log.WriteLine(report);
+        log.WriteLine($"Results: {root} (report.md, adaptation.csv, one run directory per method)");
+        return root;
+    }
+
+    static double[][] Transpose(double[][] byEpisode) =>
+        Enumerable.Range(0, byEpisode[0].Length).Select(g => byEpisode.Select(e => e[g]).ToArray()).ToArray();
+
+    /// <summary>The Bayes-optimal agent's episode-1 return on each goal: it follows the optimal search path until it steps on the goal, then stays.</summary>
+    public static double[] BayesOptimalFirstEpisode()
+    {
+        var path = GridWorldReference.BayesOptimalFirstSearchPath(Episodes);
+        return GridWorldDistribution.TrainGoals.Select(g =>
+        {
+            int t = path.ToList().FindIndex(c => c.X == g.GoalX && c.Y == g.GoalY) + 1; // the step that reaches it (0: never)
+            return t == 0 ? -0.1 * GridWorldReference.EpisodeSteps : -0.1 * (t - 1) + (GridWorldReference.EpisodeSteps - t + 1);
+        }).ToArray();
+    }
+
+    /// <summary>The bars of the issue: episode 1 at least 90% of the Bayes-optimal margin over random; episodes 2-4 within 5% of the goal-known return.</summary>
+    public static (double Episode1, double Later) Bars()
+    {
+        double random = GridWorldReference.UniformRandomEpisodeReturn(), bayes1 = GridWorldReference.BayesOptimalReturns(Episodes)[0];
+        return (random + 0.9 * (bayes1 - random), 0.95 * GridWorldReference.GoalKnownMeanReturn());
+    }
+
+    static string Report(List<PerGoal> results, Options o)
+    {
+        string F(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
+        var sb = new StringBuilder();
+        double known = GridWorldReference.GoalKnownMeanReturn(), random = GridWorldReference.UniformRandomEpisodeReturn();
+        var bayes = GridWorldReference.BayesOptimalReturns(Episodes);
+        var (bar1, barLater) = Bars();
+        sb.AppendLine($"# variBAD on the 5x5 grid world: reproduction{(o.Quick ? " (quick mode: not the official settings)" : "")}");
+        sb.AppendLine();
+        sb.AppendLine($"Seed {o.Seed}. Each method is evaluated as the official code (utils/evaluation.py): one trial of {Episodes} episodes per goal, "
+            + "the belief (or the GRU's state) from the prior, the most likely action at every step; every one of the 21 goals once (the goal "
+            + "distribution is uniform over them, so this is the exact expectation the references are). Undiscounted return per 15-step episode.");
+        sb.AppendLine();
+        sb.AppendLine("| method | episode 1 | episode 2 | episode 3 | episode 4 | trial | frames | training time |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        sb.AppendLine($"| goal known (exact) | {string.Join(" | ", Enumerable.Repeat(F(known), Episodes))} | {F(Episodes * known)} | | |");
+        sb.AppendLine($"| Bayes-optimal (exact) | {string.Join(" | ", bayes.Select(F))} | {F(bayes.Sum())} | | |");
+        sb.AppendLine($"| uniform random (exact) | {string.Join(" | ", Enumerable.Repeat(F(random), Episodes))} | {F(Episodes * random)} | | |");
+        foreach (var m in results)
+        {
+            var perEpisode = Enumerable.Range(0, Episodes).Select(e => m.Returns.Average(g => g[e])).ToArray();
+            sb.AppendLine($"| {m.Method} | {string.Join(" | ", perEpisode.Select(F))} | {F(perEpisode.Sum())} | {m.Frames:N0} | {m.Seconds / 60:0} min |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("## The bars");
+        sb.AppendLine();
+        sb.AppendLine($"- Episode 1 at least 90% of the Bayes-optimal margin over the random policy: at least {F(bar1)} "
+            + $"(random {F(random)}, Bayes-optimal {F(bayes[0])}).");
+        sb.AppendLine($"- Episodes 2-4 within 5% of the goal-known return: at least {F(barLater)} each (goal known {F(known)}).");
+        sb.AppendLine();
+        foreach (var m in results)
+        {
+            double e1 = m.Returns.Average(g => g[0]);
+            var later = Enumerable.Range(1, Episodes - 1).Select(e => m.Returns.Average(g => g[e])).ToArray();
+            sb.AppendLine($"- {m.Method}: episode 1 {F(e1)} ({(e1 >= bar1 ? "met" : "not met")}, {F(100 * (e1 - random) / (bayes[0] - random))}% of the margin); "
+                + $"episodes 2-4 {string.Join(", ", later.Select(F))} ({(later.All(x => x >= barLater) ? "met" : "not met")}).");
+        }
+        sb.AppendLine();
+        sb.AppendLine("## Goal by goal: episode 1");
+        sb.AppendLine();
+        var bayesFirst = BayesOptimalFirstEpisode();
+        sb.AppendLine($"| goal | Bayes-optimal | {string.Join(" | ", results.Select(m => m.Method))} | goal known |");
+        sb.AppendLine($"|---|---|{string.Join("", results.Select(_ => "---|"))}---|");
+        for (int g = 0; g < GridWorldDistribution.TrainGoals.Count; g++)
+        {
+            var task = GridWorldDistribution.TrainGoals[g];
+            sb.AppendLine($"| ({task.GoalX}, {task.GoalY}) | {F(bayesFirst[g])} | {string.Join(" | ", results.Select(m => F(m.Returns[g][0])))} | {F(GridWorldReference.GoalKnownReturn(task))} |");
+        }
+        sb.AppendLine();
+        var near = results.Select(m => (m.Method, Gap: m.Returns.Select((x, g) => Math.Abs(x[0] - bayesFirst[g])).Average())).ToList();
+        sb.AppendLine("Mean distance of episode 1 from the Bayes-optimal return, goal by goal: "
+            + string.Join(", ", near.Select(n => $"{n.Method} {F(n.Gap)}")) + ". The variBAD paper reports variBAD nearer Bayes-optimal than RL2 in episode 1; "
+            + (near.Count == 2 ? (near[0].Gap <= near[1].Gap ? "ours agrees." : "ours does not agree.") : ""));
+        return sb.ToString();
+    }
+}

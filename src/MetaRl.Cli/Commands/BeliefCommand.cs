@@ -6,11 +6,13 @@ public static partial class Cli
 {
     static Command BeliefCommand(TextWriter stdout)
     {
-        var path = new Argument<string>("run-dir") { Description = "a trained RL2 run on a bandit env (bandit-k5, bandit-k10, bandit-k50)" };
+        var path = new Argument<string>("run-dir") { Description = "a trained RL2 run on a bandit env (bandit-k5, bandit-k10, bandit-k50), or a variBAD run on gridworld" };
         var probs = new Option<string?>("--probs") { Description = "the arms' probabilities, comma-separated (default: a held-out task)" };
         var trials = new Option<int>("--trials") { Description = "trials run on the task to estimate choice frequencies", DefaultValueFactory = _ => 500 };
+        var goal = new Option<string?>("--goal") { Description = "variBAD on gridworld: the goal cell x,y (default: the first held-out task)" };
+        var episodes = new Option<int>("--episodes") { Description = "variBAD on gridworld: episodes of the trial to draw", DefaultValueFactory = _ => 2 };
         var output = new Option<string?>("--out") { Description = "output file prefix (default: belief in the run directory)" };
-        var cmd = new Command("belief", "Plot what a trained RL2 bandit agent learns within a trial: its arm choices at each pull against the arms' true probabilities; and print how often it tries each arm at all (1000 tasks)") { path, probs, trials, output };
+        var cmd = new Command("belief", "Plot what a trained agent believes within a trial: RL2 on bandits, its arm choices at each pull against the arms' true probabilities (and how often it tries each arm at all, over 1000 tasks); variBAD on the grid world, its belief over the goal cell at every step") { path, probs, trials, goal, episodes, output };
         cmd.SetAction(p =>
         {
             var dir = RunDirectory.At(p.GetValue(path)!);
@@ -23,6 +25,21 @@ public static partial class Cli
                     : throw new UsageException($"--probs takes comma-separated probabilities in [0, 1]; got '{text}'")).ToArray();
             }
             var run = Trainer.Load(dir);
+            if (run.Learner is MetaRl.Algorithms.VariBad.VariBad)
+            {
+                if (p.GetValue(episodes) < 1) throw new UsageException("--episodes must be >= 1");
+                MetaRl.Envs.GridWorld.GridTask? cell = null;
+                if (p.GetValue(goal) is { } g)
+                {
+                    var xy = g.Split(',');
+                    if (xy.Length != 2 || !int.TryParse(xy[0], out int gx) || !int.TryParse(xy[1], out int gy) || gx is < 0 or > 4 || gy is < 0 or > 4)
+                        throw new UsageException($"--goal takes a cell x,y of the 5x5 grid (0 to 4 each); got '{g}'");
+                    cell = new MetaRl.Envs.GridWorld.GridTask(gx, gy);
+                }
+                foreach (var f in GridBeliefPlot.Write(run, cell, p.GetValue(episodes), p.GetValue(output) ?? Path.Combine(dir.Path, "belief")))
+                    stdout.WriteLine($"Plot: {f}");
+                return Ok;
+            }
             foreach (var f in BeliefPlot.Write(run, arms, p.GetValue(trials), p.GetValue(output) ?? Path.Combine(dir.Path, "belief")))
                 stdout.WriteLine($"Plot: {f}");
             stdout.WriteLine(BeliefPlot.Coverage(run, 1000));

@@ -96,6 +96,32 @@ public class VariBadTests : IDisposable
     }
 
     [Fact]
+    public void ATracedTrialShowsTheBeliefAtEveryStepAndPlotsIt()
+    {
+        var run = new TrainingRun("varibad", "gridworld", Small(1), 1);
+        var varibad = (VariBad)run.Learner;
+        var trace = varibad.TraceBelief(new GridTask(3, 2), 2, new Rng(3));
+        Assert.Equal(2 * 16, trace.Count); // the start and 15 steps per episode
+        Assert.All(trace.Where(s => s.Step == 0), s => Assert.Equal(new float[] { 0, 0 }, s.Observation));
+        Assert.All(trace, s => Assert.Equal(49, s.CellProbabilities.Length));
+        Assert.All(trace.SelectMany(s => s.CellProbabilities), p => Assert.InRange(p, 0, 1));
+        Assert.All(trace.Where(s => s.Step > 0), s => Assert.True(s.Reward is 1 or -0.1f));
+        // Deterministic actions: a seed gives the same trial.
+        var again = varibad.TraceBelief(new GridTask(3, 2), 2, new Rng(3));
+        Assert.Equal(trace.SelectMany(s => s.CellProbabilities), again.SelectMany(s => s.CellProbabilities));
+
+        string dir = Path.Combine(_root, "run");
+        var runDir = Trainer.Start(run, dir);
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(["belief", runDir.Path, "--goal", "3,2", "--out", Path.Combine(_root, "belief")], o, e);
+        Assert.True(code == 0, e.ToString());
+        Assert.True(new FileInfo(Path.Combine(_root, "belief.png")).Length > 1000);
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(_root, "belief.svg")));
+        Assert.NotEqual(0, MetaRl.Cli.Cli.Run(["belief", runDir.Path, "--goal", "7,1"], o, e));
+        Assert.Contains("--goal", e.ToString());
+    }
+
+    [Fact]
     public void VariBadRefusesBadKeys()
     {
         var c = Assert.Throws<ConfigException>(() => new TrainingRun("varibad", "gridworld", new Dictionary<string, string> { ["kl-weight"] = "-1" }, 1));

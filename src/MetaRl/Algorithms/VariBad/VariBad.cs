@@ -355,6 +355,53 @@ public sealed class VariBad : IMetaLearner
         }
     }
 
+    /// <summary>One step of a traced trial: where the agent is after it (step 0: the start, before any move) and what it believes.</summary>
+    public sealed record BeliefStep(int Episode, int Step, float[] Observation, float Reward, double[] CellProbabilities);
+
+    /// <summary>
+    /// A trial of <paramref name="episodes"/> episodes on one task with the most likely actions, and after every step the
+    /// belief read out through the reward decoder: for each cell, p(reward of the goal at the cell | the belief's mean),
+    /// the picture of the variBAD paper's grid-world figure. Multi-head decoders (grid worlds) only.
+    /// </summary>
+    public IReadOnlyList<BeliefStep> TraceBelief(object task, int episodes, Rng rng)
+    {
+        if (!Decoder.MultiHead) throw new UsageException("a belief picture needs variBAD's multi-head reward decoder (a grid world)");
+        using var guard = IterationGuard.Enter();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var env = _distribution.CreateVectorEnv([task]);
+        var trace = new List<BeliefStep>();
+        var hidden = zeros(1, Encoder.HiddenSize);
+        var input = new float[Policy.InputSize];
+        var action = new float[_act];
+        var reward = new float[1];
+        var (terminated, truncated) = (new bool[1], new bool[1]);
+        double[] Probabilities()
+        {
+            var (mean, _) = Encoder.Belief(hidden);
+            return Decoder.CellLogits(mean).sigmoid()[0].to(float64).data<double>().ToArray();
+        }
+        for (int e = 0; e < episodes; e++)
+        {
+            env.ResetEnv(0, rng.NextInt(int.MaxValue));
+            trace.Add(new BeliefStep(e, 0, env.Observations.ToArray(), 0, Probabilities()));
+            for (int t = 1; !env.IsDone(0); t++)
+            {
+                env.Observations.CopyTo(input);
+                var (mean, logVar) = Encoder.Belief(hidden);
+                cat([mean, logVar], 1).data<float>().CopyTo(input.AsSpan(_obs));
+                Policy.ActOn(input, 1, action, rng, deterministic: true);
+                env.Step(action, reward, terminated, truncated);
+                var next = new float[_encoderStateSize];
+                env.Observations.CopyTo(next);
+                if (_encoderStateSize > _obs) next[_obs] = env.IsDone(0) ? 1 : 0;
+                hidden = Encoder.Step(hidden, tensor(action, [1, _act]), tensor(next, [1, _encoderStateSize]), tensor(reward));
+                trace.Add(new BeliefStep(e, t, env.Observations.ToArray(), reward[0], Probabilities()));
+            }
+        }
+        return trace;
+    }
+
     public void SaveState(BinaryWriter w)
     {
         w.Write(_precollected);

@@ -6,13 +6,14 @@ public static partial class Cli
 {
     static Command BeliefCommand(TextWriter stdout)
     {
-        var path = new Argument<string>("run-dir") { Description = "a trained RL2 run on a bandit env (bandit-k5, bandit-k10, bandit-k50), or a variBAD run on gridworld" };
+        var path = new Argument<string>("run-dir") { Description = "a trained RL2 run on a bandit env (bandit-k5, bandit-k10, bandit-k50), a variBAD run on gridworld, or a PEARL run on sparse-point-robot or 2d-navigation" };
         var probs = new Option<string?>("--probs") { Description = "the arms' probabilities, comma-separated (default: a held-out task)" };
         var trials = new Option<int>("--trials") { Description = "trials run on the task to estimate choice frequencies", DefaultValueFactory = _ => 500 };
-        var goal = new Option<string?>("--goal") { Description = "variBAD on gridworld: the goal cell x,y (default: the first held-out task)" };
-        var episodes = new Option<int>("--episodes") { Description = "variBAD on gridworld: episodes of the trial to draw", DefaultValueFactory = _ => 2 };
+        var goal = new Option<string?>("--goal") { Description = "variBAD: the goal cell x,y; PEARL: the goal point x,y (default: the first held-out task)" };
+        var episodes = new Option<int>("--episodes") { Description = "variBAD: episodes of the trial to draw; PEARL: episodes of context (panels for 0 to this many)", DefaultValueFactory = _ => 2 };
+        var samples = new Option<int>("--samples") { Description = "PEARL: samples of z drawn from each posterior", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out") { Description = "output file prefix (default: belief in the run directory)" };
-        var cmd = new Command("belief", "Plot what a trained agent believes within a trial: RL2 on bandits, its arm choices at each pull against the arms' true probabilities (and how often it tries each arm at all, over 1000 tasks); variBAD on the grid world, its belief over the goal cell at every step") { path, probs, trials, goal, episodes, output };
+        var cmd = new Command("belief", "Plot what a trained agent believes within a trial: RL2 on bandits, its arm choices at each pull against the arms' true probabilities (and how often it tries each arm at all, over 1000 tasks); variBAD on the grid world, its belief over the goal cell at every step; PEARL on a point robot, where posterior samples of z send it after 0, 1, 2, ... episodes of context") { path, probs, trials, goal, episodes, samples, output };
         cmd.SetAction(p =>
         {
             var dir = RunDirectory.At(p.GetValue(path)!);
@@ -25,6 +26,22 @@ public static partial class Cli
                     : throw new UsageException($"--probs takes comma-separated probabilities in [0, 1]; got '{text}'")).ToArray();
             }
             var run = Trainer.Load(dir);
+            if (run.Learner is MetaRl.Algorithms.Pearl.Pearl)
+            {
+                if (p.GetValue(episodes) < 0) throw new UsageException("--episodes must be >= 0");
+                if (p.GetValue(samples) < 1) throw new UsageException("--samples must be >= 1");
+                MetaRl.Envs.Navigation.GoalTask? point = null;
+                if (p.GetValue(goal) is { } g)
+                {
+                    var xy = g.Split(',');
+                    if (xy.Length != 2 || !float.TryParse(xy[0], NumberStyles.Float, CultureInfo.InvariantCulture, out float gx) || !float.TryParse(xy[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float gy))
+                        throw new UsageException($"--goal takes a point x,y; got '{g}'");
+                    point = new MetaRl.Envs.Navigation.GoalTask(gx, gy);
+                }
+                foreach (var f in PosteriorPlot.Write(run, point, p.GetValue(episodes), p.GetValue(samples), p.GetValue(output) ?? Path.Combine(dir.Path, "posterior")))
+                    stdout.WriteLine($"Plot: {f}");
+                return Ok;
+            }
             if (run.Learner is MetaRl.Algorithms.VariBad.VariBad)
             {
                 if (p.GetValue(episodes) < 1) throw new UsageException("--episodes must be >= 1");

@@ -126,6 +126,35 @@ public class PearlTests : IDisposable
     }
 
     [Fact]
+    public void PosteriorSamplesAreDrawnAfterEachAmountOfContextAndPictured()
+    {
+        var run = new TrainingRun("pearl", "sparse-point-robot", Tiny(1), 1);
+        var pearl = (Pearl)run.Learner;
+        var goal = new GoalTask(0.6f, 0.8f);
+        var rollouts = pearl.SamplePosterior(goal, 2, 4, new Rng(5));
+        Assert.Equal([0, 1, 2], rollouts.Select(r => r.ContextEpisodes));
+        foreach (var r in rollouts)
+        {
+            Assert.Equal(4, r.Samples.Count);
+            // Each path: the start, then one point per step (20 steps), every step at most 0.1 per axis.
+            Assert.All(r.Samples.Append(r.ContextEpisode), path =>
+            {
+                Assert.Equal(21, path.Length);
+                Assert.Equal(new float[] { 0, 0 }, path[0]);
+                for (int t = 1; t < path.Length; t++) Assert.True(MathF.Abs(path[t][0] - path[t - 1][0]) <= 0.1f + 1e-6f && MathF.Abs(path[t][1] - path[t - 1][1]) <= 0.1f + 1e-6f);
+            });
+        }
+        var again = pearl.SamplePosterior(goal, 2, 4, new Rng(5));
+        Assert.Equal(rollouts.SelectMany(r => r.Samples).SelectMany(p => p).SelectMany(x => x), again.SelectMany(r => r.Samples).SelectMany(p => p).SelectMany(x => x));
+
+        var dir = Trainer.Start(run, Path.Combine(_root, "run"));
+        var o = new StringWriter(); var e = new StringWriter();
+        Assert.True(MetaRl.Cli.Cli.Run(["belief", dir.Path, "--goal", "0.6,0.8", "--samples", "3", "--out", Path.Combine(_root, "posterior")], o, e) == 0, e.ToString());
+        Assert.True(new FileInfo(Path.Combine(_root, "posterior.png")).Length > 1000);
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(_root, "posterior.svg")));
+    }
+
+    [Fact]
     public void PearlRefusesDiscreteActionsAndBadKeysAndStopsOnANonFiniteEncoder()
     {
         var e = Assert.Throws<UsageException>(() => new TrainingRun("pearl", "gridworld", new Dictionary<string, string>(), 1));

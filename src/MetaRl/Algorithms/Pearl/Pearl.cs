@@ -331,6 +331,51 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
         return new AdaptationResult(returns, success, EpisodesPerStep: 1);
     }
 
+    /// <summary>What the posterior does after <paramref name="ContextEpisodes"/> episodes of context: the episodes of the agent that z samples drawn from it run (observations, start to end).</summary>
+    public sealed record PosteriorRollouts(int ContextEpisodes, IReadOnlyList<float[][]> Samples, float[][] ContextEpisode, double MeanReturn, double SuccessRate);
+
+    /// <summary>
+    /// PEARL's posterior made visible (the paper's point-robot figure): on one task, the agent collects context episodes
+    /// as in <see cref="AdaptTo"/> (the first with z from the prior, each later one with z from the posterior of what
+    /// it has seen), and after 0, 1, ..., <paramref name="maxContextEpisodes"/> of them <paramref name="samples"/>
+    /// draws of z from the posterior of that context (the prior for 0) each run one episode, most likely actions.
+    /// </summary>
+    public IReadOnlyList<PosteriorRollouts> SamplePosterior(object task, int maxContextEpisodes, int samples, Rng rng)
+    {
+        using var guard = IterationGuard.Enter();
+        using var scope = NewDisposeScope();
+        var result = new List<PosteriorRollouts>();
+        var context = new List<float>();
+        var collector = new Collector();
+        using var one = _distribution.CreateVectorEnv([task]);
+        using var many = _distribution.CreateVectorEnv(Enumerable.Repeat(task, samples).ToList());
+        // z for n episodes: from the prior, or from the posterior of the context so far.
+        float[] Draw(int n, bool prior)
+        {
+            using var inner = NewDisposeScope();
+            using var _ = no_grad();
+            var noise = tensor(Enumerable.Range(0, n * _latent).Select(_ => (float)rng.Normal()).ToArray(), [n, _latent]);
+            if (prior || context.Count == 0) return (_config.UseInformationBottleneck ? noise : zeros(n, _latent)).data<float>().ToArray();
+            var (mean, variance) = Encoder.Posterior(tensor(context.ToArray(), [1, context.Count / ContextSize, ContextSize]));
+            return Encoder.Sample(mean.expand(n, _latent), variance.expand(n, _latent), noise).data<float>().ToArray();
+        }
+        float[][] Path(EpisodeBatch b, int e) =>
+            [.. Enumerable.Range(0, b.Lengths[e]).Select(t => b.Observations.AsSpan((t * b.Episodes + e) * _obs, _obs).ToArray()),
+             b.Truncated[e] ? b.FinalObservations.AsSpan(e * _obs, _obs).ToArray() : b.Observations.AsSpan(((b.Lengths[e] - 1) * b.Episodes + e) * _obs, _obs).ToArray()];
+        for (int k = 0; k <= maxContextEpisodes; k++)
+        {
+            var batch = new EpisodeBatch(_horizon, samples, _obs, _act, new int[samples]);
+            collector.RunEpisodes(many, new LatentAgent(Policy, Draw(samples, prior: false), _obs, _latent, deterministic: true), 1, _horizon, rng, batch);
+            // The next context episode, as adaptation collects it.
+            var z = Draw(1, prior: k < _config.NumExpTrajEval);
+            var own = new EpisodeBatch(_horizon, 1, _obs, _act, [0]);
+            collector.RunEpisodes(one, new LatentAgent(Policy, z, _obs, _latent, deterministic: true), 1, _horizon, rng, own);
+            result.Add(new PosteriorRollouts(k, Enumerable.Range(0, samples).Select(e => Path(batch, e)).ToList(), Path(own, 0), batch.MeanReturn, batch.SuccessRate));
+            AppendContext(own, 0, context);
+        }
+        return result;
+    }
+
     /// <summary>Episode e's transitions as context rows (s, a, r[, s']), r the env's own reward (the sparse one where there are two).</summary>
     void AppendContext(EpisodeBatch batch, int e, List<float> into)
     {

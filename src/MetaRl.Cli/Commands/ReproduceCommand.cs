@@ -6,8 +6,8 @@ public static partial class Cli
 {
     static Command ReproduceCommand(TextWriter stdout)
     {
-        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2) or {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns)" };
-        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name);
+        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) or {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot)" };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name);
         var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
         var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
         var quick = new Option<bool>("--quick") { Description = "a few minutes: tiny training, one seed (a smoke test, not the reference settings)" };
@@ -28,12 +28,27 @@ public static partial class Cli
             int? its = p.GetValue(iterations);
             if (its < 1) throw new UsageException("--iterations must be >= 1");
             string experiment = p.GetValue(name)!;
+            if (experiment == PearlReproduction.Name)
+            {
+                if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
+                    throw new UsageException($"--jobs and --set apply to the RL2 tables; {PearlReproduction.Name} trains the official settings");
+                string pearlRoot = PearlReproduction.Run(new PearlReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its), stdout);
+                foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(pearlRoot, "adaptation.csv")), Path.Combine(pearlRoot, "adaptation")))
+                    stdout.WriteLine($"Plot: {f}");
+                var pearlRun = Trainer.Load(RunDirectory.At(Path.Combine(pearlRoot, $"pearl-seed{seedList[0]}")));
+                foreach (var f in PosteriorPlot.Write(pearlRun, null, pearlRun.Get<MetaRl.Algorithms.Pearl.PearlConfig>().NumExpTrajEval, 10, Path.Combine(pearlRoot, "posterior")))
+                    stdout.WriteLine($"Plot: {f}");
+                return Ok;
+            }
             if (experiment == VariBadReproduction.Name)
             {
                 if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
                     throw new UsageException($"--jobs and --set apply to the RL2 tables; {VariBadReproduction.Name} trains the official settings");
                 string vbRoot = VariBadReproduction.Run(new VariBadReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its), stdout);
                 foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(vbRoot, "adaptation.csv")), Path.Combine(vbRoot, "adaptation")))
+                    stdout.WriteLine($"Plot: {f}");
+                var vbRun = Trainer.Load(RunDirectory.At(Path.Combine(vbRoot, $"varibad-seed{seedList[0]}")));
+                foreach (var f in GridBeliefPlot.Write(vbRun, null, 2, Path.Combine(vbRoot, "belief")))
                     stdout.WriteLine($"Plot: {f}");
                 return Ok;
             }

@@ -274,6 +274,23 @@ public class ReproductionCliTests : IDisposable
 
     [Fact]
     [Trait(Category.Name, Category.Slow)]
+    public void QuickPearlReproductionReportsEveryEpisodeOfContextBesideTheGoalKnownReturn()
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(["reproduce", "pearl-point-robot", "--quick", "--iterations", "1", "--out", _root], o, e);
+        Assert.True(code == 0, e.ToString());
+        string dir = Path.Combine(_root, "reproduce-pearl-point-robot-quick");
+        string report = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.Contains("| episode 1 | episode 2 | episode 3 | episode 4 | episode 5 | episode 6 | episode 7 | episode 8 |", report); // 5 exploration episodes, then 3
+        Assert.Contains("| goal known success | 100% |", report);
+        Assert.Contains("| pearl return |", report);
+        Assert.Contains("## The bar", report);
+        Assert.True(new FileInfo(Path.Combine(dir, "posterior.png")).Length > 1000);
+        Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
+    }
+
+    [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void QuickVariBadReproductionReportsBothLearnersBesideTheExactReferences()
     {
         var o = new StringWriter(); var e = new StringWriter();

@@ -12,14 +12,15 @@ public static partial class Cli
         var threads = new Option<int>("--threads") { Description = "libtorch threads (sampler and memory: 1)", DefaultValueFactory = _ => 1 };
         var env = new Option<string>("--env") { Description = "memory and maml-memory: the task family the run trains on", DefaultValueFactory = _ => "2d-navigation" };
         var set = new Option<string[]>("--set") { Description = "memory and maml-memory: a config key of the run, --set meta-batch-size=10 (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var cmd = new Command("bench", "Throughput and memory benchmarks") { which, iterations, threads, env, set };
+        var algorithm = new Option<string>("--algorithm") { Description = "memory: the learner whose run is measured (any of metarl list; off-policy learners: give a replay buffer that fills early, e.g. --set replay-buffer-size=5000, so that what is measured is not the data)", DefaultValueFactory = _ => "ppo" };
+        var cmd = new Command("bench", "Throughput and memory benchmarks") { which, iterations, threads, env, set, algorithm };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
             switch (p.GetValue(which))
             {
                 case "sampler": Bench.Sampler(stdout); break;
-                case "memory": Bench.Memory(stdout, "ppo", p.GetValue(iterations) ?? 300, p.GetValue(env)!, Config.ParseOverrides(p.GetValue(set) ?? [])); break;
+                case "memory": Bench.Memory(stdout, p.GetValue(algorithm)!, p.GetValue(iterations) ?? 300, p.GetValue(env)!, Config.ParseOverrides(p.GetValue(set) ?? [])); break;
                 case "maml-memory": Bench.Memory(stdout, "maml", p.GetValue(iterations) ?? 500, p.GetValue(env)!, Config.ParseOverrides(p.GetValue(set) ?? [])); break;
                 case "mujoco": Bench.Mujoco(stdout, p.GetValue(iterations) ?? 9); break;
                 case "rl2": Bench.Rl2(stdout, p.GetValue(iterations) ?? 4, p.GetValue(threads)); break;

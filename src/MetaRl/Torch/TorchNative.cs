@@ -57,6 +57,7 @@ public static class TorchNative
         if (_attempted) return;
         _attempted = true;
         KeepFreedMemory();
+        ReproducibleMkl();
         try { _error = Load(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or InvalidOperationException)
         {
@@ -101,6 +102,25 @@ public static class TorchNative
             NativeLibrary.SetDllImportResolver(typeof(torch).Assembly,
                 (name, _, _) => name is "LibTorchSharp" or LibraryFile ? _handle : IntPtr.Zero);
         return null;
+    }
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int SetEnv(string name, string value, int overwrite);
+
+    /// <summary>
+    /// libtorch's CPU build computes matrix products with Intel MKL, whose results may differ in their last bits with
+    /// the memory alignment of the operands unless its conditional numerical reproducibility is on. Tensors made from
+    /// .NET arrays are not 64-byte aligned, so two runs with the same seed drifted apart by a bit here and there (a
+    /// PEARL run's Q-values; seen as a resumed run's progress rows differing from an uninterrupted run's). MKL_CBWR
+    /// = AUTO,STRICT makes its results independent of alignment on this processor; it is read when MKL first runs, so
+    /// it is set in the process's own environment (libc's setenv: .NET's copy is not the one native code reads)
+    /// before any tensor work. A user's own MKL_CBWR is kept.
+    /// </summary>
+    static void ReproducibleMkl()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { SetEnv("MKL_CBWR", "AUTO,STRICT", overwrite: 0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }
 
     [DllImport("libc", EntryPoint = "mallopt")]

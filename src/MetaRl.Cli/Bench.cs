@@ -58,6 +58,59 @@ internal static class Bench
     }
 
     /// <summary>
+    /// PEARL's cost with oyster's settings (the reference settings of each family): the first iteration's collection
+    /// (initial steps for every training task, then one iteration's episodes) fills the buffers, then single gradient
+    /// steps are timed (the median after two warm-ups), and one iteration's collection alone; seconds per iteration =
+    /// collection + num-train-steps-per-itr x step.
+    /// </summary>
+    public static void Pearl(TextWriter stdout, int steps, int threads, string env)
+    {
+        if (steps < 1) throw new UsageException("--iterations must be >= 1");
+        int stepsPerIteration;
+        using (var reference = new TrainingRun("pearl", env, new Dictionary<string, string>(), seed: 1)) stepsPerIteration = reference.Get<Algorithms.Pearl.PearlConfig>().NumTrainStepsPerItr;
+        var run = new TrainingRun("pearl", env, new Dictionary<string, string> { ["num-train-steps-per-itr"] = "1" }, seed: 1);
+        var learner = (Algorithms.Pearl.Pearl)run.Learner;
+        var c = run.Get<Algorithms.Pearl.PearlConfig>();
+        run.RunIteration(); // initial collection, one iteration's episodes, one step
+        var collect = Stopwatch.StartNew();
+        run.RunIteration(); // one iteration's collection and one step
+        double collection = collect.Elapsed.TotalSeconds;
+        var seconds = new List<double>();
+        for (int i = 0; i < steps + 2; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            learner.TakeGradientStep();
+            if (i >= 2) seconds.Add(clock.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        double step = seconds[seconds.Count / 2];
+        stdout.WriteLine(FormattableString.Invariant($"pearl on {env}: oyster's settings (meta-batch {c.MetaBatch}, RL batch {c.BatchSize}, context batch {c.EmbeddingBatchSize}, {string.Join("x", run.Common.HiddenSizes)} networks, encoder {string.Join("x", c.EncoderHiddenSizes)}), {threads} libtorch thread(s)"));
+        stdout.WriteLine(FormattableString.Invariant($"seconds per gradient step: median {step:0.000} (min {seconds[0]:0.000}, max {seconds[^1]:0.000}) over {steps} steps"));
+        stdout.WriteLine(FormattableString.Invariant($"one iteration's collection (and one step): {collection:0.00} s"));
+        stdout.WriteLine(FormattableString.Invariant($"seconds per iteration ({stepsPerIteration} gradient steps): about {collection + stepsPerIteration * step:0} s"));
+    }
+
+    /// <summary>Seconds per variBAD update with the official grid-world settings: a rollout of 16 trials of 4 x 15 steps, the PPO update and 3 VAE updates; the median after the precollection and one warm-up.</summary>
+    public static void VariBad(TextWriter stdout, int iterations, int threads)
+    {
+        if (iterations < 1) throw new UsageException("--iterations must be >= 1");
+        var run = new TrainingRun("varibad", "gridworld", new Dictionary<string, string>(), seed: 1);
+        run.RunIteration(); // precollection, JIT
+        run.RunIteration();
+        var seconds = new List<double>();
+        for (int i = 0; i < iterations; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            run.RunIteration();
+            seconds.Add(clock.Elapsed.TotalSeconds);
+        }
+        seconds.Sort();
+        double median = seconds[seconds.Count / 2];
+        stdout.WriteLine($"varibad on gridworld: the official grid-world settings (16 trials x 60 steps, PPO 2 x 4 minibatches, 3 VAE updates on 25 trials), {threads} libtorch thread(s)");
+        stdout.WriteLine(FormattableString.Invariant($"seconds per update (rollout + PPO + VAE): median {median:0.000} (min {seconds[0]:0.000}, max {seconds[^1]:0.000}) over {iterations} updates; 2e7 frames = {VariBadReproduction.PaperUpdates} updates, about {median * VariBadReproduction.PaperUpdates / 60:0} min"));
+    }
+
+    /// <summary>
     /// Seconds per RL2 PPO update at the MDP table's n = 10 setting (200 trials of 100 steps, layer-norm policy
     /// and value GRUs of 128 units, 4 epochs of 4 minibatches) with the fused recurrence and with autograd's op by
     /// op (fused-gru=false), updates of the two runs alternating so that a drift in the machine's speed hits both.

@@ -31,6 +31,13 @@ public abstract class OffPolicyLearner : ILearner
     /// <summary>One gradient step on minibatches from the replay buffers; named statistics of the step (losses, temperature, ...).</summary>
     protected abstract IReadOnlyDictionary<string, double> GradientStep();
 
+    /// <summary>One gradient step outside an iteration (what `metarl bench pearl` times); the buffers must hold data.</summary>
+    internal IReadOnlyDictionary<string, double> TakeGradientStep()
+    {
+        using var guard = IterationGuard.Enter();
+        return GradientStep();
+    }
+
     public LearnerIteration Iterate()
     {
         Collection collection;

@@ -22,7 +22,7 @@ public sealed class TanhGaussianPolicy : Policy
 
     public TanhGaussianPolicy(int inputSize, Box actionSpace, IReadOnlyList<int> hiddenSizes, Rng rng, Activation activation = Activation.Relu)
         : base(inputSize, actionSpace, ParameterSet.Leaves(
-            // One trunk, two outputs per action dimension (mean, log-std); the last layer starts small (rlkit's init_w 1e-3)
+            // One trunk, two outputs per action dimension (mean, log-std); the last layer starts small (as rlkit's init_w)
             // so the first actions are tanh(N(0, 1)): spread over the box, centred.
             Mlp.Init("pi.", [inputSize, .. hiddenSizes, 2 * actionSpace.Dim], rng, lastLayerScale: 1e-2)))
     {

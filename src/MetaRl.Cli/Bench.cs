@@ -43,14 +43,7 @@ internal static class Bench
         if (iterations < 1) throw new UsageException("--iterations must be >= 1");
         var run = new TrainingRun("maml", "2d-navigation", new Dictionary<string, string>(), seed: 1);
         run.RunIteration(); // warm-up: JIT, allocator, first-touch memory
-        var seconds = new List<double>();
-        for (int i = 0; i < iterations; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            run.RunIteration();
-            seconds.Add(clock.Elapsed.TotalSeconds);
-        }
-        seconds.Sort();
+        var seconds = TimeIterations(run, iterations);
         double median = seconds[seconds.Count / 2];
         stdout.WriteLine($"maml: MAML-TRPO, 2d-navigation, 20 tasks x 20 episodes x 100 steps, 1 inner step, TRPO (cg-iters 10), {threads} libtorch thread(s)");
         stdout.WriteLine($"seconds per meta-iteration: median {median:0.00} (min {seconds[0]:0.00}, max {seconds[^1]:0.00}) over {iterations} iterations after a warm-up");
@@ -90,13 +83,9 @@ internal static class Bench
         stdout.WriteLine(FormattableString.Invariant($"seconds per iteration ({stepsPerIteration} gradient steps): about {collection + stepsPerIteration * step:0} s"));
     }
 
-    /// <summary>Seconds per variBAD update with the official grid-world settings: a rollout of 16 trials of 4 x 15 steps, the PPO update and 3 VAE updates; the median after the precollection and one warm-up.</summary>
-    public static void VariBad(TextWriter stdout, int iterations, int threads)
+    /// <summary>Seconds of each of <paramref name="iterations"/> training iterations, sorted.</summary>
+    static List<double> TimeIterations(TrainingRun run, int iterations)
     {
-        if (iterations < 1) throw new UsageException("--iterations must be >= 1");
-        var run = new TrainingRun("varibad", "gridworld", new Dictionary<string, string>(), seed: 1);
-        run.RunIteration(); // precollection, JIT
-        run.RunIteration();
         var seconds = new List<double>();
         for (int i = 0; i < iterations; i++)
         {
@@ -105,6 +94,17 @@ internal static class Bench
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
         seconds.Sort();
+        return seconds;
+    }
+
+    /// <summary>Seconds per variBAD update with the official grid-world settings: a rollout of 16 trials of 4 x 15 steps, the PPO update and 3 VAE updates; the median after the precollection and one warm-up.</summary>
+    public static void VariBad(TextWriter stdout, int iterations, int threads)
+    {
+        if (iterations < 1) throw new UsageException("--iterations must be >= 1");
+        var run = new TrainingRun("varibad", "gridworld", new Dictionary<string, string>(), seed: 1);
+        run.RunIteration(); // precollection, JIT
+        run.RunIteration();
+        var seconds = TimeIterations(run, iterations);
         double median = seconds[seconds.Count / 2];
         stdout.WriteLine($"varibad on gridworld: the official grid-world settings (16 trials x 60 steps, PPO 2 x 4 minibatches, 3 VAE updates on 25 trials), {threads} libtorch thread(s)");
         stdout.WriteLine(FormattableString.Invariant($"seconds per update (rollout + PPO + VAE): median {median:0.000} (min {seconds[0]:0.000}, max {seconds[^1]:0.000}) over {iterations} updates; 2e7 frames = {VariBadReproduction.PaperUpdates} updates, about {median * VariBadReproduction.PaperUpdates / 60:0} min"));

@@ -67,18 +67,6 @@ internal static class GridBeliefPlot
             }
         }
 
-        string png = outputPrefix + ".png", svg = outputPrefix + ".svg";
-        using (var bitmap = new SKBitmap(width, height))
-        {
-            using (var canvas = new SKCanvas(bitmap)) Draw(canvas);
-            using var image = SKImage.FromBitmap(bitmap);
-            using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-            using var file = File.Create(png);
-            data.SaveTo(file);
-        }
-        using (var stream = File.Create(svg))
-        using (var canvas = SKSvgCanvas.Create(SKRect.Create(width, height), stream))
-            Draw(canvas);
-        return [png, svg];
+        return SkiaPicture.WritePngAndSvg(width, height, Draw, outputPrefix);
     }
 }

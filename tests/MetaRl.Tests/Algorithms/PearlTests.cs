@@ -88,23 +88,7 @@ public class PearlTests : IDisposable
     [Fact]
     public void AnInterruptedPearlRunResumesExactly()
     {
-        set_num_threads(1);
-        var values = Tiny(4);
-        var straight = Trainer.Start(new TrainingRun("pearl", "sparse-point-robot", values, 3), Path.Combine(_root, "a"));
-        RunDirectory? split = null;
-        var interrupted = new TrainingRun("pearl", "sparse-point-robot", values, 3);
-        Assert.Throws<OperationCanceledException>(() =>
-        {
-            split = RunDirectory.Create(Path.Combine(_root, "b"), "pearl-sparse-point-robot", 3);
-            split.WriteConfig(interrupted.ConfigYaml());
-            Trainer.Continue(interrupted, split, p => { if (p.Result.Iteration == 3) throw new OperationCanceledException("killed"); });
-        });
-        var resumed = Trainer.Resume(split!);
-        Assert.Equal(2, resumed.Iteration);
-        Trainer.Continue(resumed, split!);
-        string expected = File.ReadAllText(straight.ProgressPath);
-        Assert.Equal(5, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Equal(expected, File.ReadAllText(split!.ProgressPath));
+        ResumeCheck.ResumesExactly("pearl", "sparse-point-robot", Tiny(4), _root);
     }
 
     [Fact]

@@ -150,22 +150,7 @@ public class SacTests : IDisposable
         {
             ["num-batches"] = "4", ["checkpoint-every"] = "2", ["hidden-sizes"] = "16", ["learning-starts"] = "150", ["batch-size"] = "32", ["updates-per-step"] = "0.2",
         };
-        set_num_threads(1);
-        var straight = Trainer.Start(new TrainingRun("sac", "2d-navigation", values, 3), Path.Combine(_root, "a"));
-        RunDirectory? split = null;
-        var interrupted = new TrainingRun("sac", "2d-navigation", values, 3);
-        Assert.Throws<OperationCanceledException>(() =>
-        {
-            split = RunDirectory.Create(Path.Combine(_root, "b"), "sac-2d-navigation", 3);
-            split.WriteConfig(interrupted.ConfigYaml());
-            Trainer.Continue(interrupted, split, p => { if (p.Result.Iteration == 3) throw new OperationCanceledException("killed"); });
-        });
-        var resumed = Trainer.Resume(split!);
-        Assert.Equal(2, resumed.Iteration);
-        Trainer.Continue(resumed, split!);
-        string expected = File.ReadAllText(straight.ProgressPath);
-        Assert.Equal(5, expected.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Equal(expected, File.ReadAllText(split!.ProgressPath));
+        ResumeCheck.ResumesExactly("sac", "2d-navigation", values, _root);
     }
 
     [Fact]

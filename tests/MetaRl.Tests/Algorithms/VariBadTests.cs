@@ -64,20 +64,7 @@ public class VariBadTests : IDisposable
     [Fact]
     public void AnInterruptedVariBadRunResumesExactly()
     {
-        set_num_threads(1);
-        var values = Small(4);
-        var straight = Trainer.Start(new TrainingRun("varibad", "gridworld", values, 3), Path.Combine(_root, "a"));
-        RunDirectory? split = null;
-        var interrupted = new TrainingRun("varibad", "gridworld", values, 3);
-        Assert.Throws<OperationCanceledException>(() =>
-        {
-            split = RunDirectory.Create(Path.Combine(_root, "b"), "varibad-gridworld", 3);
-            split.WriteConfig(interrupted.ConfigYaml());
-            Trainer.Continue(interrupted, split, p => { if (p.Result.Iteration == 3) throw new OperationCanceledException("killed"); });
-        });
-        var resumed = Trainer.Resume(split!);
-        Trainer.Continue(resumed, split!);
-        Assert.Equal(File.ReadAllText(straight.ProgressPath), File.ReadAllText(split!.ProgressPath));
+        ResumeCheck.ResumesExactly("varibad", "gridworld", Small(4), _root);
     }
 
     [Fact]

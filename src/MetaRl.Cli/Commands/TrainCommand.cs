@@ -78,9 +78,5 @@ public static partial class Cli
             ? FormattableString.Invariant($"return pre {pre:0.00} post {post:0.00}")
             : FormattableString.Invariant($"mean return {r.MeanReturn:0.00}");
 
-    static string Eta(TrainingProgress p)
-    {
-        int done = Math.Max(1, p.Result.Iteration);
-        return Duration(TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / done * (p.TotalIterations - p.Result.Iteration)));
-    }
+    static string Eta(TrainingProgress p) => Duration(p.Remaining);
 }

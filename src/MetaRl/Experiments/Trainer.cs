@@ -2,8 +2,14 @@ using System.Diagnostics;
 
 namespace MetaRl.Experiments;
 
-/// <summary>Progress of a run as it goes, for progress bars and logs.</summary>
-public sealed record TrainingProgress(IterationResult Result, int TotalIterations, double EnvStepsPerSecond, TimeSpan Elapsed);
+/// <summary>Progress of a run as it goes, for progress bars and logs. <paramref name="Elapsed"/> is the time since this
+/// process started training, over the iterations after <paramref name="StartIteration"/> (above 0 when resumed).</summary>
+public sealed record TrainingProgress(IterationResult Result, int TotalIterations, double EnvStepsPerSecond, TimeSpan Elapsed, int StartIteration = 0)
+{
+    /// <summary>Time left at this process's pace.</summary>
+    public TimeSpan Remaining => TimeSpan.FromSeconds(
+        Elapsed.TotalSeconds / Math.Max(1, Result.Iteration - StartIteration) * (TotalIterations - Result.Iteration));
+}
 
 /// <summary>The training loop around a <see cref="TrainingRun"/>: logs every iteration, checkpoints, and a final summary.</summary>
 public static class Trainer
@@ -46,6 +52,7 @@ public static class Trainer
         var clock = Stopwatch.StartNew();
         double earlierSeconds = run.Iteration > 0 ? dir.SummaryNumber(TrainingSecondsKey) ?? 0 : 0;
         long stepsAtStart = run.EnvSteps;
+        int startIteration = run.Iteration;
         IterationResult? last = null;
         while (run.Iteration < run.Common.NumBatches)
         {
@@ -57,7 +64,7 @@ public static class Trainer
                 dir.AddToSummary(TrainingSecondsKey, earlierSeconds + clock.Elapsed.TotalSeconds);
             }
             double sps = (run.EnvSteps - stepsAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed));
+            onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed, startIteration));
         }
         if (last is null) return; // nothing ran (the run was already complete): keep its summary
         double seconds = clock.Elapsed.TotalSeconds;

@@ -1,4 +1,6 @@
 using MetaRl.Algorithms.Maml;
+using MetaRl.Algorithms.MultiTask;
+using MetaRl.Envs.Suites;
 using MetaRl.Algorithms.Pearl;
 using MetaRl.Algorithms.VariBad;
 using MetaRl.Algorithms.Rl2;
@@ -92,6 +94,9 @@ public static class LearnerRegistry
             // The official 2e7 frames at 16 trials of 4 x 15 steps per update.
             Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["paper"] = new Dictionary<string, string> { ["num-batches"] = "20834" } },
         },
+        new("mt-ppo", "multi-task", "multi-task PPO: one task-conditioned policy on every task of a suite, with PCGrad or GradNorm for the shared weights and the tasks' gradient conflict logged",
+            () => [new CommonConfig { GaeLambda = 0.95, NumBatches = 200 }, new MultiTaskConfig(), new PpoConfig()],
+            c => new MtPpo(Suite(c, "mt-ppo"), c.Get<MultiTaskConfig>(), c.Get<PpoConfig>(), c.Common, c.Rng)),
         new("pretrain", "baseline", "MAML's pretrained baseline: TRPO on episodes pooled over tasks, fine-tuned at test time by MAML's inner steps",
             () => [MetaCommon(), new MamlConfig(), new TrpoConfig()],
             c => new JointPretraining(new Sampler(c.Distribution), c.MlpPolicy(), c.Get<MamlConfig>(), c.Get<TrpoConfig>(), c.Common, c.Rng)),
@@ -119,6 +124,10 @@ public static class LearnerRegistry
         var single = c.Get<SingleTaskConfig>();
         return new SingleTaskLearner(optimizer(policy), new Sampler(c.Distribution), TrainTask(c, single.TaskIndex), single.BatchSize, c.Rng);
     }
+
+    /// <summary>The run's family as a multi-task suite (a multi-task learner trains on nothing else).</summary>
+    static TaskSuite Suite(LearnerContext c, string algorithm) => c.Distribution as TaskSuite
+        ?? throw new UsageException($"{algorithm} trains on a multi-task suite ({string.Join(", ", SuiteRegistry.Names)}; 'metarl list suites'); {c.Distribution.Name} is a task distribution");
 
     /// <summary>Task <paramref name="index"/> of the training split (config key task-index).</summary>
     static object TrainTask(LearnerContext c, int index)

@@ -10,15 +10,18 @@ public sealed class ValueNetwork
 
     public ValueNetwork(int observationSize, IReadOnlyList<int> hiddenSizes, Rng rng, Activation activation = Activation.Tanh)
     {
-        Parameters = ParameterSet.Leaves(Mlp.Init("value.", [observationSize, .. hiddenSizes, 1], rng));
+        Parameters = ParameterSet.Leaves(Mlp.Init(Prefix, [observationSize, .. hiddenSizes, 1], rng));
         _layers = hiddenSizes.Count + 1;
         _activation = activation;
     }
 
     public ParameterSet Parameters { get; }
 
-    /// <summary>V for observations [..., obs], shape [...].</summary>
-    public Tensor Forward(Tensor observations) => Mlp.Forward(observations, Parameters, "value.", _layers, _activation).squeeze(-1);
+    /// <summary>V for observations [..., obs], shape [...]; with per-task parameters (TaskCount K) observations are [K, ..., obs].</summary>
+    public Tensor Forward(Tensor observations, ParameterSet? parameters = null) => Mlp.Forward(observations, parameters ?? Parameters, Prefix, _layers, _activation).squeeze(-1);
+
+    /// <summary>The parameters' name prefix ("value.").</summary>
+    public const string Prefix = "value.";
 
     /// <summary>Values of every step of a batch, [T, N] flattened (zero where masked).</summary>
     public float[] Predict(EpisodeBatch b)

@@ -92,6 +92,7 @@ public static class Config
                 case double d: CheckRange(k, d); break;
                 case int i: CheckRange(k, i); break;
                 case int[] list: foreach (var i in list) CheckRange(k, i); break;
+                case double[] list: foreach (var x in list) CheckRange(k, x); break;
                 case string s when k.OneOf is { } allowed && !allowed.Split(',').Contains(s):
                     throw new ConfigException(k.Name, $"config key '{k.Name}' must be one of {allowed.Replace(",", ", ")}; got '{s}'");
             }
@@ -194,6 +195,15 @@ public static class Config
         else if (type == typeof(bool) && bool.TryParse(text, out var b)) value = b;
         else if (type == typeof(string)) value = text;
         else if (type.IsEnum) value = Enum.GetValues(type).Cast<object>().FirstOrDefault(e => string.Equals(EnumName(e), text.Trim(), StringComparison.OrdinalIgnoreCase));
+        else if (type == typeof(double[]))
+        {
+            // A list of numbers; empty ("" or []) is a valid list.
+            var parts = text.Trim().Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var xs = new double[parts.Length];
+            bool ok = true;
+            for (int j = 0; j < parts.Length && ok; j++) ok = double.TryParse(parts[j], NumberStyles.Float, inv, out xs[j]) && double.IsFinite(xs[j]);
+            if (ok) value = xs;
+        }
         else if (type == typeof(int[]))
         {
             var parts = text.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -223,11 +233,12 @@ public static class Config
     }
 
     static string TypeName(Type t) => t.IsEnum ? $"one of {string.Join(", ", Enum.GetValues(t).Cast<object>().Select(EnumName))}" :
-        t == typeof(double) ? "a number" : t == typeof(int) || t == typeof(long) ? "an integer" : t == typeof(bool) ? "true or false" : t == typeof(int[]) ? "a list of integers (e.g. 64,64)" : "text";
+        t == typeof(double) ? "a number" : t == typeof(int) || t == typeof(long) ? "an integer" : t == typeof(bool) ? "true or false" : t == typeof(int[]) ? "a list of integers (e.g. 64,64)" : t == typeof(double[]) ? "a list of numbers (e.g. 1,1,0.5)" : "text";
 
     static string Format(object? v) => v switch
     {
         int[] a => string.Join(",", a),
+        double[] a => string.Join(",", a.Select(x => x.ToString("R", CultureInfo.InvariantCulture))),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         bool b => b ? "true" : "false",
         Enum e => EnumName(e),
@@ -239,5 +250,10 @@ public static class Config
     public static string EnumName(object member) =>
         string.Concat(member.ToString()!.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
-    static string FormatYaml(object? v) => v is int[] a ? $"[{string.Join(", ", a)}]" : Format(v);
+    static string FormatYaml(object? v) => v switch
+    {
+        int[] a => $"[{string.Join(", ", a)}]",
+        double[] a => $"[{string.Join(", ", a.Select(x => x.ToString("R", CultureInfo.InvariantCulture)))}]",
+        _ => Format(v),
+    };
 }

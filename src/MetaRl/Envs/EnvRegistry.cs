@@ -3,6 +3,7 @@ using MetaRl.Envs.Bandits;
 using MetaRl.Envs.GridWorld;
 using MetaRl.Envs.Mujoco;
 using MetaRl.Envs.Navigation;
+using MetaRl.Envs.Suites;
 using MetaRl.Envs.TabularMdp;
 
 namespace MetaRl.Envs;
@@ -25,7 +26,14 @@ public static class EnvRegistry
         ["ant-dir-2d"] = () => new AntDir2DDistribution(),
         ["ant-goal"] = () => new AntGoalDistribution(),
         ["walker-params"] = () => new WalkerParamsDistribution(),
+        ["point-tasks"] = () => new PointTaskFamily(),
     };
+
+    // The multi-task suites are task families too (their tasks are the train and test split), by their names.
+    static EnvRegistry()
+    {
+        foreach (var (name, make) in SuiteRegistry.BuiltIn) Factories[name] = make;
+    }
 
     /// <summary>
     /// The reference implementations' env ids (a config's <c>env-name</c>) with the family they name here and the

@@ -75,6 +75,19 @@ public sealed class TanhGaussianPolicy : Policy
     /// <summary>tanh(u) rescaled from [-1, 1] to the box.</summary>
     Tensor Squash(Tensor u) => u.tanh() * tensor(_halfRange) + tensor(_center);
 
+    /// <summary>
+    /// Actions of the box mapped back to [-1, 1] (differentiable): what SAC's and PEARL's Q-functions read, as in rlkit
+    /// and oyster, whose envs are wrapped to act in [-1, 1]. A Q-function fed a point robot's steps of 0.1 would need
+    /// ten times larger weights to feel the action, which Adam's fixed step size takes ten times longer to grow.
+    /// </summary>
+    public Tensor Normalise(Tensor actions) => (actions - tensor(_center)) / tensor(_halfRange);
+
+    /// <summary><see cref="Normalise(Tensor)"/> of one action, appended to a list (PEARL's context rows).</summary>
+    public void AppendNormalised(ReadOnlySpan<float> action, List<float> into)
+    {
+        for (int i = 0; i < action.Length; i++) into.Add((action[i] - _center[i]) / _halfRange[i]);
+    }
+
     public override IActionDistribution Distribution(Tensor observations, ParameterSet? parameters = null)
     {
         var (mean, logStd) = Gaussian(observations, parameters);

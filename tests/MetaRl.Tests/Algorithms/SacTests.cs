@@ -47,6 +47,7 @@ public class SacTests : IDisposable
         double mu = mean.item<float>(), sigma = Math.Exp(logStd.item<float>()), u = mu + sigma * 0.8;
         double expected = -0.5 * 0.8 * 0.8 - Math.Log(sigma) - 0.5 * Math.Log(2 * Math.PI) - Math.Log(1 - Math.Tanh(u) * Math.Tanh(u));
         Assert.Equal(0.1 * Math.Tanh(u), action.item<float>(), 6);
+        Assert.Equal(Math.Tanh(u), policy.Normalise(action).item<float>(), 5); // what the critics read
         Assert.Equal(expected, sampleLogp.item<float>(), 4);
         Assert.Equal(expected, policy.Distribution(s).LogProb(action).item<float>(), 3);
 

@@ -214,7 +214,7 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
         var zDetached = z.detach();
 
         // Encoder and Q-functions: the Bellman error of Q (through z) plus the KL of the posteriors to the prior.
-        var q = QFunctions.Forward(cat([s, a, z], 1));
+        var q = QFunctions.Forward(cat([s, Policy.Normalise(a), z], 1)); // actions in [-1, 1] (TanhGaussianPolicy.Normalise)
         Tensor y;
         using (no_grad())
             y = _config.RewardScale * r + (1 - d) * _common.Gamma * Value.Forward(cat([s2, z], 1), _targetValue)[0];
@@ -230,7 +230,7 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
         var sz = cat([s, zDetached], 1);
         var noise = randn([s.shape[0], _act], generator: _noise);
         var (newActions, logPi, mean, logStd) = Policy.SampleWithGaussian(sz, noise);
-        var minQ = QFunctions.Forward(cat([s, newActions, zDetached], 1), QFunctions.Parameters.Detached()).min(0).values;
+        var minQ = QFunctions.Forward(cat([s, Policy.Normalise(newActions), zDetached], 1), QFunctions.Parameters.Detached()).min(0).values;
         var v = Value.Forward(sz)[0];
         var vLoss = (v - (minQ - logPi).detach()).pow(2).mean();
         _valueOptimizer.zero_grad();
@@ -267,7 +267,8 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
 
     Tensor Context(float[] o, float[] a, float[] r, float[] o2, int k, int n)
     {
-        var parts = new List<Tensor> { tensor(o.AsSpan(0, k * n * _obs).ToArray(), [k, n, _obs]), tensor(a.AsSpan(0, k * n * _act).ToArray(), [k, n, _act]), tensor(r.AsSpan(0, k * n).ToArray(), [k, n, 1]) };
+        var actions = Policy.Normalise(tensor(a.AsSpan(0, k * n * _act).ToArray(), [k, n, _act])); // in [-1, 1], as the critics read them
+        var parts = new List<Tensor> { tensor(o.AsSpan(0, k * n * _obs).ToArray(), [k, n, _obs]), actions, tensor(r.AsSpan(0, k * n).ToArray(), [k, n, 1]) };
         if (_config.UseNextObsInContext) parts.Add(tensor(o2.AsSpan(0, k * n * _obs).ToArray(), [k, n, _obs]));
         return cat(parts, 2);
     }
@@ -376,14 +377,14 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
         return result;
     }
 
-    /// <summary>Episode e's transitions as context rows (s, a, r[, s']), r the env's own reward (the sparse one where there are two).</summary>
+    /// <summary>Episode e's transitions as context rows (s, a, r[, s']), a in [-1, 1], r the env's own reward (the sparse one where there are two).</summary>
     void AppendContext(EpisodeBatch batch, int e, List<float> into)
     {
         int n = batch.Episodes;
         for (int t = 0; t < batch.Lengths[e]; t++)
         {
             into.AddRange(batch.Observations.AsSpan((t * n + e) * _obs, _obs));
-            into.AddRange(batch.Actions.AsSpan((t * n + e) * _act, _act));
+            Policy.AppendNormalised(batch.Actions.AsSpan((t * n + e) * _act, _act), into);
             into.Add(batch.Rewards[t * n + e]);
             if (!_config.UseNextObsInContext) continue;
             bool last = t + 1 == batch.Lengths[e];

@@ -97,10 +97,10 @@ public sealed class Sac : OffPolicyLearner, ISingleTaskLearner
         using (no_grad())
         {
             var (a2, logp2) = Policy.Sample(s2, Noise());
-            var q2 = Critics.Forward(cat([s2, a2], 1), Targets).min(0).values;
+            var q2 = Critics.Forward(cat([s2, Policy.Normalise(a2)], 1), Targets).min(0).values;
             y = _config.RewardScale * r + _common.Gamma * (1 - d) * (q2 - alpha * logp2);
         }
-        var q = Critics.Forward(cat([s, a], 1));
+        var q = Critics.Forward(cat([s, Policy.Normalise(a)], 1)); // actions in [-1, 1] (TanhGaussianPolicy.Normalise)
         var criticLoss = 0.5 * (q - y).pow(2).mean([1]).sum();
         _criticOptimizer.zero_grad();
         criticLoss.backward();
@@ -108,7 +108,7 @@ public sealed class Sac : OffPolicyLearner, ISingleTaskLearner
 
         // Actor: through the reparameterised action into the critics (whose weights this loss does not train).
         var (aNew, logp) = Policy.Sample(s, Noise());
-        var qNew = Critics.Forward(cat([s, aNew], 1), Critics.Parameters.Detached()).min(0).values;
+        var qNew = Critics.Forward(cat([s, Policy.Normalise(aNew)], 1), Critics.Parameters.Detached()).min(0).values;
         var actorLoss = (alpha * logp - qNew).mean();
         _actorOptimizer.zero_grad();
         actorLoss.backward();

@@ -1,0 +1,370 @@
+using System.Globalization;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs.Suites;
+using MetaRl.Evaluation;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MetaRl.Algorithms.MultiTask;
+
+/// <summary>A task's score on its suite: mean return (95% CI over episodes) and success rate.</summary>
+public sealed record TaskScore(string Task, double MeanReturn, double Ci95, double SuccessRate, int Episodes);
+
+/// <summary>A learner of a fixed suite of tasks, which are also its test tasks: trained on all at once, scored task by task.</summary>
+public interface IMultiTaskLearner : ILearner
+{
+    TaskSuite Suite { get; }
+    /// <summary>Deterministic (most likely) actions for <paramref name="episodesPerTask"/> episodes of every task.</summary>
+    IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng);
+}
+
+/// <summary>
+/// Multi-task PPO: one task-conditioned policy and value network (<see cref="MultiTaskConfig.Conditioning"/>) trained on
+/// every task of a suite at once. Each iteration collects episodes of every task (how many per task:
+/// <see cref="MultiTaskConfig.TaskSampling"/>); each minibatch holds rows of every task, laid out [T, M] so that the
+/// networks run every task's rows in one batched pass with their own (or shared) weights. The policy's loss is the
+/// data-weighted sum of per-task clipped surrogates,
+/// <code>
+///   L = sum_t pi_t u_t w_t L_t,   L_t = -mean over task t's rows of min(r A, clip(r, 1-eps, 1+eps) A) - c_ent H
+/// </code>
+/// (pi_t task t's share of the batch's steps, u_t its task-weights entry, w_t GradNorm's weight or 1). With
+/// gradient: sum the shared weights step along the plain gradient; with pcgrad along the sum of PCGrad's projected
+/// per-task gradients; gradnorm learns w_t. Per-task gradients of the shared weights come from one backward pass
+/// (<see cref="TaskParameters.View"/>), and their cosines are logged as the conflict diagnostic. The value network
+/// (conditioned the same way) regresses the returns with the plain summed loss.
+/// </summary>
+public sealed class MtPpo : IMultiTaskLearner
+{
+    readonly TaskSuite _suite;
+    readonly MultiTaskConfig _config;
+    readonly PpoConfig _ppo;
+    readonly CommonConfig _common;
+    readonly Rng _rng;
+    readonly optim.Optimizer _policyOptimizer, _valueOptimizer;
+    readonly GradNorm? _gradNorm;
+    readonly Collector _collector = new();
+    readonly TaskSamplingState _sampling;
+    readonly double[] _userWeights;
+    IVectorEnv? _envs;
+    int _iteration;
+    Dictionary<string, double>? _lastConflict;
+
+    public MtPpo(TaskSuite suite, MultiTaskConfig config, PpoConfig ppo, CommonConfig common, Rng rng)
+    {
+        _suite = suite; _config = config; _ppo = ppo; _common = common; _rng = rng;
+        int t = suite.TaskCount;
+        if (config.TaskWeights.Length != 0 && config.TaskWeights.Length != t)
+            throw new ConfigException("task-weights", $"config key 'task-weights' must hold one weight per task of {suite.Name} ({t}: {string.Join(", ", suite.Tasks.Select(x => x.Name))}); got {config.TaskWeights.Length}");
+        _userWeights = config.TaskWeights.Length == 0 ? Enumerable.Repeat(1.0, t).ToArray() : config.TaskWeights;
+        if (_userWeights.All(w => w == 0)) throw new ConfigException("task-weights", "config key 'task-weights' must give at least one task a positive weight");
+        if (config.Gradient != GradientCombination.Sum && config.Conditioning == Conditioning.Independent)
+            throw new ConfigException("gradient", $"config key 'gradient' must be sum with conditioning: independent (independent networks share no weights to combine); got {Config.EnumName(config.Gradient)}");
+        Policy = new MultiTaskPolicy(suite, config.Conditioning, config.EmbeddingSize, common, rng);
+        Value = new MultiTaskValue(Policy, common, rng);
+        _policyOptimizer = optim.Adam(Policy.Leaves(), ppo.Lr);
+        _valueOptimizer = optim.Adam(Value.Leaves(), ppo.VfLr);
+        if (config.Gradient == GradientCombination.Gradnorm) _gradNorm = new GradNorm(t, config.GradNormAlpha, config.GradNormLr);
+        _sampling = new TaskSamplingState(t, config.ProgressWindow);
+    }
+
+    public TaskSuite Suite => _suite;
+    public MultiTaskPolicy Policy { get; }
+    public MultiTaskValue Value { get; }
+    public ParameterSet Parameters => Policy.Parameters.Leaves;
+    public GradNorm? GradNorm => _gradNorm;
+
+    // ---- collection ----
+
+    /// <summary>Episodes of each task this iteration: episodes-per-task times the task-sampling weight, at least 1.</summary>
+    public int[] EpisodesPerTask()
+    {
+        var w = _sampling.Weights(_config.TaskSampling, _suite.Tasks.Select(x => x.DataShare).ToArray());
+        return w.Select(x => Math.Max(1, (int)Math.Round(_config.EpisodesPerTask * x))).ToArray();
+    }
+
+    EpisodeBatch Collect(int[] episodes, bool deterministic, Rng rng)
+    {
+        var envTask = episodes.SelectMany((n, t) => Enumerable.Repeat(t, n)).ToArray();
+        _envs = VectorEnvs.For(_suite, envTask.Select(t => (object)_suite.Tasks[t]).ToList(), _envs);
+        var batch = new EpisodeBatch(_suite.MaxEpisodeSteps, envTask.Length, Policy.ObservationSize, Policy.Network.ActionSize, envTask);
+        _collector.RunEpisodes(_envs, new MultiTaskAgent(Policy, envTask, deterministic), 1, batch.Horizon, rng, batch);
+        return batch;
+    }
+
+    public LearnerIteration Iterate()
+    {
+        using var guard = IterationGuard.Enter();
+        int t = _suite.TaskCount;
+        var episodes = EpisodesPerTask();
+        var batch = Collect(episodes, deterministic: false, _rng);
+        var returns = batch.EpisodeReturns();
+        var taskReturn = new double[t];
+        var taskSuccess = new double[t];
+        for (int k = 0; k < t; k++)
+        {
+            var mine = Enumerable.Range(0, batch.Episodes).Where(e => batch.TaskIndex[e] == k).ToList();
+            taskReturn[k] = mine.Average(e => returns[e]);
+            taskSuccess[k] = mine.Average(e => batch.Success[e] ? 1.0 : 0.0);
+        }
+        var stats = Update(batch);
+        _iteration++;
+        _sampling.Record(taskReturn, Enumerable.Range(0, t).Select(k => stats[$"value_loss/{_suite.Tasks[k].Name}"]).ToArray());
+        for (int k = 0; k < t; k++)
+        {
+            string name = _suite.Tasks[k].Name;
+            stats[$"return/{name}"] = taskReturn[k];
+            stats[$"success/{name}"] = taskSuccess[k];
+            stats[$"episodes/{name}"] = episodes[k];
+        }
+        // The suite's score: every task counts once, however many episodes it had.
+        return new LearnerIteration(taskReturn.Average(), taskSuccess.Average(), batch.Steps, stats);
+    }
+
+    // ---- the update ----
+
+    Dictionary<string, double> Update(EpisodeBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        int t = _suite.TaskCount, h = batch.Horizon, n = batch.Episodes, obs = Policy.ObservationSize, act = Policy.Network.ActionSize;
+
+        // Values of every step (and of truncated episodes' last observations), task by task, for GAE.
+        var values = new float[h * n];
+        var finalValues = new float[n];
+        var stepRows = new List<int>[t];
+        for (int k = 0; k < t; k++) stepRows[k] = [];
+        for (int k = 0; k < t; k++)
+        {
+            var eps = Enumerable.Range(0, n).Where(e => batch.TaskIndex[e] == k).ToArray();
+            var rows = Enumerable.Range(0, h).SelectMany(s => eps.Select(e => s * n + e)).Where(i => batch.Mask[i] != 0).ToArray();
+            stepRows[k].AddRange(rows);
+            var o = new float[rows.Length * obs];
+            for (int r = 0; r < rows.Length; r++) batch.Observations.AsSpan(rows[r] * obs, obs).CopyTo(o.AsSpan(r * obs));
+            var v = Value.Predict(k, o, rows.Length);
+            for (int r = 0; r < rows.Length; r++) values[rows[r]] = v[r];
+            var f = new float[eps.Length * obs];
+            for (int j = 0; j < eps.Length; j++) batch.FinalObservations.AsSpan(eps[j] * obs, obs).CopyTo(f.AsSpan(j * obs));
+            var fv = Value.Predict(k, f, eps.Length);
+            for (int j = 0; j < eps.Length; j++) finalValues[eps[j]] = fv[j];
+        }
+        var adv = _ppo.BootstrapTruncation
+            ? Advantages.Gae(batch, values, _common.Gamma, _common.GaeLambda, finalValues)
+            : Advantages.Gae(batch, values, _common.Gamma, _common.GaeLambda);
+        var returns = new float[adv.Length];
+        for (int i = 0; i < adv.Length; i++) returns[i] = adv[i] + values[i];
+
+        var obsAll = tensor(batch.Observations, [h * n, obs]);
+        var actAll = tensor(batch.Actions, [h * n, act]);
+        var advAll = tensor(adv);
+        var retAll = tensor(returns);
+        int totalRows = stepRows.Sum(r => r.Count);
+        var share = stepRows.Select(r => (double)r.Count / totalRows).ToArray(); // pi_t
+
+        // Log-probabilities before the update, in the same [T, M] layout as the minibatches (all rows of each task).
+        var (allIndex, allMask) = Layout(stepRows.Select(r => r.ToArray()).ToArray());
+        Tensor oldLogpAll = zeros(h * n);
+        using (no_grad())
+        {
+            var lp = Policy.Distribution(obsAll[allIndex], Policy.Parameters.View()).LogProb(actAll[allIndex]);
+            oldLogpAll = oldLogpAll.index_put_(lp[allMask.to(ScalarType.Bool)], allIndex[allMask.to(ScalarType.Bool)]);
+        }
+
+        var acc = new UpdateAccumulator(t);
+        for (int epoch = 0; epoch < _ppo.Epochs; epoch++)
+        {
+            // Each task's rows shuffled and cut into the same number of minibatches: every minibatch holds every task.
+            var shuffled = stepRows.Select(r => { var a = r.ToArray(); _rng.Shuffle(a.AsSpan()); return a; }).ToArray();
+            for (int mb = 0; mb < _ppo.Minibatches; mb++)
+            {
+                using var inner = NewDisposeScope();
+                var parts = shuffled.Select(a => { int size = Math.Max(1, a.Length / _ppo.Minibatches); int start = Math.Min(mb * size, Math.Max(0, a.Length - size)); return a.AsSpan(start, Math.Min(size, a.Length)).ToArray(); }).ToArray();
+                bool measure = _config.Gradient != GradientCombination.Sum || (_config.ConflictEvery > 0 && _iteration % _config.ConflictEvery == 0 && epoch == 0 && mb == 0);
+                Step(parts, obsAll, actAll, advAll, retAll, oldLogpAll, share, measure, acc);
+            }
+        }
+        return acc.Stats(_suite, _config.Gradient, _gradNorm, ref _lastConflict);
+    }
+
+    /// <summary>Rows of each task padded to one length: an index [T, M] into the batch's flat steps and a mask [T, M].</summary>
+    static (Tensor Index, Tensor Mask) Layout(int[][] rows)
+    {
+        int t = rows.Length, m = Math.Max(1, rows.Max(r => r.Length));
+        var index = new long[t * m];
+        var mask = new float[t * m];
+        for (int k = 0; k < t; k++)
+            for (int j = 0; j < rows[k].Length; j++) { index[k * m + j] = rows[k][j]; mask[k * m + j] = 1; }
+        return (tensor(index, [t, m]), tensor(mask, [t, m]));
+    }
+
+    void Step(int[][] parts, Tensor obsAll, Tensor actAll, Tensor advAll, Tensor retAll, Tensor oldLogpAll, double[] share, bool measure, UpdateAccumulator acc)
+    {
+        int t = _suite.TaskCount;
+        var (index, mask) = Layout(parts);
+        var count = mask.sum(1).clamp_min(1);
+        var o = obsAll[index];
+        var a = advAll[index];
+        // Advantages normalised within each task's rows: a task with 10x the reward scale does not drown the others.
+        var mean = (a * mask).sum(1, keepdim: true) / count.unsqueeze(1);
+        var std = ((a - mean).pow(2) * mask).sum(1, keepdim: true).div(count.unsqueeze(1)).sqrt();
+        a = (a - mean) / (std + 1e-8);
+
+        var view = Policy.Parameters.View();
+        var pi = Policy.Distribution(o, view);
+        var ratio = (pi.LogProb(actAll[index]) - oldLogpAll[index]).exp();
+        var surrogate = Losses.ClippedSurrogate(ratio, a, _ppo.Clip);
+        var entropy = pi.Entropy();
+        var perTask = -(surrogate * mask).sum(1) / count - _ppo.EntCoef * (entropy * mask).sum(1) / count; // L_t [T]
+        var gradNormWeights = _gradNorm?.Weights ?? Enumerable.Repeat(1.0, t).ToArray();
+        var c = tensor(Enumerable.Range(0, t).Select(k => (float)(share[k] * _userWeights[k] * gradNormWeights[k])).ToArray());
+        var total = (c * perTask).sum();
+
+        // Value network: the plain data-weighted regression loss, per task for the logs and GradNorm's training rates.
+        var valueView = Value.Parameters.View();
+        var valueLossPerTask = ((Value.Forward(o, valueView) - retAll[index]).pow(2) * mask).sum(1) / count;
+        var valueLoss = (tensor(share.Select(x => (float)x).ToArray()) * valueLossPerTask).sum();
+
+        var perTaskValues = perTask.detach().to(float64).data<double>().ToArray();
+        var valueValues = valueLossPerTask.detach().to(float64).data<double>().ToArray();
+        for (int k = 0; k < t; k++)
+        {
+            Losses.Finite(perTaskValues[k], $"the policy loss of task {_suite.Tasks[k].Name}");
+            Losses.Finite(valueValues[k], $"the value loss of task {_suite.Tasks[k].Name}");
+        }
+        acc.AddLosses(perTaskValues, valueValues, (entropy * mask).sum(1).div(count).detach().data<float>().ToArray(),
+            ((ratio - 1).abs() > _ppo.Clip).to(float32).mul(mask).sum().div(mask.sum()).item<float>());
+
+        _policyOptimizer.zero_grad();
+        if (!measure || !Policy.Parameters.HasShared) total.backward();
+        else CombinedBackward(total, view, perTaskValues, valueValues, acc);
+        nn.utils.clip_grad_norm_(Policy.Leaves(), _ppo.MaxGradNorm);
+        _policyOptimizer.step();
+
+        _valueOptimizer.zero_grad();
+        valueLoss.backward();
+        nn.utils.clip_grad_norm_(Value.Leaves(), _ppo.MaxGradNorm);
+        _valueOptimizer.step();
+    }
+
+    /// <summary>
+    /// The per-task gradients of the shared weights in one backward pass (with respect to the view's expanded
+    /// copies), combined as the config says into the shared leaves' .grad; per-task weights and the embedding get
+    /// their own gradients unchanged. Logs the gradients' cosines and norms.
+    /// </summary>
+    void CombinedBackward(Tensor total, ParameterSet view, double[] perTaskLosses, double[] valueLosses, UpdateAccumulator acc)
+    {
+        int t = _suite.TaskCount;
+        var sharedNames = Policy.Parameters.SharedNames;
+        var shared = sharedNames.Select(n => view[n]).ToList();
+        var own = Policy.Leaves().Where(p => !sharedNames.Any(n => ReferenceEquals(Policy.Parameters.Leaves[n], p))).Cast<Tensor>().ToList();
+        var grads = autograd.grad([total], [.. shared, .. own], allow_unused: true);
+        var g = cat(grads.Take(shared.Count).Select(x => x.reshape(t, -1)).ToList(), 1); // [T, P_shared]
+
+        var gram = PcGrad.Gram(g);
+        acc.AddConflict(PcGrad.Cosines(gram), Enumerable.Range(0, t).Select(k => Math.Sqrt(gram[k, k])).ToArray());
+
+        Tensor combined;
+        if (_config.Gradient == GradientCombination.Pcgrad)
+        {
+            combined = PcGrad.Project(g, i => Order(i, t), out int projections).sum(dim: 0);
+            acc.AddProjections(projections);
+        }
+        else combined = g.sum(dim: 0);
+
+        if (_gradNorm is not null)
+        {
+            // |grad_W L'_t| at the last shared layer W, unweighted by w_t (the rows hold w_t's gradients).
+            var last = LastSharedLayer(sharedNames);
+            int offset = 0;
+            foreach (var (name, x) in sharedNames.Zip(shared))
+            {
+                long size = x[0].numel();
+                if (last.Contains(name)) break;
+                offset += (int)size;
+            }
+            long lastSize = last.Sum(n => view[n][0].numel());
+            var rows = g.narrow(1, offset, lastSize).pow(2).sum(1).sqrt().to(float64).data<double>().ToArray();
+            var unweighted = rows.Select((x, k) => x / Math.Max(_gradNorm.Weights[k], 1e-12)).ToArray();
+            // Inverse training rates from the value loss: the clipped surrogate restarts near zero every update.
+            _gradNorm.Step(unweighted, valueLosses);
+            acc.AddGradNorm(GradNorm.Spread(rows, _gradNorm.Targets));
+        }
+
+        int start = 0;
+        foreach (var name in sharedNames)
+        {
+            var leaf = Policy.Parameters.Leaves[name];
+            long size = leaf.numel();
+            leaf.grad = combined.narrow(0, start, size).reshape(leaf.shape).detach().clone();
+            start += (int)size;
+        }
+        for (int i = 0; i < own.Count; i++)
+            own[i].grad = grads[shared.Count + i] is { } gi && gi.IsInvalid == false ? gi.detach().clone() : zeros_like(own[i]);
+    }
+
+    /// <summary>The shared weights of the network's last shared linear layer (GradNorm's W).</summary>
+    IReadOnlyList<string> LastSharedLayer(IReadOnlyList<string> shared)
+    {
+        var layers = shared.Where(n => n.EndsWith(".weight", StringComparison.Ordinal))
+            .Select(n => (Name: n, Index: int.Parse(n.Split('.')[1], CultureInfo.InvariantCulture))).ToList();
+        int lastIndex = layers.Max(l => l.Index);
+        string prefix = layers.First().Name.Split('.')[0] + "." + lastIndex + ".";
+        return shared.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>A random order of the other tasks for task i (PCGrad's per-task shuffle).</summary>
+    int[] Order(int i, int t)
+    {
+        var others = Enumerable.Range(0, t).Where(j => j != i).ToArray();
+        _rng.Shuffle(others.AsSpan());
+        return others;
+    }
+
+    // ---- evaluation and state ----
+
+    public IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng)
+    {
+        using var guard = IterationGuard.Enter();
+        var batch = Collect(Enumerable.Repeat(episodesPerTask, _suite.TaskCount).ToArray(), deterministic: true, rng);
+        return SuiteScores.Of(_suite, batch);
+    }
+
+    public void SaveState(BinaryWriter w)
+    {
+        w.Write(_iteration);
+        Policy.Parameters.Leaves.Save(w);
+        Value.Parameters.Leaves.Save(w);
+        foreach (var e in new[] { Policy.Input.Embedding, Value.Input.Embedding }.Distinct()) if (e is not null) new ParameterSet([("e", e)]).Save(w);
+        ((OptimizerHelper)_policyOptimizer).save_state_dict(w);
+        ((OptimizerHelper)_valueOptimizer).save_state_dict(w);
+        _gradNorm?.Save(w);
+        _sampling.Save(w);
+    }
+
+    public void LoadState(BinaryReader r)
+    {
+        _iteration = r.ReadInt32();
+        Policy.Parameters.Leaves.Load(r);
+        Value.Parameters.Leaves.Load(r);
+        foreach (var e in new[] { Policy.Input.Embedding, Value.Input.Embedding }.Distinct()) if (e is not null) new ParameterSet([("e", e)]).Load(r);
+        ((OptimizerHelper)_policyOptimizer).load_state_dict(r);
+        ((OptimizerHelper)_valueOptimizer).load_state_dict(r);
+        _gradNorm?.Load(r);
+        _sampling.Load(r);
+    }
+
+    public void Dispose() => _envs?.Dispose();
+}
+
+/// <summary>Scores of a suite's tasks from a batch of their episodes.</summary>
+public static class SuiteScores
+{
+    public static IReadOnlyList<TaskScore> Of(TaskSuite suite, EpisodeBatch batch)
+    {
+        var returns = batch.EpisodeReturns();
+        return suite.Tasks.Select((task, k) =>
+        {
+            var mine = Enumerable.Range(0, batch.Episodes).Where(e => batch.TaskIndex[e] == k).ToList();
+            var (mean, ci) = Statistics.MeanAndCi95(mine.Select(e => returns[e]).ToList());
+            return new TaskScore(task.Name, mean, ci, mine.Average(e => batch.Success[e] ? 1.0 : 0.0), mine.Count);
+        }).ToList();
+    }
+}

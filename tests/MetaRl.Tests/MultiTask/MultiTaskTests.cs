@@ -1,0 +1,268 @@
+using MetaRl.Algorithms;
+using MetaRl.Algorithms.MultiTask;
+using MetaRl.Envs;
+using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs.Suites;
+using MetaRl.Experiments;
+using MetaRl.Tests.Algorithms;
+using static TorchSharp.torch;
+
+namespace MetaRl.Tests.MultiTask;
+
+public class MultiTaskTests : IDisposable
+{
+    readonly string _root = Path.Combine(Path.GetTempPath(), "metarl-mt-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+    }
+
+    static Tensor Rows(params double[][] g) => tensor(g.SelectMany(r => r).ToArray(), [g.Length, g[0].Length], dtype: float64);
+
+    static double[] Row(Tensor t, int i) => t[i].to(float64).data<double>().ToArray();
+
+    [Fact]
+    public void PcGradProjectsEachConflictingPairOntoTheNormalPlaneOfTheOther()
+    {
+        // Two tasks, g1 = (1, 0), g2 = (-1, 1): g1.g2 = -1 < 0.
+        // g1^PC = g1 - (-1 / |g2|^2) g2 = (0.5, 0.5);  g2^PC = g2 - (-1 / |g1|^2) g1 = (0, 1).
+        using var scope = NewDisposeScope();
+        var projected = PcGrad.Project(Rows([1, 0], [-1, 1]), i => [1 - i], out int projections);
+        Assert.Equal(2, projections);
+        Assert.Equal(new[] { 0.5, 0.5 }, Row(projected, 0), new ToleranceComparer(1e-12));
+        Assert.Equal(new[] { 0.0, 1.0 }, Row(projected, 1), new ToleranceComparer(1e-12));
+        // Agreeing gradients are left alone.
+        var agreeing = PcGrad.Project(Rows([1, 0], [1, 1]), i => [1 - i], out int none);
+        Assert.Equal(0, none);
+        Assert.Equal(new[] { 1.0, 1.0 }, Row(agreeing, 1), new ToleranceComparer(1e-12));
+    }
+
+    [Fact]
+    public void PcGradWithThreeTasksProjectsAgainstTheOriginalGradientsInTheGivenOrder()
+    {
+        // g1 = (1, 0), g2 = (0, 1), g3 = (-1, -1).
+        // Task 1 visiting 2 then 3: g1.g2 = 0 (kept), then g1.g3 = -1: g1 + 0.5 g3 = (0.5, -0.5).
+        // Task 1 visiting 3 then 2: (0.5, -0.5), then .g2 = -0.5: + 0.5 g2 = (0.5, 0).
+        // Task 3 visiting 1 then 2: g3.g1 = -1: g3 + g1 = (0, -1); .g2 = -1: + g2 = (0, 0).
+        using var scope = NewDisposeScope();
+        var g = Rows([1, 0], [0, 1], [-1, -1]);
+        var inOrder = PcGrad.Project(g, i => i == 0 ? [1, 2] : i == 1 ? [0, 2] : [0, 1], out _);
+        Assert.Equal(new[] { 0.5, -0.5 }, Row(inOrder, 0), new ToleranceComparer(1e-12));
+        Assert.Equal(new[] { 0.0, 0.0 }, Row(inOrder, 2), new ToleranceComparer(1e-12));
+        var reversed = PcGrad.Project(g, i => i == 0 ? [2, 1] : i == 1 ? [2, 0] : [1, 0], out _);
+        Assert.Equal(new[] { 0.5, 0.0 }, Row(reversed, 0), new ToleranceComparer(1e-12));
+
+        // The Gram-matrix form agrees with projecting the vectors themselves, on random gradients.
+        var rng = new Rng(4);
+        var random = Enumerable.Range(0, 5).Select(_ => Enumerable.Range(0, 40).Select(_ => rng.Normal()).ToArray()).ToArray();
+        var orders = Enumerable.Range(0, 5).Select(i => { var o = Enumerable.Range(0, 5).Where(j => j != i).ToArray(); rng.Shuffle(o.AsSpan()); return o; }).ToArray();
+        var fast = PcGrad.Project(Rows(random), i => orders[i], out _);
+        for (int i = 0; i < 5; i++)
+        {
+            var gi = (double[])random[i].Clone();
+            foreach (int j in orders[i])
+            {
+                double dot = gi.Zip(random[j]).Sum(x => x.First * x.Second), norm2 = random[j].Sum(x => x * x);
+                if (dot < 0) for (int p = 0; p < gi.Length; p++) gi[p] -= dot / norm2 * random[j][p];
+            }
+            Assert.Equal(gi, Row(fast, i), new ToleranceComparer(1e-9));
+        }
+    }
+
+    [Fact]
+    public void GradNormStepsEachWeightAgainstTheSignOfItsNormsDistanceFromTheTargetAndRenormalises()
+    {
+        // |grad_W L_i| = (2, 1), w = (1, 1). First step: L(0) = L, so r = (1, 1) and both targets are mean(G) = 1.5;
+        // G = (2, 1): dL/dw = (+2, -1); Adam's first step is lr * sign: w = (0.975, 1.025), already summing to 2.
+        var gn = new GradNorm(2, alpha: 1.5, lr: 0.025);
+        gn.Step([2, 1], [1, 1]);
+        Assert.Equal(new[] { 0.975, 1.025 }, gn.Weights, new ToleranceComparer(1e-9));
+        Assert.Equal(new[] { 1.5, 1.5 }, gn.Targets, new ToleranceComparer(1e-9));
+
+        // Second step, L = (0.5, 1): L~ = (0.5, 1), r = (2/3, 4/3); G = (1.95, 1.025), mean 1.4875;
+        // targets 1.4875 r^1.5; still (+, -), and Adam's bias-corrected step is again lr * sign.
+        gn.Step([2, 1], [0.5, 1]);
+        Assert.Equal(new[] { 1.4875 * Math.Pow(2.0 / 3, 1.5), 1.4875 * Math.Pow(4.0 / 3, 1.5) }, gn.Targets, new ToleranceComparer(1e-9));
+        Assert.Equal(new[] { 0.95, 1.05 }, gn.Weights, new ToleranceComparer(1e-6));
+
+        // Three tasks, two above their targets: (0.975, 0.975, 1.025) renormalised to sum 3.
+        var three = new GradNorm(3, alpha: 1.5, lr: 0.025);
+        three.Step([3, 3, 1], [1, 1, 1]);
+        double s = 0.975 + 0.975 + 1.025;
+        Assert.Equal(new[] { 0.975 * 3 / s, 0.975 * 3 / s, 1.025 * 3 / s }, three.Weights, new ToleranceComparer(1e-9));
+    }
+
+    [Fact]
+    public void OneBackwardPassThroughTheTaskViewGivesEveryTasksOwnGradientOfTheSharedWeights()
+    {
+        using var scope = NewDisposeScope();
+        var suite = PointSuites.Goals();
+        foreach (var conditioning in new[] { Conditioning.OneHot, Conditioning.MultiHead })
+        {
+            var policy = new MultiTaskPolicy(suite, conditioning, 4, new CommonConfig { HiddenSizes = [8, 8] }, new Rng(5));
+            var obs = randn(4, 6, 2, generator: new Generator(1));
+            var actions = randn(4, 6, 2, generator: new Generator(2));
+            var view = policy.Parameters.View();
+            var perTask = policy.Distribution(obs, view).LogProb(actions).sum(1); // [T]
+            var shared = policy.Parameters.SharedNames.Select(n => view[n]).ToList();
+            var batched = autograd.grad([perTask.sum()], shared);
+
+            for (int t = 0; t < 4; t++)
+            {
+                // Task t alone, through its own network (ForTask) on 2-D rows, with a plain backward.
+                foreach (var p in policy.Leaves()) p.grad = null;
+                var input = policy.Input.Append(obs)[t];
+                policy.Network.Distribution(input, policy.Parameters.ForTask(t)).LogProb(actions[t]).sum().backward();
+                for (int i = 0; i < shared.Count; i++)
+                {
+                    var leafGrad = policy.Parameters.Leaves[policy.Parameters.SharedNames[i]].grad!;
+                    Assert.True(allclose(batched[i][t], leafGrad, rtol: 1e-4, atol: 1e-6), $"{conditioning}: task {t}, {policy.Parameters.SharedNames[i]}");
+                }
+            }
+            if (conditioning == Conditioning.MultiHead)
+            {
+                Assert.DoesNotContain("mean.2.weight", policy.Parameters.SharedNames); // the heads are per task
+                Assert.Contains("task.mean.2.weight", policy.Parameters.Leaves.Names);
+                Assert.Equal(new long[] { 4, 2, 8 }, policy.Parameters.Leaves["task.mean.2.weight"].shape);
+            }
+        }
+    }
+
+    [Fact]
+    public void PointTasksRewardAndSucceedAsStated()
+    {
+        var obs = new float[2];
+        var along = new PointTaskEnv(new MoveAlong(-1, 0));
+        along.Reset(null, obs);
+        StepResult r = default;
+        for (int i = 0; i < 20; i++) r = along.Step([-0.3f, 0.05f], obs); // clipped to -0.1: 10 x 0.1 = 1 a step
+        Assert.Equal(1f, r.Reward, 5);
+        Assert.Equal(-2f, obs[0], 4);
+        Assert.True(r.Success); // 2 along the direction
+        Assert.False(r.Truncated);
+        for (int i = 0; i < 10; i++) r = along.Step([0.1f, 0], obs);
+        Assert.Equal(-1f, r.Reward, 5);
+        Assert.True(r.Truncated); // 30 steps
+
+        var reach = new PointTaskEnv(new ReachGoal(0, 1));
+        reach.Reset(null, obs);
+        for (int i = 0; i < 8; i++) r = reach.Step([0, 0.1f], obs);
+        Assert.Equal(-0.2f, r.Reward, 4);
+        Assert.False(r.Success);
+        r = reach.Step([0, 0.1f], obs);
+        Assert.True(r.Success); // within 0.1
+
+        // The imbalanced suite's goal-0 pays 10x its family's reward.
+        var suite = PointSuites.Imbalanced();
+        using var env = suite.CreateEnv(suite.Tasks[0], new Rng(1));
+        env.Reset(null, obs);
+        Assert.Equal(-10 * (1 - 0.1f), env.Step([0.1f, 0], obs).Reward, 4);
+        Assert.Equal(0.1, suite.Tasks[3].DataShare);
+    }
+
+    static Dictionary<string, string> Quick(int iterations, params (string, string)[] extra)
+    {
+        var v = new Dictionary<string, string> { ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "2", ["episodes-per-task"] = "4", ["epochs"] = "2", ["hidden-sizes"] = "16,16" };
+        foreach (var (k, x) in extra) v[k] = x;
+        return v;
+    }
+
+    [Fact]
+    public void MtPpoLearnsEveryGoalOfTheNavigationSuite()
+    {
+        set_num_threads(1);
+        var run = new TrainingRun("mt-ppo", "point-goals", new Dictionary<string, string> { ["num-batches"] = "60" }, 1);
+        for (int i = 0; i < 60; i++) run.RunIteration();
+        var scores = ((IMultiTaskLearner)run.Learner).Evaluate(2, new Rng(9));
+        Assert.All(scores, s => Assert.True(s.SuccessRate == 1, $"{s.Task}: success {s.SuccessRate}, return {s.MeanReturn:0.00}"));
+    }
+
+    [Theory]
+    [InlineData("sum", "one-hot")]
+    [InlineData("pcgrad", "embedding")]
+    [InlineData("gradnorm", "multi-head")]
+    public void MtPpoResumesExactly(string gradient, string conditioning) =>
+        ResumeCheck.ResumesExactly("mt-ppo", "point-conflict", Quick(4, ("gradient", gradient), ("conditioning", conditioning), ("task-sampling", "progress"), ("progress-window", "2")), Path.Combine(_root, gradient));
+
+    [Fact]
+    public void ProgressLogsEveryTasksFiguresAndTheirGradientConflict()
+    {
+        var dir = Trainer.Start(new TrainingRun("mt-ppo", "point-conflict", Quick(2, ("gradient", "gradnorm")), 1), _root);
+        var header = File.ReadLines(dir.ProgressPath).First().Split(',');
+        foreach (var task in PointSuites.Conflict().Tasks)
+            foreach (var column in new[] { "return", "success", "loss", "value_loss", "entropy", "grad_norm", "episodes", "weight" })
+                Assert.Contains($"{column}/{task.Name}", header);
+        Assert.Contains("cos/right/left", header);
+        Assert.Contains("gradnorm_spread", header);
+        var row = File.ReadLines(dir.ProgressPath).Skip(1).First().Split(',');
+        double cos = double.Parse(row[Array.IndexOf(header, "cos/right/left")], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(cos, -1, 1);
+    }
+
+    [Theory]
+    [InlineData("task-weights", "1,2", "one weight per task")]
+    [InlineData("task-weights", "1,1,1,1,1,-1", "task-weights")]
+    [InlineData("gradnorm-alpha", "3.5", "gradnorm-alpha")]
+    [InlineData("task-sampling", "greedy", "uniform, proportional, loss, progress")]
+    [InlineData("gradient", "cagrad", "sum, pcgrad, gradnorm")]
+    public void BadMultiTaskSettingsAreRefusedNamingTheKey(string key, string value, string expected)
+    {
+        var e = Assert.ThrowsAny<Exception>(() => new TrainingRun("mt-ppo", "point-conflict", new Dictionary<string, string> { [key] = value }, 1));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void MultiTaskLearnersTrainOnSuitesOnly()
+    {
+        var e = Assert.Throws<UsageException>(() => new TrainingRun("mt-ppo", "2d-navigation", new Dictionary<string, string>(), 1));
+        Assert.Contains("point-goals", e.Message);
+        Assert.Contains("valid suites", Assert.Throws<UsageException>(() => SuiteRegistry.Create("mt10")).Message);
+        var independent = Assert.ThrowsAny<Exception>(() => new TrainingRun("mt-ppo", "point-goals", new Dictionary<string, string> { ["conditioning"] = "independent", ["gradient"] = "pcgrad" }, 1));
+        Assert.Contains("gradient", independent.Message);
+    }
+
+    /// <summary>A family whose task "broken" pays NaN: the run stops naming that task.</summary>
+    sealed class BrokenFamily : TaskDistribution<PointTask>
+    {
+        public override string Name => "broken-points";
+        public override string Description => "";
+        public override Space ObservationSpace { get; } = Box.Uniform(2, float.NegativeInfinity, float.PositiveInfinity);
+        public override Space ActionSpace { get; } = Box.Uniform(2, -0.1f, 0.1f);
+        public override int MaxEpisodeSteps => 5;
+        public override IReadOnlyList<PointTask> Sample(int n, Rng rng) => [];
+        public override IReadOnlyList<PointTask> SampleOutOfDistribution(int n, Rng rng) => [];
+        public override ITaskEnv<PointTask> CreateEnv(PointTask task, Rng rng) => new NanEnv(task);
+
+        sealed class NanEnv(PointTask task) : ITaskEnv<PointTask>
+        {
+            readonly PointTaskEnv _inner = new(task);
+            public PointTask Task { get => _inner.Task; set => _inner.Task = value; }
+            public Space ObservationSpace => _inner.ObservationSpace;
+            public Space ActionSpace => _inner.ActionSpace;
+            public int MaxEpisodeSteps => 5;
+            public void Reset(int? seed, Span<float> observation) => _inner.Reset(seed, observation);
+            public StepResult Step(ReadOnlySpan<float> action, Span<float> observation)
+            {
+                var r = _inner.Step(action, observation);
+                return r with { Reward = Task is MoveAlong { Dx: < 0 } ? float.NaN : r.Reward };
+            }
+        }
+    }
+
+    [Fact]
+    public void ATaskWhoseLossGoesNanStopsTheRunNamingTheTask()
+    {
+        var suite = new TaskSuite("nan-suite", "", new BrokenFamily(), [new("fine", new MoveAlong(1, 0)), new("broken", new MoveAlong(-1, 0))]);
+        var run = new TrainingRun("mt-ppo", suite, new Dictionary<string, string> { ["episodes-per-task"] = "2" }, 1);
+        var e = Assert.Throws<NonFiniteException>(() => run.RunIteration());
+        Assert.Contains("task broken", e.Message);
+    }
+}
+
+/// <summary>Compares doubles to within an absolute tolerance.</summary>
+internal sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+{
+    public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+    public int GetHashCode(double x) => 0;
+}

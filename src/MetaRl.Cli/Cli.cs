@@ -45,6 +45,7 @@ public static partial class Cli
         root.Add(PlotCommand(stdout));
         root.Add(BeliefCommand(stdout));
         root.Add(RenderCommand(stdout));
+        root.Add(TransferCommand(stdout));
         return root;
     }
 

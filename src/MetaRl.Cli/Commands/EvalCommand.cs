@@ -1,3 +1,4 @@
+using MetaRl.Algorithms.MultiTask;
 using MetaRl.Algorithms.SingleTask;
 
 namespace MetaRl.Cli;
@@ -7,9 +8,9 @@ public static partial class Cli
     static Command EvalCommand(TextWriter stdout)
     {
         var runDirs = new Argument<string[]>("run-dir") { Description = "run directories written by 'metarl train' (several runs of a meta-learner are combined, CI over runs)", Arity = ArgumentArity.OneOrMore };
-        var episodes = new Option<int>("--episodes") { Description = "single-task runs: episodes per task", DefaultValueFactory = _ => 10 };
+        var episodes = new Option<int>("--episodes") { Description = "single-task and multi-task runs: episodes per task", DefaultValueFactory = _ => 10 };
         var steps = new Option<int>("--steps") { Description = "meta-learners: adaptation steps to evaluate", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("eval", "Evaluate runs: single-task policies on their task and the splits; meta-learners after 0..k adaptation steps on the train / test / out-of-distribution splits") { runDirs, episodes, steps };
+        var cmd = new Command("eval", "Evaluate runs: single-task policies on their task and the splits; meta-learners after 0..k adaptation steps on the train / test / out-of-distribution splits; multi-task runs task by task on their suite") { runDirs, episodes, steps };
         cmd.SetAction(p =>
         {
             SetThreads(1);
@@ -18,6 +19,11 @@ public static partial class Cli
             if (eps < 1) throw new UsageException("--episodes must be >= 1");
             if (budget < 0) throw new UsageException("--steps must be >= 0");
             var runs = dirs.Select(d => (Dir: d, Run: Trainer.Load(d))).ToList();
+            if (runs.All(r => r.Run.Learner is IMultiTaskLearner))
+            {
+                EvaluateSuite(stdout, runs, eps);
+                return Ok;
+            }
             if (runs.All(r => r.Run.Learner is IMetaLearner))
             {
                 var curves = new List<List<AdaptationPoint>>();
@@ -66,5 +72,33 @@ public static partial class Cli
             return Ok;
         });
         return cmd;
+    }
+
+    /// <summary>Multi-task runs: return and success of every task of the suite (most likely actions); several runs of one suite give means with a CI over runs.</summary>
+    static void EvaluateSuite(TextWriter stdout, List<(RunDirectory Dir, TrainingRun Run)> runs, int episodes)
+    {
+        if (runs.Select(r => r.Run.Distribution.Name).Distinct().Count() > 1) throw new UsageException("multi-task runs can be combined only on one suite");
+        var scores = new List<IReadOnlyList<TaskScore>>();
+        foreach (var (dir, run) in runs)
+        {
+            var s = ((IMultiTaskLearner)run.Learner).Evaluate(episodes, new Rng(Seeds.Evaluation(run.Seed, 1)));
+            File.WriteAllLines(Path.Combine(dir.Path, "evaluation-tasks.csv"),
+                ["task,episodes,mean_return,ci95,success_rate", .. s.Select(x => FormattableString.Invariant($"{x.Task},{x.Episodes},{x.MeanReturn:R},{x.Ci95:R},{x.SuccessRate:R}"))]);
+            scores.Add(s);
+        }
+        var first = runs[0].Run;
+        var t = new Table().Title($"{first.Algorithm} on suite {first.Distribution.Name}: {runs.Count} run{(runs.Count > 1 ? "s, CI over runs" : $", iteration {first.Iteration}, CI over episodes")}")
+            .AddColumn("task").AddColumn("mean return").AddColumn("95% CI").AddColumn("success");
+        var names = scores[0].Select(x => x.Task).ToList();
+        for (int k = 0; k <= names.Count; k++)
+        {
+            bool all = k == names.Count;
+            var returns = scores.Select(s => all ? s.Average(x => x.MeanReturn) : s[k].MeanReturn).ToList();
+            var success = scores.Average(s => all ? s.Average(x => x.SuccessRate) : s[k].SuccessRate);
+            var (mean, ci) = runs.Count > 1 ? Statistics.MeanAndCi95(returns) : (returns[0], all ? double.NaN : scores[0][k].Ci95);
+            t.AddRow(all ? "[bold]mean over tasks[/]" : Markup.Escape(names[k]), $"{mean:0.00}", double.IsNaN(ci) ? "" : $"±{ci:0.00}", $"{success:P0}");
+        }
+        ConsoleFor(stdout).Write(t);
+        stdout.WriteLine("Written: evaluation-tasks.csv in each run directory");
     }
 }

@@ -1,4 +1,5 @@
 using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs.Suites;
 
 namespace MetaRl.Cli;
 
@@ -6,9 +7,9 @@ public static partial class Cli
 {
     static Command ListCommand(TextWriter stdout)
     {
-        var what = new Argument<string>("what") { Description = "envs, algorithms or experiments (all if omitted)", DefaultValueFactory = _ => "all" };
-        what.AcceptOnlyFromAmong("all", "envs", "algorithms", "experiments");
-        var cmd = new Command("list", "List the envs, algorithms and experiments, each with a one-line description") { what };
+        var what = new Argument<string>("what") { Description = "envs, suites, algorithms or experiments (all if omitted)", DefaultValueFactory = _ => "all" };
+        what.AcceptOnlyFromAmong("all", "envs", "suites", "algorithms", "experiments");
+        var cmd = new Command("list", "List the envs, multi-task suites, algorithms and experiments, each with a one-line description") { what };
         cmd.SetAction(p =>
         {
             string w = p.GetValue(what)!;
@@ -16,7 +17,17 @@ public static partial class Cli
             if (w is "all" or "envs")
             {
                 var t = new Table().Title("envs").AddColumn("name").AddColumn("description");
-                foreach (var name in EnvRegistry.Names) t.AddRow(name, Markup.Escape(EnvRegistry.Create(name).Description));
+                foreach (var name in EnvRegistry.Names.Where(n => !SuiteRegistry.Contains(n))) t.AddRow(name, Markup.Escape(EnvRegistry.Create(name).Description));
+                console.Write(t);
+            }
+            if (w is "all" or "suites")
+            {
+                var t = new Table().Title("suites (multi-task: mt-ppo --suite NAME)").AddColumn("name").AddColumn("tasks").AddColumn("description");
+                foreach (var name in SuiteRegistry.Names)
+                {
+                    var suite = SuiteRegistry.Create(name);
+                    t.AddRow(name, Markup.Escape(string.Join(", ", suite.Tasks.Select(x => x.Name))), Markup.Escape(suite.Description));
+                }
                 console.Write(t);
             }
             if (w is "all" or "algorithms")
@@ -42,5 +53,7 @@ public static partial class Cli
         [MamlReproduction.Name] = "MAML-TRPO vs pretrained, scratch and oracle on 2D navigation, 3 seeds x 500 iterations, beside pytorch-maml-rl's numbers",
         [Rl2Reproduction.Bandits] = "RL2's Table 1: RL2 against Gittins, Thompson sampling, UCB1, epsilon-greedy and greedy on Bernoulli bandits, beside the paper's numbers",
         [Rl2Reproduction.Mdps] = "RL2's Table 2: RL2 against PSRL, OPSRL, UCRL2, BEB, random and greedy on random tabular MDPs, beside the paper's numbers",
+        [VariBadReproduction.Name] = "variBAD and RL2 on the 5x5 grid world with the official settings, beside the exact Bayes-optimal and goal-known returns",
+        [PearlReproduction.Name] = "PEARL on the sparse point robot with oyster's settings: success and return after 0, 1, 2, ... episodes of context",
     };
 }

@@ -1,4 +1,5 @@
 using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs.Suites;
 
 namespace MetaRl.Cli;
 
@@ -9,9 +10,24 @@ public static partial class Cli
         var paths = new Argument<string[]>("path") { Description = "run directories or reproductions (anything holding an adaptation.csv; run 'metarl eval' first for a run)", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--out") { Description = "output file prefix (default: adaptation, or learning with --learning, beside the first path)" };
         var learning = new Option<bool>("--learning") { Description = "plot the learning curve instead: return (before and after adaptation for a meta-learner) against iterations, from the runs' progress.csv" };
-        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations (PNG and SVG)") { paths, output, learning };
+        var conflict = new Option<bool>("--conflict") { Description = "multi-task runs: heat maps of the tasks' gradient cosines in the first, middle and last third of training, from progress.csv" };
+        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations; or, with --conflict, a multi-task run's gradient conflict (PNG and SVG)") { paths, output, learning, conflict };
         cmd.SetAction(p =>
         {
+            if (p.GetValue(conflict))
+            {
+                foreach (var path in p.GetValue(paths)!)
+                {
+                    string csv = File.Exists(path) ? path : Path.Combine(path, RunDirectory.ProgressFile);
+                    if (!File.Exists(csv)) throw new UsageException($"no {RunDirectory.ProgressFile} at '{csv}'; give run directories written by 'metarl train mt-ppo'");
+                    string dir = Path.GetDirectoryName(Path.GetFullPath(csv))!;
+                    var c = RunDirectory.At(dir).ReadConfig();
+                    foreach (var f in MultiTaskPlots.Conflict(csv, $"{c.Algorithm} on {c.Env}: cosine of the tasks' gradients (shared weights)", p.GetValue(output) ?? Path.Combine(dir, "conflict"),
+                        SuiteRegistry.Contains(c.Env) ? SuiteRegistry.Create(c.Env).Tasks.Select(t => t.Name).ToList() : null))
+                        stdout.WriteLine($"Plot: {f}");
+                }
+                return Ok;
+            }
             if (p.GetValue(learning))
             {
                 var progress = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, RunDirectory.ProgressFile)).ToList();

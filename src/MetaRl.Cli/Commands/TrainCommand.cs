@@ -1,4 +1,5 @@
 using MetaRl.Algorithms.SingleTask;
+using MetaRl.Envs.Suites;
 
 namespace MetaRl.Cli;
 
@@ -8,6 +9,7 @@ public static partial class Cli
     {
         var algorithm = new Argument<string?>("algorithm") { Description = $"one of: {string.Join(", ", LearnerRegistry.Names)}", Arity = ArgumentArity.ZeroOrOne };
         var env = new Option<string?>("--env") { Description = $"task distribution (see 'metarl list envs'); default: the config's env-name, else {TrainingRun.DefaultEnv}" };
+        var suite = new Option<string?>("--suite") { Description = "a multi-task suite to train on (mt-ppo; see 'metarl list suites'), instead of --env" };
         var config = new Option<string?>("--config") { Description = "YAML file of config keys (same names as the reference implementations)" };
         var set = new Option<string[]>("--set") { Description = "override a config key: --set max-kl=0.02 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<int>("--seed") { Description = "the one seed that fixes the whole run", DefaultValueFactory = _ => 1 };
@@ -17,7 +19,7 @@ public static partial class Cli
         var resume = new Option<string?>("--resume") { Description = "continue the run in this directory from its last checkpoint" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (1 gives bit-identical runs per seed)", DefaultValueFactory = _ => 1 };
         var cmd = new Command("train", "Train an algorithm on a task distribution; writes runs/<experiment>/<time>-seed<k>/")
-            { algorithm, env, config, set, seed, preset, iterations, outDir, resume, threads };
+            { algorithm, env, suite, config, set, seed, preset, iterations, outDir, resume, threads };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
@@ -39,7 +41,14 @@ public static partial class Cli
                 return Ok;
             }
             string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", LearnerRegistry.Names)}) or give --resume <run-dir>");
-            using var newRun = new TrainingRun(algo, p.GetValue(env), values, p.GetValue(seed));
+            string? family = p.GetValue(env);
+            if (p.GetValue(suite) is { } suiteName)
+            {
+                if (family is not null) throw new UsageException("give --env or --suite, not both");
+                if (!SuiteRegistry.Contains(suiteName)) throw new UsageException($"unknown suite '{suiteName}'; valid suites: {string.Join(", ", SuiteRegistry.Names)}");
+                family = suiteName;
+            }
+            using var newRun = new TrainingRun(algo, family, values, p.GetValue(seed));
             RunDirectory? created = null;
             stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}{(newRun.Task is { } t ? $", task {t}" : "")}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
             WithProgress(stdout, interactive, newRun, report => created = Trainer.Start(newRun, p.GetValue(outDir)!, report));

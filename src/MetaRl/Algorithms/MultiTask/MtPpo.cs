@@ -41,7 +41,7 @@ public sealed class MtPpo : IMultiTaskLearner
     readonly CommonConfig _common;
     readonly Rng _rng;
     readonly optim.Optimizer _policyOptimizer, _valueOptimizer;
-    readonly GradNorm? _gradNorm;
+    readonly GradNorm _gradNorm; // learns the weights with gradient: gradnorm; otherwise frozen at 1, measuring how far the norms are from its targets
     readonly Collector _collector = new();
     readonly TaskSamplingState _sampling;
     readonly double[] _userWeights;
@@ -63,7 +63,7 @@ public sealed class MtPpo : IMultiTaskLearner
         Value = new MultiTaskValue(Policy, common, rng);
         _policyOptimizer = optim.Adam(Policy.Leaves(), ppo.Lr);
         _valueOptimizer = optim.Adam(Value.Leaves(), ppo.VfLr);
-        if (config.Gradient == GradientCombination.Gradnorm) _gradNorm = new GradNorm(t, config.GradNormAlpha, config.GradNormLr);
+        _gradNorm = new GradNorm(t, config.GradNormAlpha, config.Gradient == GradientCombination.Gradnorm ? config.GradNormLr : 0);
         _sampling = new TaskSamplingState(t, config.ProgressWindow);
     }
 
@@ -71,7 +71,8 @@ public sealed class MtPpo : IMultiTaskLearner
     public MultiTaskPolicy Policy { get; }
     public MultiTaskValue Value { get; }
     public ParameterSet Parameters => Policy.Parameters.Leaves;
-    public GradNorm? GradNorm => _gradNorm;
+    /// <summary>GradNorm's weights and targets (weights fixed at 1 unless gradient: gradnorm).</summary>
+    public GradNorm GradNorm => _gradNorm;
 
     // ---- collection ----
 
@@ -181,7 +182,7 @@ public sealed class MtPpo : IMultiTaskLearner
                 Step(parts, obsAll, actAll, advAll, retAll, oldLogpAll, share, measure, acc);
             }
         }
-        return acc.Stats(_suite, _config.Gradient, _gradNorm, ref _lastConflict);
+        return acc.Stats(_suite, _config.Gradient, _config.Gradient == GradientCombination.Gradnorm ? _gradNorm : null, ref _lastConflict);
     }
 
     /// <summary>Rows of each task padded to one length: an index [T, M] into the batch's flat steps and a mask [T, M].</summary>
@@ -213,7 +214,7 @@ public sealed class MtPpo : IMultiTaskLearner
         var surrogate = Losses.ClippedSurrogate(ratio, a, _ppo.Clip);
         var entropy = pi.Entropy();
         var perTask = -(surrogate * mask).sum(1) / count - _ppo.EntCoef * (entropy * mask).sum(1) / count; // L_t [T]
-        var gradNormWeights = _gradNorm?.Weights ?? Enumerable.Repeat(1.0, t).ToArray();
+        var gradNormWeights = _gradNorm.Weights;
         var c = tensor(Enumerable.Range(0, t).Select(k => (float)(share[k] * _userWeights[k] * gradNormWeights[k])).ToArray());
         var total = (c * perTask).sum();
 
@@ -269,7 +270,7 @@ public sealed class MtPpo : IMultiTaskLearner
         }
         else combined = g.sum(dim: 0);
 
-        if (_gradNorm is not null)
+        // GradNorm's view of this step (with equal weights it only measures, for the comparison of the spreads).
         {
             // |grad_W L'_t| at the last shared layer W, unweighted by w_t (the rows hold w_t's gradients).
             var last = LastSharedLayer(sharedNames);
@@ -335,7 +336,7 @@ public sealed class MtPpo : IMultiTaskLearner
         foreach (var e in new[] { Policy.Input.Embedding, Value.Input.Embedding }.Distinct()) if (e is not null) new ParameterSet([("e", e)]).Save(w);
         ((OptimizerHelper)_policyOptimizer).save_state_dict(w);
         ((OptimizerHelper)_valueOptimizer).save_state_dict(w);
-        _gradNorm?.Save(w);
+        _gradNorm.Save(w);
         _sampling.Save(w);
     }
 
@@ -347,7 +348,7 @@ public sealed class MtPpo : IMultiTaskLearner
         foreach (var e in new[] { Policy.Input.Embedding, Value.Input.Embedding }.Distinct()) if (e is not null) new ParameterSet([("e", e)]).Load(r);
         ((OptimizerHelper)_policyOptimizer).load_state_dict(r);
         ((OptimizerHelper)_valueOptimizer).load_state_dict(r);
-        _gradNorm?.Load(r);
+        _gradNorm.Load(r);
         _sampling.Load(r);
     }
 

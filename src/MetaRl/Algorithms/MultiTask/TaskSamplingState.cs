@@ -100,7 +100,8 @@ internal sealed class UpdateAccumulator(int tasks)
     public void AddGradNorm(double spread) { _spread += spread; _spreads++; }
 
     /// <summary>
-    /// The update's columns. <paramref name="lastConflict"/> holds the last measured conflict figures, repeated in
+    /// The update's columns (gradnorm_spread: GradNorm's mean |log(G_i / target_i)|, measured with equal weights too).
+    /// <paramref name="lastConflict"/> holds the last measured conflict figures, repeated in
     /// iterations that do not measure (conflict-every above 1) so that every row has every column.
     /// </summary>
     public Dictionary<string, double> Stats(TaskSuite suite, GradientCombination mode, GradNorm? gradNorm, ref Dictionary<string, double>? lastConflict)
@@ -134,13 +135,11 @@ internal sealed class UpdateAccumulator(int tasks)
             conflict["conflict_fraction"] = pairs.Count(c => c < 0) / (double)pairs.Count;
             lastConflict = conflict;
         }
+        if (_spreads > 0) (lastConflict ??= [])["gradnorm_spread"] = _spread / _spreads;
         if (lastConflict is not null) foreach (var (k, v) in lastConflict) s[k] = v;
         if (mode == GradientCombination.Pcgrad) s["pcgrad_projections"] = _projections / steps;
         if (gradNorm is not null)
-        {
-            s["gradnorm_spread"] = _spread / Math.Max(1, _spreads);
             for (int k = 0; k < tasks; k++) s[$"weight/{suite.Tasks[k].Name}"] = gradNorm.Weights[k];
-        }
         return s;
     }
 }

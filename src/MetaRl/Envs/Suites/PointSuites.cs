@@ -97,6 +97,15 @@ public static class PointSuites
             new("goal-45", PointTaskFamily.Goal(Degrees(45))), new("goal-225", PointTaskFamily.Goal(Degrees(225))),
         ]);
 
+    /// <summary>Ten tasks (an MT10-sized suite of point tasks): move along the eight compass directions, or reach the goals at 0 and 180 degrees.</summary>
+    public static TaskSuite Ten() => new("point-ten", "ten tasks: move along each of the eight compass directions, or reach the goals at 0 and 180 degrees (MT10-sized)",
+        new PointTaskFamily(),
+        [
+            .. new[] { ("east", 0), ("north-east", 45), ("north", 90), ("north-west", 135), ("west", 180), ("south-west", 225), ("south", 270), ("south-east", 315) }
+                .Select(d => new SuiteTask(d.Item1, new MoveAlong((float)Math.Cos(Degrees(d.Item2)), (float)Math.Sin(Degrees(d.Item2))))),
+            new("goal-0", PointTaskFamily.Goal(0)), new("goal-180", PointTaskFamily.Goal(Math.PI)),
+        ]);
+
     /// <summary>The four goals of <see cref="Goals"/>, one paying 10x the reward and one with a tenth of the episodes.</summary>
     public static TaskSuite Imbalanced() => new("point-imbalanced", "point-goals with goal-0 paying 10x the reward and goal-90 given a tenth of the episodes",
         new PointTaskFamily(),

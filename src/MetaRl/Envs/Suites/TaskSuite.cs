@@ -102,6 +102,7 @@ public static class SuiteRegistry
         ["point-goals"] = PointSuites.Goals,
         ["point-conflict"] = PointSuites.Conflict,
         ["point-imbalanced"] = PointSuites.Imbalanced,
+        ["point-ten"] = PointSuites.Ten,
     };
 
     public static IReadOnlyList<string> Names => Factories.Keys.ToList();

@@ -83,6 +83,37 @@ internal static class Bench
         stdout.WriteLine(FormattableString.Invariant($"seconds per iteration ({stepsPerIteration} gradient steps): about {collection + stepsPerIteration * step:0} s"));
     }
 
+    /// <summary>
+    /// PCGrad's cost: seconds per MT-PPO update (the epochs of minibatch steps on one batch, collection excluded) with
+    /// the plain summed gradient (no conflict measurement) and with PCGrad (per-task gradients of the shared weights in
+    /// one backward pass, the projections, their sum), and GradNorm beside them; the updates alternate between the
+    /// learners, so that both meet the same machine load; medians after a warm-up.
+    /// </summary>
+    public static void MultiTask(TextWriter stdout, int rounds, string suite, IReadOnlyDictionary<string, string> values)
+    {
+        if (rounds < 1) throw new UsageException("--iterations must be >= 1");
+        string[] modes = ["sum", "pcgrad", "gradnorm"];
+        var learners = modes.Select(m =>
+        {
+            var v = new Dictionary<string, string>(values) { ["gradient"] = m, ["conflict-every"] = "0" };
+            return (Algorithms.MultiTask.MtPpo)new TrainingRun("mt-ppo", suite, v, seed: 1).Learner;
+        }).ToList();
+        var batches = learners.Select(l => l.CollectBatch()).ToList();
+        var seconds = modes.Select(_ => new List<double>()).ToList();
+        for (int round = 0; round < rounds + 1; round++)
+            for (int m = 0; m < modes.Length; m++)
+            {
+                var clock = Stopwatch.StartNew();
+                learners[m].UpdateFrom(batches[m]);
+                if (round > 0) seconds[m].Add(clock.Elapsed.TotalSeconds);
+            }
+        var median = seconds.Select(s => { s.Sort(); return s[s.Count / 2]; }).ToList();
+        var l0 = learners[0];
+        stdout.WriteLine(FormattableString.Invariant($"mt-ppo on {suite} ({l0.Suite.TaskCount} tasks, {batches[0].Steps} steps per batch, {l0.Policy.Parameters.NumScalars:N0} policy parameters), one libtorch thread; medians of {rounds} updates each, alternating"));
+        for (int m = 0; m < modes.Length; m++)
+            stdout.WriteLine(FormattableString.Invariant($"  gradient {modes[m],-8}: {median[m]:0.000} s per update ({median[m] / median[0]:0.00}x the plain sum)"));
+    }
+
     /// <summary>Seconds of each of <paramref name="iterations"/> training iterations, sorted.</summary>
     static List<double> TimeIterations(TrainingRun run, int iterations)
     {

@@ -211,8 +211,37 @@ public class CliTests : IDisposable
         var (code, output, _) = Run("list");
         Assert.Equal(0, code);
         foreach (var name in MetaRl.Envs.EnvRegistry.Names.Concat(MetaRl.Algorithms.LearnerRegistry.Names)
-                     .Concat(["demo", "maml-2d-navigation", "rl2-bandits", "rl2-mdps"]))
+                     .Concat(["demo", "maml-2d-navigation", "rl2-bandits", "rl2-mdps", "varibad-gridworld", "pearl-point-robot"]))
             Assert.Contains(name, output);
+    }
+
+    [Fact]
+    public void MultiTaskRunsTrainOnASuiteEvaluateTaskByTaskAndDrawTheirConflictAndTransfer()
+    {
+        var (code, output, error) = Run("train", "mt-ppo", "--suite", "point-conflict", "--iterations", "3", "--set", "episodes-per-task=2", "--out", _root);
+        Assert.True(code == 0, error);
+        string run = Directory.GetDirectories(Path.Combine(_root, "mt-ppo-point-conflict")).Single();
+        (code, output, error) = Run("eval", run, "--episodes", "1");
+        Assert.True(code == 0, error);
+        foreach (var task in new[] { "right", "left", "up", "down", "goal-45", "goal-225", "mean over tasks" }) Assert.Contains(task, output);
+        Assert.Equal(7, File.ReadAllLines(Path.Combine(run, "evaluation-tasks.csv")).Length);
+        (code, _, error) = Run("plot", run, "--conflict");
+        Assert.True(code == 0, error);
+        Assert.True(new FileInfo(Path.Combine(run, "conflict.png")).Length > 1000);
+
+        string transfer = Path.Combine(_root, "transfer");
+        (code, output, error) = Run("transfer", "--suite", "point-goals", "--iterations", "2", "--seeds", "1", "--pairwise", "--widths", "8,16", "--set", "episodes-per-task=2", "--out", transfer);
+        Assert.True(code == 0, error);
+        Assert.Contains("## Pairwise", output);
+        var pairwise = File.ReadAllLines(Path.Combine(transfer, "pairwise.csv"));
+        Assert.Equal(5, pairwise.Length); // header and 4 tasks
+        Assert.Equal("1", pairwise[1].Split(',')[1]); // a task beside itself is itself
+        Assert.Equal(1 + 2 * 4, File.ReadAllLines(Path.Combine(transfer, "transfer.csv")).Length); // 4 tasks x 2 widths
+        foreach (var f in new[] { "pairwise.png", "capacity.png", "report.md" }) Assert.True(File.Exists(Path.Combine(transfer, f)), f);
+
+        Assert.Equal(2, Run("train", "mt-ppo", "--suite", "mt10").Code);
+        Assert.Equal(2, Run("train", "mt-ppo", "--suite", "point-goals", "--env", "point-goals").Code);
+        Assert.Equal(2, Run("transfer", "--suite", "point-goals", "--seeds", "a").Code);
     }
 
     [Fact]

@@ -121,6 +121,12 @@ public sealed class MtPpo : IMultiTaskLearner
         return new LearnerIteration(taskReturn.Average(), taskSuccess.Average(), batch.Steps, stats);
     }
 
+    /// <summary>One batch of this iteration's episodes, for the benchmark of <see cref="UpdateFrom"/>.</summary>
+    internal EpisodeBatch CollectBatch() => Collect(EpisodesPerTask(), deterministic: false, _rng);
+
+    /// <summary>One update from a given batch (the benchmark times it alone).</summary>
+    internal void UpdateFrom(EpisodeBatch batch) => Update(batch);
+
     // ---- the update ----
 
     Dictionary<string, double> Update(EpisodeBatch batch)

@@ -55,5 +55,6 @@ public static partial class Cli
         [Rl2Reproduction.Mdps] = "RL2's Table 2: RL2 against PSRL, OPSRL, UCRL2, BEB, random and greedy on random tabular MDPs, beside the paper's numbers",
         [VariBadReproduction.Name] = "variBAD and RL2 on the 5x5 grid world with the official settings, beside the exact Bayes-optimal and goal-known returns",
         [PearlReproduction.Name] = "PEARL on the sparse point robot with oyster's settings: success and return after 0, 1, 2, ... episodes of context",
+        [GradientStudy.Name] = "MT-PPO with the summed gradient, PCGrad and GradNorm on the point-conflict suite, 3 seeds: success per task, gradient cosines, GradNorm's spread",
     };
 }

@@ -6,8 +6,8 @@ public static partial class Cli
 {
     static Command ReproduceCommand(TextWriter stdout)
     {
-        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) or {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot)" };
-        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name);
+        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot) or {GradientStudy.Name} (MT-PPO's summed gradient, PCGrad and GradNorm on a suite built to conflict)" };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name, GradientStudy.Name);
         var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
         var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
         var quick = new Option<bool>("--quick") { Description = "a few minutes: tiny training, one seed (a smoke test, not the reference settings)" };
@@ -28,6 +28,13 @@ public static partial class Cli
             int? its = p.GetValue(iterations);
             if (its < 1) throw new UsageException("--iterations must be >= 1");
             string experiment = p.GetValue(name)!;
+            if (experiment == GradientStudy.Name)
+            {
+                if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
+                    throw new UsageException($"--jobs and --set apply to the RL2 tables; {GradientStudy.Name} trains its stated settings");
+                GradientStudy.Run(new GradientStudy.Options(seedList, its ?? (isQuick ? 2 : GradientStudy.DefaultIterations), isQuick, p.GetValue(outDir)!), stdout);
+                return Ok;
+            }
             if (experiment == PearlReproduction.Name)
             {
                 if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
@@ -99,13 +106,5 @@ public static partial class Cli
         return start;
     }
 
-    static int[] ParseSeeds(string text)
-    {
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var seeds = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out seeds[i]))
-                throw new UsageException($"--seeds takes comma-separated integers; got '{text}'");
-        return seeds.Length > 0 ? seeds : throw new UsageException("--seeds needs at least one seed");
-    }
+    static int[] ParseSeeds(string text) => ParseInts(text, "--seeds");
 }

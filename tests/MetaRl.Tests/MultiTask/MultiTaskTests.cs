@@ -149,9 +149,12 @@ public class MultiTaskTests : IDisposable
         reach.Reset(null, obs);
         for (int i = 0; i < 8; i++) r = reach.Step([0, 0.1f], obs);
         Assert.Equal(-0.2f, r.Reward, 4);
-        Assert.False(r.Success);
         r = reach.Step([0, 0.1f], obs);
-        Assert.True(r.Success); // within 0.1
+        Assert.Equal(-0.1f, r.Reward, 4);
+        Assert.False(r.Success); // within 0.1, but success is where the episode ends
+        for (int i = 0; i < 20; i++) r = reach.Step([0, 0], obs);
+        Assert.True(r.Truncated);
+        Assert.True(r.Success);
 
         // The imbalanced suite's goal-0 pays 10x its family's reward.
         var suite = PointSuites.Imbalanced();

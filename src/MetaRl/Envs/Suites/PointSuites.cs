@@ -3,7 +3,7 @@ namespace MetaRl.Envs.Suites;
 /// <summary>What a task of the point suites asks: reach a goal, or move along a direction.</summary>
 public abstract record PointTask;
 
-/// <summary>Reach (X, Y): reward -distance after each move; success within <see cref="PointTaskEnv.GoalRadius"/> at some step.</summary>
+/// <summary>Reach (X, Y) and stay: reward -distance after each move; success when the episode ends within <see cref="PointTaskEnv.GoalRadius"/> (passing through does not count).</summary>
 public sealed record ReachGoal(float X, float Y) : PointTask;
 
 /// <summary>Move along the unit vector (Dx, Dy): reward 10 x the step's displacement along it (at most 1 a step); success once <see cref="PointTaskEnv.DistanceForSuccess"/> along it.</summary>
@@ -12,7 +12,8 @@ public sealed record MoveAlong(float Dx, float Dy) : PointTask;
 /// <summary>
 /// A point that starts at the origin and moves by its action, clipped to [-0.1, 0.1] per axis, for 30 steps; it
 /// observes its position only, so the task must come from elsewhere (a multi-task policy's task identity). Goals are
-/// 1 away (about 10 steps at full speed); moving along a direction, 2 of the 3 units a straight run covers count as success.
+/// 1 away (about 10 steps at full speed) and must be held until the end; moving along a direction, 2 of the 3 units a
+/// straight run covers count as success.
 /// </summary>
 public sealed class PointTaskEnv(PointTask task) : ITaskEnv<PointTask>, ITrackedEnv
 {
@@ -44,7 +45,7 @@ public sealed class PointTaskEnv(PointTask task) : ITaskEnv<PointTask>, ITracked
         {
             case ReachGoal g:
                 float distance = MathF.Sqrt((_x - g.X) * (_x - g.X) + (_y - g.Y) * (_y - g.Y));
-                return new StepResult(-distance, Terminated: false, truncated, Success: distance <= GoalRadius);
+                return new StepResult(-distance, Terminated: false, truncated, Success: truncated && distance <= GoalRadius);
             case MoveAlong m:
                 return new StepResult(10 * (dx * m.Dx + dy * m.Dy), Terminated: false, truncated, Success: _x * m.Dx + _y * m.Dy >= DistanceForSuccess);
             default:

@@ -94,6 +94,29 @@ public class MultiTaskTests : IDisposable
     }
 
     [Fact]
+    public void TaskSamplingWeighsTasksByDataShareLossOrLackOfProgress()
+    {
+        var state = new TaskSamplingState(3, window: 4);
+        double[] shares = [1, 1, 0.1];
+        Assert.Equal(new[] { 1.0, 1.0, 1.0 }, state.Weights(TaskSampling.Uniform, shares));
+        Assert.Equal(shares, state.Weights(TaskSampling.Proportional, shares));
+        Assert.Equal(new[] { 1.0, 1.0, 1.0 }, state.Weights(TaskSampling.Loss, shares)); // nothing recorded yet
+
+        // Value losses relative to their first: (1, 0.5, 0.25) / mean 7/12.
+        state.Record([0, 0, 0], [2, 4, 8]);
+        state.Record([0, 0, 0], [2, 2, 2]);
+        Assert.Equal(new[] { 12.0 / 7, 6.0 / 7, 3.0 / 7 }, state.Weights(TaskSampling.Loss, shares), new ToleranceComparer(1e-12));
+
+        // Progress over the last 4 iterations: mean of the last 2 returns less the mean of the 2 before.
+        // Task 0 rose by 4 (the most: weight 0.1), task 1 by 2 (1 - 2/4 = 0.5), task 2 fell (no gain: 1); over their mean 1.6/3.
+        Assert.Equal(new[] { 1.0, 1.0, 1.0 }, state.Weights(TaskSampling.Progress, shares)); // fewer than 4 iterations
+        state.Record([4, 2, -1], [1, 1, 1]);
+        state.Record([4, 2, -1], [1, 1, 1]);
+        double mean = (0.1 + 0.5 + 1) / 3;
+        Assert.Equal(new[] { 0.1 / mean, 0.5 / mean, 1 / mean }, state.Weights(TaskSampling.Progress, shares), new ToleranceComparer(1e-12));
+    }
+
+    [Fact]
     public void OneBackwardPassThroughTheTaskViewGivesEveryTasksOwnGradientOfTheSharedWeights()
     {
         using var scope = NewDisposeScope();

@@ -117,6 +117,7 @@ internal static class MultiTaskPlots
             var rows = r.Tasks.ToList();
             for (int k = 0; k < rows.Count; k++)
             {
+                if (!double.IsFinite(rows[k].Transfer)) continue; // no single-task gain to compare with
                 var bar = plot.Add.Bar(k, rows[k].Transfer);
                 bar.Color = rows[k].Transfer >= 1 ? new ScottPlot.Color(33, 102, 172) : new ScottPlot.Color(178, 24, 43);
             }

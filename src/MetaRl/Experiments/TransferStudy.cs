@@ -82,10 +82,11 @@ public static class TransferStudy
         return new Result(suite, o, rows, pairwise, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>The transfer ratio; undefined (NaN) where the single-task networks did not improve on the untrained policy, so there is no gain to compare with.</summary>
     static double Ratio(double multi, double single, double untrained)
     {
         double gain = single - untrained;
-        return Math.Abs(gain) < 1e-9 ? double.NaN : (multi - untrained) / gain;
+        return gain <= 1e-9 ? double.NaN : (multi - untrained) / gain;
     }
 
     static Dictionary<string, string> Values(Options o, int width, string conditioning)
@@ -141,8 +142,10 @@ public static class TransferStudy
             sb.AppendLine("| task | untrained | single-task | multi-task | multi - single (95% CI over seeds) | transfer | success single / multi |");
             sb.AppendLine("|---|---|---|---|---|---|---|");
             foreach (var x in g)
-                sb.AppendLine(FormattableString.Invariant($"| {x.Task} | {x.Untrained:0.00} | {x.SingleTask:0.00} | {x.MultiTask:0.00} | {x.MultiTask - x.SingleTask:+0.00;-0.00}{(double.IsNaN(x.DifferenceCi95) ? "" : $" ± {x.DifferenceCi95:0.00}")} | {x.Transfer:0.00} | {x.SingleTaskSuccess:P0} / {x.MultiTaskSuccess:P0} |"));
-            sb.AppendLine(FormattableString.Invariant($"| **mean** | | {g.Average(x => x.SingleTask):0.00} | {g.Average(x => x.MultiTask):0.00} | | **{g.Average(x => x.Transfer):0.00}** | {g.Average(x => x.SingleTaskSuccess):P0} / {g.Average(x => x.MultiTaskSuccess):P0} |"));
+                sb.AppendLine(FormattableString.Invariant($"| {x.Task} | {x.Untrained:0.00} | {x.SingleTask:0.00} | {x.MultiTask:0.00} | {x.MultiTask - x.SingleTask:+0.00;-0.00}{(double.IsNaN(x.DifferenceCi95) ? "" : $" ± {x.DifferenceCi95:0.00}")} | {Transfer(x.Transfer)} | {x.SingleTaskSuccess:P0} / {x.MultiTaskSuccess:P0} |"));
+            var defined = g.Where(x => double.IsFinite(x.Transfer)).ToList();
+            sb.AppendLine(FormattableString.Invariant($"| **mean** | | {g.Average(x => x.SingleTask):0.00} | {g.Average(x => x.MultiTask):0.00} | | **{(defined.Count > 0 ? defined.Average(x => x.Transfer).ToString("0.00", CultureInfo.InvariantCulture) : "n/a")}** | {g.Average(x => x.SingleTaskSuccess):P0} / {g.Average(x => x.MultiTaskSuccess):P0} |"));
+            if (defined.Count < g.Count()) sb.AppendLine("\nn/a: the single-task networks did not improve on the untrained policy at this budget, so there is no gain to compare with.");
             sb.AppendLine();
         }
         if (r.Pairwise is { } m)
@@ -153,11 +156,13 @@ public static class TransferStudy
             sb.AppendLine("| | " + string.Join(" | ", names) + " |");
             sb.AppendLine("|---|" + string.Concat(names.Select(_ => "---|")));
             for (int i = 0; i < names.Count; i++)
-                sb.AppendLine($"| {names[i]} | " + string.Join(" | ", Enumerable.Range(0, names.Count).Select(j => i == j ? "1" : m[i, j].ToString("0.00", CultureInfo.InvariantCulture))) + " |");
+                sb.AppendLine($"| {names[i]} | " + string.Join(" | ", Enumerable.Range(0, names.Count).Select(j => i == j ? "1" : Transfer(m[i, j]))) + " |");
             sb.AppendLine();
         }
         return sb.ToString();
     }
+
+    static string Transfer(double x) => double.IsFinite(x) ? x.ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
 
     static string I(long x) => x.ToString(CultureInfo.InvariantCulture);
     static string D(double x) => x.ToString("R", CultureInfo.InvariantCulture);

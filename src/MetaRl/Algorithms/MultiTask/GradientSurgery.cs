@@ -147,3 +147,69 @@ public sealed class GradNorm
         InitialLosses = r.ReadBoolean() ? Enumerable.Range(0, Weights.Length).Select(_ => r.ReadDouble()).ToArray() : null;
     }
 }
+
+/// <summary>
+/// Every task's gradient of the shared weights of one or more task-conditioned networks, taken in one backward pass
+/// with respect to their views' expanded copies (<see cref="TaskParameters.View"/>), with the gradients of every
+/// other leaf (per-task weights, embeddings); <see cref="Apply"/> writes the combined gradient into the leaves' .grad.
+/// </summary>
+internal sealed class TaskGradients
+{
+    readonly IReadOnlyList<(TaskParameters Parameters, ParameterSet View)> _networks;
+    readonly IReadOnlyList<Tensor> _own;
+    readonly Tensor?[] _ownGrads;
+
+    public TaskGradients(Tensor total, IReadOnlyList<(TaskParameters Parameters, ParameterSet View)> networks, IEnumerable<Tensor> allLeaves)
+    {
+        _networks = networks;
+        int t = networks[0].Parameters.Tasks;
+        var shared = networks.SelectMany(n => n.Parameters.SharedNames.Select(name => n.View[name])).ToList();
+        var sharedLeaves = networks.SelectMany(n => n.Parameters.SharedNames.Select(name => n.Parameters.Leaves[name])).ToList();
+        _own = allLeaves.Where(p => !sharedLeaves.Any(s => ReferenceEquals(s, p))).ToList();
+        var grads = autograd.grad([total], [.. shared, .. _own], allow_unused: true);
+        PerTask = cat(grads.Take(shared.Count).Select(x => x.reshape(t, -1)).ToList(), 1); // [T, P_shared]
+        _ownGrads = grads.Skip(shared.Count).Select(g => g is { IsInvalid: false } ? g : null).ToArray();
+        Gram = PcGrad.Gram(PerTask);
+    }
+
+    /// <summary>[T, P]: row t is task t's gradient of every shared weight, the networks' one after the other.</summary>
+    public Tensor PerTask { get; }
+    public double[,] Gram { get; }
+    public double[] Norms => Enumerable.Range(0, Gram.GetLength(0)).Select(k => Math.Sqrt(Gram[k, k])).ToArray();
+    public double[,] Cosines => PcGrad.Cosines(Gram);
+
+    /// <summary>Each task's gradient norm at the first network's last shared linear layer (GradNorm's W).</summary>
+    public double[] LastSharedLayerNorms()
+    {
+        var (p, view) = _networks[0];
+        var weights = p.SharedNames.Where(n => n.EndsWith(".weight", StringComparison.Ordinal)).ToList();
+        string lastWeight = weights.MaxBy(n => int.Parse(n.Split('.')[^2], System.Globalization.CultureInfo.InvariantCulture))!;
+        string layer = lastWeight[..^"weight".Length];
+        long offset = 0, size = 0;
+        foreach (var name in p.SharedNames)
+        {
+            long n = view[name][0].numel();
+            if (name.StartsWith(layer, StringComparison.Ordinal)) size += n;
+            else if (size == 0) offset += n;
+        }
+        using var scope = NewDisposeScope();
+        return PerTask.narrow(1, offset, size).pow(2).sum(1).sqrt().to(float64).data<double>().ToArray();
+    }
+
+    /// <summary>Writes the gradient to step along: the sum of the tasks' (PCGrad-projected with <paramref name="pcgrad"/>) gradients into the shared leaves, their own gradients into the others. Returns PCGrad's projections.</summary>
+    public int Apply(bool pcgrad, Func<int, int[]> orderFor)
+    {
+        int projections = 0;
+        var combined = pcgrad ? PcGrad.Project(PerTask, orderFor, out projections).sum(dim: 0) : PerTask.sum(dim: 0);
+        long start = 0;
+        foreach (var (p, _) in _networks)
+            foreach (var name in p.SharedNames)
+            {
+                var leaf = p.Leaves[name];
+                leaf.grad = combined.narrow(0, start, leaf.numel()).reshape(leaf.shape).detach().clone();
+                start += leaf.numel();
+            }
+        for (int i = 0; i < _own.Count; i++) _own[i].grad = _ownGrads[i]?.detach().clone() ?? zeros_like(_own[i]);
+        return projections;
+    }
+}

@@ -241,7 +241,7 @@ public sealed class MtPpo : IMultiTaskLearner
 
         _policyOptimizer.zero_grad();
         if (!measure || !Policy.Parameters.HasShared) total.backward();
-        else CombinedBackward(total, view, perTaskValues, valueValues, acc);
+        else CombinedBackward(total, view, valueValues, acc);
         nn.utils.clip_grad_norm_(Policy.Leaves(), _ppo.MaxGradNorm);
         _policyOptimizer.step();
 
@@ -252,69 +252,24 @@ public sealed class MtPpo : IMultiTaskLearner
     }
 
     /// <summary>
-    /// The per-task gradients of the shared weights in one backward pass (with respect to the view's expanded
-    /// copies), combined as the config says into the shared leaves' .grad; per-task weights and the embedding get
-    /// their own gradients unchanged. Logs the gradients' cosines and norms.
+    /// The per-task gradients of the shared weights in one backward pass, combined as the config says (the sum, or
+    /// PCGrad's projections); GradNorm's weights step on the norms at the last shared layer. Logs the gradients'
+    /// cosines and norms.
     /// </summary>
-    void CombinedBackward(Tensor total, ParameterSet view, double[] perTaskLosses, double[] valueLosses, UpdateAccumulator acc)
+    void CombinedBackward(Tensor total, ParameterSet view, double[] valueLosses, UpdateAccumulator acc)
     {
         int t = _suite.TaskCount;
-        var sharedNames = Policy.Parameters.SharedNames;
-        var shared = sharedNames.Select(n => view[n]).ToList();
-        var own = Policy.Leaves().Where(p => !sharedNames.Any(n => ReferenceEquals(Policy.Parameters.Leaves[n], p))).Cast<Tensor>().ToList();
-        var grads = autograd.grad([total], [.. shared, .. own], allow_unused: true);
-        var g = cat(grads.Take(shared.Count).Select(x => x.reshape(t, -1)).ToList(), 1); // [T, P_shared]
+        var grads = new TaskGradients(total, [(Policy.Parameters, view)], Policy.Leaves());
+        acc.AddConflict(grads.Cosines, grads.Norms);
+        int projections = grads.Apply(_config.Gradient == GradientCombination.Pcgrad, i => Order(i, t));
+        if (_config.Gradient == GradientCombination.Pcgrad) acc.AddProjections(projections);
 
-        var gram = PcGrad.Gram(g);
-        acc.AddConflict(PcGrad.Cosines(gram), Enumerable.Range(0, t).Select(k => Math.Sqrt(gram[k, k])).ToArray());
-
-        Tensor combined;
-        if (_config.Gradient == GradientCombination.Pcgrad)
-        {
-            combined = PcGrad.Project(g, i => Order(i, t), out int projections).sum(dim: 0);
-            acc.AddProjections(projections);
-        }
-        else combined = g.sum(dim: 0);
-
-        // GradNorm's view of this step (with equal weights it only measures, for the comparison of the spreads).
-        {
-            // |grad_W L'_t| at the last shared layer W, unweighted by w_t (the rows hold w_t's gradients).
-            var last = LastSharedLayer(sharedNames);
-            int offset = 0;
-            foreach (var (name, x) in sharedNames.Zip(shared))
-            {
-                long size = x[0].numel();
-                if (last.Contains(name)) break;
-                offset += (int)size;
-            }
-            long lastSize = last.Sum(n => view[n][0].numel());
-            var rows = g.narrow(1, offset, lastSize).pow(2).sum(1).sqrt().to(float64).data<double>().ToArray();
-            var unweighted = rows.Select((x, k) => x / Math.Max(_gradNorm.Weights[k], 1e-12)).ToArray();
-            // Inverse training rates from the value loss: the clipped surrogate restarts near zero every update.
-            _gradNorm.Step(unweighted, valueLosses);
-            acc.AddGradNorm(GradNorm.Spread(rows, _gradNorm.Targets));
-        }
-
-        int start = 0;
-        foreach (var name in sharedNames)
-        {
-            var leaf = Policy.Parameters.Leaves[name];
-            long size = leaf.numel();
-            leaf.grad = combined.narrow(0, start, size).reshape(leaf.shape).detach().clone();
-            start += (int)size;
-        }
-        for (int i = 0; i < own.Count; i++)
-            own[i].grad = grads[shared.Count + i] is { } gi && gi.IsInvalid == false ? gi.detach().clone() : zeros_like(own[i]);
-    }
-
-    /// <summary>The shared weights of the network's last shared linear layer (GradNorm's W).</summary>
-    IReadOnlyList<string> LastSharedLayer(IReadOnlyList<string> shared)
-    {
-        var layers = shared.Where(n => n.EndsWith(".weight", StringComparison.Ordinal))
-            .Select(n => (Name: n, Index: int.Parse(n.Split('.')[1], CultureInfo.InvariantCulture))).ToList();
-        int lastIndex = layers.Max(l => l.Index);
-        string prefix = layers.First().Name.Split('.')[0] + "." + lastIndex + ".";
-        return shared.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        // GradNorm's view of this step (with equal weights it only measures, for the comparison of the spreads):
+        // |grad_W L'_t| at the last shared layer, unweighted by w_t (the rows hold w_t's gradients); inverse training
+        // rates from the value loss, since the clipped surrogate restarts near zero every update.
+        var rows = grads.LastSharedLayerNorms();
+        _gradNorm.Step(rows.Select((x, k) => x / Math.Max(_gradNorm.Weights[k], 1e-12)).ToArray(), valueLosses);
+        acc.AddGradNorm(GradNorm.Spread(rows, _gradNorm.Targets));
     }
 
     /// <summary>A random order of the other tasks for task i (PCGrad's per-task shuffle).</summary>

@@ -212,6 +212,40 @@ public class MultiTaskTests : IDisposable
         ResumeCheck.ResumesExactly("mt-ppo", "point-conflict", Quick(4, ("gradient", gradient), ("conditioning", conditioning), ("task-sampling", "progress"), ("progress-window", "2")), Path.Combine(_root, gradient));
 
     [Fact]
+    public void MtSacLearnsEveryGoalOfTheNavigationSuite()
+    {
+        set_num_threads(1);
+        var run = new TrainingRun("mt-sac", "point-goals", new Dictionary<string, string> { ["hidden-sizes"] = "64,64", ["learning-starts"] = "300", ["gradient"] = "pcgrad" }, 1);
+        for (int i = 0; i < 150; i++) run.RunIteration();
+        var scores = ((IMultiTaskLearner)run.Learner).Evaluate(1, new Rng(9));
+        // Untrained: -30 (standing still 1 from the goal); going straight to the goal and holding it: about -5.
+        Assert.All(scores, s => Assert.True(s.MeanReturn > -8, $"{s.Task}: return {s.MeanReturn:0.00}"));
+        Assert.True(scores.Average(s => s.SuccessRate) >= 0.75, string.Join(", ", scores.Select(s => $"{s.Task} {s.SuccessRate:P0}")));
+        Assert.All(((MtSac)run.Learner).Alphas, a => Assert.InRange(a, 1e-4, 1)); // one temperature per task, tuned down from 1
+    }
+
+    [Theory]
+    [InlineData("sum", "one-hot")]
+    [InlineData("pcgrad", "embedding")]
+    [InlineData("pcgrad", "multi-head")]
+    public void MtSacResumesExactly(string gradient, string conditioning) =>
+        ResumeCheck.ResumesExactly("mt-sac", "point-conflict", new Dictionary<string, string>
+        {
+            ["num-batches"] = "4", ["checkpoint-every"] = "2", ["hidden-sizes"] = "16,16", ["learning-starts"] = "60", ["batch-size"] = "16",
+            ["gradient"] = gradient, ["conditioning"] = conditioning, ["task-sampling"] = "loss",
+        }, Path.Combine(_root, "sac-" + gradient + conditioning));
+
+    [Theory]
+    [InlineData("gradient", "gradnorm", "sum or pcgrad")]
+    [InlineData("task-index", "2", "task-index")]
+    [InlineData("episodes-per-iteration", "3", "episodes-per-task")]
+    public void MtSacRefusesSingleTaskAndPpoOnlySettings(string key, string value, string expected)
+    {
+        var e = Assert.ThrowsAny<Exception>(() => new TrainingRun("mt-sac", "point-goals", new Dictionary<string, string> { [key] = value }, 1));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
     public void ProgressLogsEveryTasksFiguresAndTheirGradientConflict()
     {
         var dir = Trainer.Start(new TrainingRun("mt-ppo", "point-conflict", Quick(2, ("gradient", "gradnorm")), 1), _root);

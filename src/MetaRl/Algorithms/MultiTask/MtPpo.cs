@@ -53,10 +53,7 @@ public sealed class MtPpo : IMultiTaskLearner
     {
         _suite = suite; _config = config; _ppo = ppo; _common = common; _rng = rng;
         int t = suite.TaskCount;
-        if (config.TaskWeights.Length != 0 && config.TaskWeights.Length != t)
-            throw new ConfigException("task-weights", $"config key 'task-weights' must hold one weight per task of {suite.Name} ({t}: {string.Join(", ", suite.Tasks.Select(x => x.Name))}); got {config.TaskWeights.Length}");
-        _userWeights = config.TaskWeights.Length == 0 ? Enumerable.Repeat(1.0, t).ToArray() : config.TaskWeights;
-        if (_userWeights.All(w => w == 0)) throw new ConfigException("task-weights", "config key 'task-weights' must give at least one task a positive weight");
+        _userWeights = UserWeights(config, suite);
         if (config.Gradient != GradientCombination.Sum && config.Conditioning == Conditioning.Independent)
             throw new ConfigException("gradient", $"config key 'gradient' must be sum with conditioning: independent (independent networks share no weights to combine); got {Config.EnumName(config.Gradient)}");
         Policy = new MultiTaskPolicy(suite, config.Conditioning, config.EmbeddingSize, common, rng);
@@ -65,6 +62,17 @@ public sealed class MtPpo : IMultiTaskLearner
         _valueOptimizer = optim.Adam(Value.Leaves(), ppo.VfLr);
         _gradNorm = new GradNorm(t, config.GradNormAlpha, config.Gradient == GradientCombination.Gradnorm ? config.GradNormLr : 0);
         _sampling = new TaskSamplingState(t, config.ProgressWindow);
+    }
+
+    /// <summary>The task-weights key checked against the suite: one non-negative weight per task, not all zero (empty: all 1).</summary>
+    internal static double[] UserWeights(MultiTaskConfig config, TaskSuite suite)
+    {
+        int t = suite.TaskCount;
+        if (config.TaskWeights.Length != 0 && config.TaskWeights.Length != t)
+            throw new ConfigException("task-weights", $"config key 'task-weights' must hold one weight per task of {suite.Name} ({t}: {string.Join(", ", suite.Tasks.Select(x => x.Name))}); got {config.TaskWeights.Length}");
+        var weights = config.TaskWeights.Length == 0 ? Enumerable.Repeat(1.0, t).ToArray() : config.TaskWeights;
+        if (weights.All(w => w == 0)) throw new ConfigException("task-weights", "config key 'task-weights' must give at least one task a positive weight");
+        return weights;
     }
 
     public TaskSuite Suite => _suite;

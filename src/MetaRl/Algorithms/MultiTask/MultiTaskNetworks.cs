@@ -36,9 +36,24 @@ public sealed class MultiTaskPolicy
         Suite = suite;
         Input = new TaskInput(conditioning, suite.TaskCount, embeddingSize, rng);
         Network = PolicyFactory.ForSpaces(Box.Uniform(suite.ObservationSpace.FlatSize + Input.Size, float.NegativeInfinity, float.PositiveInfinity), suite.ActionSpace, common.HiddenSizes, rng.Split(), common.Nonlinearity, common.InitStd);
-        string prefix = Network.Parameters.Names.Contains("mean.0.weight") ? "mean." : "logits.";
-        Parameters = new TaskParameters(Network.Parameters, PerTask(conditioning, Network.Parameters, prefix, "log_std"), suite.TaskCount);
+        Parameters = new TaskParameters(Network.Parameters, PerTask(conditioning, Network.Parameters, Prefix(Network), "log_std"), suite.TaskCount);
     }
+
+    /// <summary>A multi-task policy over a given network (SAC's tanh-Gaussian actor) that reads the observation and <paramref name="input"/>'s task identity.</summary>
+    public MultiTaskPolicy(TaskSuite suite, Policy network, TaskInput input)
+    {
+        Suite = suite; Input = input; Network = network;
+        if (network.ObservationSize != suite.ObservationSpace.FlatSize + input.Size)
+            throw new ArgumentException($"the network reads {network.ObservationSize} floats; the observation and task identity are {suite.ObservationSpace.FlatSize + input.Size}", nameof(network));
+        Parameters = new TaskParameters(network.Parameters, PerTask(input.Conditioning, network.Parameters, Prefix(network), "log_std"), suite.TaskCount);
+    }
+
+    static string Prefix(Policy network) =>
+        new[] { "mean.", "logits.", "pi." }.FirstOrDefault(p => network.Parameters.Names.Contains(p + "0.weight")) ?? throw new ArgumentException("not an MLP policy of this library", nameof(network));
+
+    /// <summary>A reparameterised action sample and its log-density for every task's observations [T, B, obs] (a tanh-Gaussian network).</summary>
+    public (Tensor Action, Tensor LogProb) Sample(Tensor observations, Tensor noise, ParameterSet view) =>
+        ((TanhGaussianPolicy)Network).Sample(Input.Append(observations), noise, view);
 
     public TaskSuite Suite { get; }
     public int Tasks => Suite.TaskCount;

@@ -55,6 +55,10 @@ public sealed class TaskParameters
     /// <summary>Every task's parameters on a leading task dimension (TaskCount = T), under the network's own names.</summary>
     public ParameterSet View() => new(_base.Names.Select(n => (n, _perTask.TryGetValue(n, out var p) ? p : _base[n].unsqueeze(0).expand([Tasks, .. _base[n].shape]))).ToList()) { TaskCount = Tasks };
 
+    /// <summary>The view of another set of leaves laid out as <see cref="Leaves"/> (a target network's copy).</summary>
+    public ParameterSet ViewOf(ParameterSet leaves) =>
+        new(_base.Names.Select(n => (n, _perTask.ContainsKey(n) ? leaves[$"task.{n}"] : leaves[n].unsqueeze(0).expand([Tasks, .. leaves[n].shape]))).ToList()) { TaskCount = Tasks };
+
     /// <summary>Task <paramref name="t"/>'s network (views of the leaves), for acting.</summary>
     public ParameterSet ForTask(int t) => _forTask[t];
 

@@ -64,6 +64,9 @@ public sealed class TaskSuite : ITaskDistribution
         return new SuiteEnv(_family.CreateEnv(t.Task, rng), t);
     }
 
+    /// <summary>One env per task, stepped one after the other (a suite's envs wrap its family's, with the task's reward scale).</summary>
+    public IVectorEnv CreateVectorEnv(IReadOnlyList<object> tasks) => new VectorEnv(this, tasks);
+
     public void SetTask(IEnv env, object task)
     {
         if (env is not SuiteEnv suiteEnv) throw new ArgumentException($"{Name} cannot set the task of a {env.GetType().Name}", nameof(env));

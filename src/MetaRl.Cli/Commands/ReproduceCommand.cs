@@ -17,7 +17,7 @@ public static partial class Cli
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
-        var set = new Option<string[]>("--set") { Description = "RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
+        var set = new Option<string[]>("--set") { Description = "RL2 tables and mt-point-conflict: set a config key for every run (mt-point-conflict: e.g. hidden-sizes=8,8, in the report and the output directory's name); RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
         var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
         var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, trainOnly };
         cmd.SetAction(p =>
@@ -30,9 +30,9 @@ public static partial class Cli
             string experiment = p.GetValue(name)!;
             if (experiment == GradientStudy.Name)
             {
-                if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
-                    throw new UsageException($"--jobs and --set apply to the RL2 tables; {GradientStudy.Name} trains its stated settings");
-                GradientStudy.Run(new GradientStudy.Options(seedList, its ?? (isQuick ? 2 : GradientStudy.DefaultIterations), isQuick, p.GetValue(outDir)!), stdout);
+                if (p.GetValue(jobs) != 1) throw new UsageException($"--jobs applies to the RL2 tables; {GradientStudy.Name} runs in one process");
+                GradientStudy.Run(new GradientStudy.Options(seedList, its ?? (isQuick ? 2 : GradientStudy.DefaultIterations), isQuick, p.GetValue(outDir)!,
+                    Config.ParseOverrides(p.GetValue(set) ?? []).ToDictionary(kv => kv.Key, kv => kv.Value)), stdout);
                 return Ok;
             }
             if (experiment == PearlReproduction.Name)

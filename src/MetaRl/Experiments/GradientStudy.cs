@@ -19,14 +19,17 @@ public static class GradientStudy
     public const int DefaultIterations = 100;
     static readonly string[] Modes = ["sum", "pcgrad", "gradnorm"];
 
-    public sealed record Options(IReadOnlyList<int> Seeds, int Iterations, bool Quick, string OutRoot);
+    /// <summary>Seeds, iterations per run, and <c>Values</c>: config keys for every run (a width, say), named in the report and the output directory.</summary>
+    public sealed record Options(IReadOnlyList<int> Seeds, int Iterations, bool Quick, string OutRoot, IReadOnlyDictionary<string, string>? Values = null);
 
     public sealed record ModeResult(string Mode, double Success, double SuccessCi95, double Return, double ReturnCi95, IReadOnlyList<double> TaskSuccess,
         double EarlyCosine, double LateCosine, double EarlyConflict, double LateConflict, double Spread, double Projections, double SecondsPerRun);
 
     public static string Run(Options o, TextWriter log)
     {
-        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Quick ? "-quick" : "")}");
+        var extra = o.Values ?? new Dictionary<string, string>();
+        string suffix = string.Concat(extra.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"-{kv.Key}-{kv.Value.Replace(',', 'x')}"));
+        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{suffix}{(o.Quick ? "-quick" : "")}");
         var suite = SuiteRegistry.Create(Suite);
         var results = new List<ModeResult>();
         foreach (var mode in Modes)
@@ -38,7 +41,7 @@ public static class GradientStudy
             double seconds = 0;
             foreach (int seed in o.Seeds)
             {
-                var values = new Dictionary<string, string> { ["gradient"] = mode, ["num-batches"] = $"{o.Iterations}" };
+                var values = new Dictionary<string, string>(extra) { ["gradient"] = mode, ["num-batches"] = $"{o.Iterations}" };
                 if (o.Quick) { values["episodes-per-task"] = "2"; values["epochs"] = "2"; }
                 var trained = Reproduction.TrainOrResume("mt-ppo", Suite, values, seed, Path.Combine(root, $"{mode}-seed{seed}"), $"mt-ppo {mode}", log);
                 seconds += trained.TrainingSeconds;
@@ -83,7 +86,8 @@ public static class GradientStudy
         var sb = new StringBuilder();
         sb.AppendLine($"# MT-PPO's gradient combinations on {suite.Name}{(o.Quick ? " (quick mode: not the study's budget)" : "")}");
         sb.AppendLine();
-        sb.AppendLine($"{suite.Description}. {o.Iterations} iterations of MT-PPO (10 episodes of every task each, one-hot task id, 64x64 tanh networks), seeds {string.Join(", ", o.Seeds)}; the same for every combination.");
+        var extra = o.Values ?? new Dictionary<string, string>();
+        sb.AppendLine($"{suite.Description}. {o.Iterations} iterations of MT-PPO (10 episodes of every task each, one-hot task id, 64x64 tanh networks{string.Concat(extra.Select(kv => $"; {kv.Key} {kv.Value}"))}), seeds {string.Join(", ", o.Seeds)}; the same for every combination.");
         sb.AppendLine("Success and return: one episode of every task with the most likely actions after training, mean over tasks; 95% CI over seeds. Cosine: mean pairwise cosine of the tasks' gradients of the shared weights (first minibatch of every iteration, or every minibatch where PCGrad or GradNorm needs them), in the first and last third of training; conflict: the fraction of pairs with a negative cosine. GradNorm spread: mean over tasks of |log(G_i / target_i)| at the last shared layer, lower is closer to GradNorm's targets (measured with equal weights for sum and PCGrad).");
         sb.AppendLine();
         sb.AppendLine("| gradient | success | return | cosine first / last third | conflict first / last third | GradNorm spread | PCGrad projections per minibatch | minutes per run |");

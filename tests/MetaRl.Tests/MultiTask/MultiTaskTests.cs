@@ -174,7 +174,9 @@ public class MultiTaskTests : IDisposable
         Assert.Equal(-0.2f, r.Reward, 4);
         r = reach.Step([0, 0.1f], obs);
         Assert.Equal(-0.1f, r.Reward, 4);
-        Assert.False(r.Success); // within 0.1, but success is where the episode ends
+        r = reach.Step([0, 0.1f], obs);
+        Assert.Equal(0f, r.Reward, 4);
+        Assert.False(r.Success); // on the goal, but success is where the episode ends
         for (int i = 0; i < 20; i++) r = reach.Step([0, 0], obs);
         Assert.True(r.Truncated);
         Assert.True(r.Success);
@@ -201,7 +203,9 @@ public class MultiTaskTests : IDisposable
         var run = new TrainingRun("mt-ppo", "point-goals", new Dictionary<string, string> { ["num-batches"] = "60" }, 1);
         for (int i = 0; i < 60; i++) run.RunIteration();
         var scores = ((IMultiTaskLearner)run.Learner).Evaluate(2, new Rng(9));
-        Assert.All(scores, s => Assert.True(s.SuccessRate == 1, $"{s.Task}: success {s.SuccessRate}, return {s.MeanReturn:0.00}"));
+        // Untrained: -30 (standing still 1 from the goal); going straight to the goal and holding it: about -5.
+        Assert.All(scores, s => Assert.True(s.MeanReturn > -7, $"{s.Task}: return {s.MeanReturn:0.00}"));
+        Assert.True(scores.Average(s => s.SuccessRate) >= 0.75, string.Join(", ", scores.Select(s => $"{s.Task} {s.SuccessRate:P0}")));
     }
 
     [Theory]

@@ -1,4 +1,3 @@
-using System.Globalization;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs.Suites;
 using MetaRl.Evaluation;
@@ -6,17 +5,6 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.MultiTask;
-
-/// <summary>A task's score on its suite: mean return (95% CI over episodes) and success rate.</summary>
-public sealed record TaskScore(string Task, double MeanReturn, double Ci95, double SuccessRate, int Episodes);
-
-/// <summary>A learner of a fixed suite of tasks, which are also its test tasks: trained on all at once, scored task by task.</summary>
-public interface IMultiTaskLearner : ILearner
-{
-    TaskSuite Suite { get; }
-    /// <summary>Deterministic (most likely) actions for <paramref name="episodesPerTask"/> episodes of every task.</summary>
-    IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng);
-}
 
 /// <summary>
 /// Multi-task PPO: one task-conditioned policy and value network (<see cref="MultiTaskConfig.Conditioning"/>) trained on
@@ -91,12 +79,12 @@ public sealed class MtPpo : IMultiTaskLearner
         return w.Select(x => Math.Max(1, (int)Math.Round(_config.EpisodesPerTask * x))).ToArray();
     }
 
-    EpisodeBatch Collect(int[] episodes, bool deterministic, Rng rng)
+    EpisodeBatch Collect(int[] episodes)
     {
         var envTask = episodes.SelectMany((n, t) => Enumerable.Repeat(t, n)).ToArray();
         _envs = VectorEnvs.For(_suite, envTask.Select(t => (object)_suite.Tasks[t]).ToList(), _envs);
         var batch = new EpisodeBatch(_suite.MaxEpisodeSteps, envTask.Length, Policy.ObservationSize, Policy.Network.ActionSize, envTask);
-        _collector.RunEpisodes(_envs, new MultiTaskAgent(Policy, envTask, deterministic), 1, batch.Horizon, rng, batch);
+        _collector.RunEpisodes(_envs, new MultiTaskAgent(Policy, envTask, deterministic: false), 1, batch.Horizon, _rng, batch);
         return batch;
     }
 
@@ -105,7 +93,7 @@ public sealed class MtPpo : IMultiTaskLearner
         using var guard = IterationGuard.Enter();
         int t = _suite.TaskCount;
         var episodes = EpisodesPerTask();
-        var batch = Collect(episodes, deterministic: false, _rng);
+        var batch = Collect(episodes);
         var returns = batch.EpisodeReturns();
         var taskReturn = new double[t];
         var taskSuccess = new double[t];
@@ -130,7 +118,7 @@ public sealed class MtPpo : IMultiTaskLearner
     }
 
     /// <summary>One batch of this iteration's episodes, for the benchmark of <see cref="UpdateFrom"/>.</summary>
-    internal EpisodeBatch CollectBatch() => Collect(EpisodesPerTask(), deterministic: false, _rng);
+    internal EpisodeBatch CollectBatch() => Collect(EpisodesPerTask());
 
     /// <summary>One update from a given batch (the benchmark times it alone).</summary>
     internal void UpdateFrom(EpisodeBatch batch) => Update(batch);
@@ -290,12 +278,7 @@ public sealed class MtPpo : IMultiTaskLearner
 
     // ---- evaluation and state ----
 
-    public IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng)
-    {
-        using var guard = IterationGuard.Enter();
-        var batch = Collect(Enumerable.Repeat(episodesPerTask, _suite.TaskCount).ToArray(), deterministic: true, rng);
-        return SuiteScores.Of(_suite, batch);
-    }
+    public IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng) => SuiteScores.Evaluate(Policy, episodesPerTask, rng);
 
     public void SaveState(BinaryWriter w)
     {
@@ -322,19 +305,4 @@ public sealed class MtPpo : IMultiTaskLearner
     }
 
     public void Dispose() => _envs?.Dispose();
-}
-
-/// <summary>Scores of a suite's tasks from a batch of their episodes.</summary>
-public static class SuiteScores
-{
-    public static IReadOnlyList<TaskScore> Of(TaskSuite suite, EpisodeBatch batch)
-    {
-        var returns = batch.EpisodeReturns();
-        return suite.Tasks.Select((task, k) =>
-        {
-            var mine = Enumerable.Range(0, batch.Episodes).Where(e => batch.TaskIndex[e] == k).ToList();
-            var (mean, ci) = Statistics.MeanAndCi95(mine.Select(e => returns[e]).ToList());
-            return new TaskScore(task.Name, mean, ci, mine.Average(e => batch.Success[e] ? 1.0 : 0.0), mine.Count);
-        }).ToList();
-    }
 }

@@ -256,15 +256,7 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
 
     // ---- evaluation and state ----
 
-    public IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng)
-    {
-        using var guard = IterationGuard.Enter();
-        var envTask = Enumerable.Range(0, _suite.TaskCount).SelectMany(k => Enumerable.Repeat(k, episodesPerTask)).ToArray();
-        using var envs = _suite.CreateVectorEnv(envTask.Select(k => (object)_suite.Tasks[k]).ToList());
-        var batch = new EpisodeBatch(_suite.MaxEpisodeSteps, envTask.Length, _obs, _act, envTask);
-        new Collector().RunEpisodes(envs, new MultiTaskAgent(Actor, envTask, deterministic: true), 1, batch.Horizon, rng, batch);
-        return SuiteScores.Of(_suite, batch);
-    }
+    public IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng) => SuiteScores.Evaluate(Actor, episodesPerTask, rng);
 
     protected override void Save(BinaryWriter w)
     {

@@ -103,8 +103,8 @@ internal static class MultiTaskPlots
     }
 
     /// <summary>
-    /// One width: each task's transfer with its CI over seeds, a line at 1. Several widths (the capacity sweep):
-    /// each task's multi-task and single-task return against the parameters of the networks that learned it.
+    /// One width: each task's transfer, a line at 1. Several widths (the capacity sweep): each task's transfer
+    /// against the multi-task network's parameters (the returns themselves are in transfer.csv).
     /// </summary>
     public static IReadOnlyList<string> Transfer(TransferStudy.Result r, string prefix)
     {
@@ -132,16 +132,17 @@ internal static class MultiTaskPlots
         {
             for (int k = 0; k < tasks.Count; k++)
             {
-                var rows = r.Tasks.Where(x => x.Task == tasks[k]).OrderBy(x => x.Width).ToList();
-                var color = palette.GetColor(k);
-                // x: the parameters serving this task (the whole shared network, or the task's own network).
-                var mt = plot.Add.Scatter(rows.Select(x => Math.Log10(x.MultiTaskParameters)).ToArray(), rows.Select(x => x.MultiTask).ToArray());
-                mt.Color = color; mt.LineWidth = 2; mt.MarkerSize = 6; mt.LegendText = $"{tasks[k]}: multi-task";
-                var st = plot.Add.Scatter(rows.Select(x => Math.Log10((double)x.SingleTaskParameters / tasks.Count)).ToArray(), rows.Select(x => x.SingleTask).ToArray());
-                st.Color = color; st.LineWidth = 2; st.MarkerSize = 6; st.LinePattern = ScottPlot.LinePattern.Dashed; st.LegendText = $"{tasks[k]}: single-task";
+                var rows = r.Tasks.Where(x => x.Task == tasks[k] && double.IsFinite(x.Transfer)).OrderBy(x => x.Width).ToList();
+                if (rows.Count == 0) continue;
+                // x: the multi-task network's parameters at each width; y: the task's transfer there (1: as well as alone).
+                var line = plot.Add.Scatter(rows.Select(x => Math.Log10(x.MultiTaskParameters)).ToArray(), rows.Select(x => x.Transfer).ToArray());
+                line.Color = palette.GetColor(k); line.LineWidth = 2; line.MarkerSize = 7; line.LegendText = tasks[k];
             }
-            plot.XLabel("parameters of the network serving the task (log10; widths " + string.Join(", ", widths) + ")");
-            plot.YLabel("return after training (most likely actions)");
+            var neutral = plot.Add.HorizontalLine(1);
+            neutral.LinePattern = ScottPlot.LinePattern.Dashed;
+            neutral.Color = ScottPlot.Colors.Gray;
+            plot.XLabel("parameters of the multi-task network (log10; widths " + string.Join(", ", widths) + ")");
+            plot.YLabel("transfer: multi-task gain / single-task gain (1: no effect)");
             plot.Title($"{r.Suite.Name}: capacity sweep, {r.Options.Seeds.Count} seeds");
             plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         }

@@ -40,7 +40,8 @@ public sealed class TaskParameters
         SharedNames = baseLeaves.Names.Where(n => !_perTask.ContainsKey(n)).ToList();
         Leaves = new ParameterSet([.. SharedNames.Select(n => (n, baseLeaves[n])), .. _perTask.Select(kv => ($"task.{kv.Key}", kv.Value))]);
         // Task t's network: the shared leaves and row t of the per-task ones (views: optimizer steps show through).
-        _forTask = Enumerable.Range(0, tasks).Select(t => new ParameterSet(baseLeaves.Names.Select(n => (n, _perTask.TryGetValue(n, out var p) ? p[t] : baseLeaves[n])).ToList())).ToArray();
+        // (Kept out of any dispose scope the constructor runs in: they live as long as the network.)
+        _forTask = Enumerable.Range(0, tasks).Select(t => new ParameterSet(baseLeaves.Names.Select(n => (n, _perTask.TryGetValue(n, out var p) ? p[t].DetachFromDisposeScope() : baseLeaves[n])).ToList())).ToArray();
     }
 
     public int Tasks { get; }

@@ -3,6 +3,7 @@ using MetaRl.Algorithms.MultiTask;
 using MetaRl.Envs;
 using MetaRl.Algorithms.SingleTask;
 using MetaRl.Envs.Suites;
+using MetaRl.Envs.Mujoco;
 using MetaRl.Experiments;
 using MetaRl.Tests.Algorithms;
 using static TorchSharp.torch;
@@ -189,6 +190,45 @@ public class MultiTaskTests : IDisposable
         Assert.Equal(0.1, suite.Tasks[3].DataShare);
     }
 
+    [Fact]
+    public void CheetahSkillsRewardAndSucceedAsStated()
+    {
+        var obs = new float[20];
+        var zero = new float[6];
+        StepResult Run(CheetahTask task, Action<HalfCheetahSkillEnv, int>? before = null)
+        {
+            using var env = new HalfCheetahSkillEnv(task, new Rng(1));
+            env.Reset(1, obs);
+            StepResult r = default;
+            bool success = false;
+            for (int t = 0; t < env.MaxEpisodeSteps; t++)
+            {
+                before?.Invoke(env, t);
+                r = env.Step(zero, obs);
+                success |= r.Success;
+            }
+            return r with { Success = success };
+        }
+        // Standing still: no skill succeeds, and the jump's reward (no control cost at zero action) is about 0.
+        foreach (var skill in new[] { CheetahSkill.Forward, CheetahSkill.Backward, CheetahSkill.Jump })
+            Assert.False(Run(new CheetahTask(skill)).Success, $"{skill} standing still");
+        Assert.False(Run(new CheetahTask(CheetahSkill.Velocity, 1)).Success);
+        // Moved by hand (the torso's slide joints are qpos[0], x, and qpos[1], height above 0.7 m).
+        Assert.True(Run(new CheetahTask(CheetahSkill.Forward), (env, t) => { if (t == 50) env.Simulation.Qpos[0] = 5.2; }).Success);
+        Assert.True(Run(new CheetahTask(CheetahSkill.Backward), (env, t) => { if (t == 50) env.Simulation.Qpos[0] = -3.2; }).Success);
+        Assert.True(Run(new CheetahTask(CheetahSkill.Jump), (env, t) => { if (t == 50) env.Simulation.Qpos[1] = 0.45; }).Success);
+        // Mean speed over the episode (100 steps of 0.05 s): 1 m/s means 5 m at the end; judged at the last step only.
+        Assert.True(Run(new CheetahTask(CheetahSkill.Velocity, 1), (env, t) => { if (t == 99) env.Simulation.Qpos[0] = 5.0; }).Success);
+        Assert.False(Run(new CheetahTask(CheetahSkill.Velocity, 1), (env, t) => { if (t == 50) env.Simulation.Qpos[0] = 2.5; if (t == 60) env.Simulation.Qpos[0] = 0; }).Success);
+
+        var suite = SuiteRegistry.Create("cheetah-locomotion");
+        Assert.Equal(["forward", "backward", "speed-0.5", "speed-1.0", "speed-1.5", "speed-2.0", "speed-2.5", "jump"], suite.Tasks.Select(t => t.Name));
+        var run = new TrainingRun("mt-sac", suite, new Dictionary<string, string> { ["hidden-sizes"] = "16,16", ["learning-starts"] = "100", ["batch-size"] = "8" }, 1);
+        var it = run.RunIteration(); // collection of every task and a gradient step on all eight, through the suite's MuJoCo envs
+        Assert.True(double.IsFinite(it.MeanReturn));
+        run.Dispose();
+    }
+
     static Dictionary<string, string> Quick(int iterations, params (string, string)[] extra)
     {
         var v = new Dictionary<string, string> { ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "2", ["episodes-per-task"] = "4", ["epochs"] = "2", ["hidden-sizes"] = "16,16" };
@@ -197,6 +237,7 @@ public class MultiTaskTests : IDisposable
     }
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void MtPpoLearnsEveryGoalOfTheNavigationSuite()
     {
         set_num_threads(1);
@@ -216,6 +257,7 @@ public class MultiTaskTests : IDisposable
         ResumeCheck.ResumesExactly("mt-ppo", "point-conflict", Quick(4, ("gradient", gradient), ("conditioning", conditioning), ("task-sampling", "progress"), ("progress-window", "2")), Path.Combine(_root, gradient));
 
     [Fact]
+    [Trait(Category.Name, Category.Slow)]
     public void MtSacLearnsEveryGoalOfTheNavigationSuite()
     {
         set_num_threads(1);

@@ -41,6 +41,8 @@ public abstract class MujocoEnv<TTask> : ITaskEnv<TTask>, ITrackedEnv, IMujocoEn
     public float ActionScale { get; }
     /// <summary>Seconds of simulated time per env step.</summary>
     public double Dt => FrameSkip * Model.Timestep;
+    /// <summary>Steps of the current episode so far (the step being scored included): a task can judge success where the episode ends.</summary>
+    protected int StepsTaken => _t;
     public MujocoData Simulation => Data;
     /// <summary>The torso's position in the world (x forward, y left, z up), for pictures and tests.</summary>
     public abstract (double X, double Y, double Z) TorsoPosition { get; }

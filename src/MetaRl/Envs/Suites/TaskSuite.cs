@@ -106,6 +106,7 @@ public static class SuiteRegistry
         ["point-conflict"] = PointSuites.Conflict,
         ["point-imbalanced"] = PointSuites.Imbalanced,
         ["point-ten"] = PointSuites.Ten,
+        ["cheetah-locomotion"] = LocomotionSuites.Cheetah,
     };
 
     public static IReadOnlyList<string> Names => Factories.Keys.ToList();

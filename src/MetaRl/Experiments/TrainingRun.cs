@@ -118,7 +118,7 @@ public sealed class TrainingRun : IDisposable
         long unstableBefore = MujocoInstability.Episodes;
         var r = Learner.Iterate();
         var stats = r.Stats;
-        if (Distribution is IMujocoTaskDistribution) // episodes the simulator ended early, in progress.csv
+        if (Distribution is IMujocoTaskDistribution or Envs.Suites.TaskSuite { Family: IMujocoTaskDistribution }) // episodes the simulator ended early, in progress.csv
             stats = new Dictionary<string, double>(stats) { ["unstable_episodes"] = MujocoInstability.Episodes - unstableBefore };
         foreach (var p in Learner.Parameters.Values)
         {

@@ -188,6 +188,18 @@ public class MultiTaskTests : IDisposable
         env.Reset(null, obs);
         Assert.Equal(-10 * (1 - 0.1f), env.Step([0.1f, 0], obs).Reward, 4);
         Assert.Equal(0.1, suite.Tasks[3].DataShare);
+        // The same through the suite's vector env (the family's own, rewards scaled per env), and after switching tasks.
+        using var envs = suite.CreateVectorEnv([suite.Tasks[0], suite.Tasks[1]]);
+        var rewards = new float[2];
+        var flags = new bool[2];
+        envs.Reset();
+        envs.Step([0.1f, 0, 0.1f, 0], rewards, flags, new bool[2]);
+        Assert.Equal(-10 * 0.9f, rewards[0], 4);
+        Assert.Equal(-0.9148, rewards[1], 3); // goal-30, unscaled: |(0.1, 0) - (cos 30, sin 30)|
+        envs.SetTask(1, suite.Tasks[0]);
+        envs.Reset();
+        envs.Step([0.1f, 0, 0.1f, 0], rewards, flags, new bool[2]);
+        Assert.Equal(rewards[0], rewards[1]);
     }
 
     [Fact]

@@ -64,8 +64,12 @@ public sealed class TaskSuite : ITaskDistribution
         return new SuiteEnv(_family.CreateEnv(t.Task, rng), t);
     }
 
-    /// <summary>One env per task, stepped one after the other (a suite's envs wrap its family's, with the task's reward scale).</summary>
-    public IVectorEnv CreateVectorEnv(IReadOnlyList<object> tasks) => new VectorEnv(this, tasks);
+    /// <summary>One env per task: the family's own vector env (MuJoCo's steps its envs in parallel), with each task's reward scale.</summary>
+    public IVectorEnv CreateVectorEnv(IReadOnlyList<object> tasks)
+    {
+        var suiteTasks = tasks.Select(AsSuiteTask).ToArray();
+        return new SuiteVectorEnv(_family.CreateVectorEnv(suiteTasks.Select(t => t.Task).ToList()), suiteTasks, this);
+    }
 
     public void SetTask(IEnv env, object task)
     {
@@ -76,6 +80,37 @@ public sealed class TaskSuite : ITaskDistribution
     }
 
     SuiteTask AsSuiteTask(object task) => task as SuiteTask ?? throw new ArgumentException($"{Name} takes its own tasks (SuiteTask), not {task?.GetType().Name ?? "null"}", nameof(task));
+
+    /// <summary>The family's vector env over the suite tasks' own tasks, rewards times each task's scale.</summary>
+    sealed class SuiteVectorEnv(IVectorEnv inner, SuiteTask[] tasks, TaskSuite suite) : IVectorEnv
+    {
+        public int NumEnvs => inner.NumEnvs;
+        public int ObservationSize => inner.ObservationSize;
+        public int ActionSize => inner.ActionSize;
+        public Space ObservationSpace => inner.ObservationSpace;
+        public Space ActionSpace => inner.ActionSpace;
+        public ReadOnlySpan<float> Observations => inner.Observations;
+        public bool IsDone(int i) => inner.IsDone(i);
+        public ReadOnlySpan<bool> LastSuccess => inner.LastSuccess;
+        public IEnv this[int i] => inner[i];
+
+        public void SetTask(int i, object task)
+        {
+            tasks[i] = suite.AsSuiteTask(task);
+            inner.SetTask(i, tasks[i].Task);
+        }
+
+        public void Reset(int? seed = null) => inner.Reset(seed);
+        public void ResetEnv(int i, int? seed = null) => inner.ResetEnv(i, seed);
+
+        public void Step(ReadOnlySpan<float> actions, Span<float> rewards, Span<bool> terminated, Span<bool> truncated)
+        {
+            inner.Step(actions, rewards, terminated, truncated);
+            for (int i = 0; i < tasks.Length; i++) rewards[i] = (float)(rewards[i] * tasks[i].RewardScale);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
 
     /// <summary>The family's env with the suite task's reward scale.</summary>
     sealed class SuiteEnv(IEnv inner, SuiteTask task) : IEnv

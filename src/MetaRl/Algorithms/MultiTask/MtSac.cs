@@ -17,7 +17,9 @@ namespace MetaRl.Algorithms.MultiTask;
 ///   J_pi     = sum_t c_t E_t[alpha_t log pi(a~ | s, t) - min_k Q_k(s, a~, t)]
 ///   J_alpha  = sum_t E_t[-log alpha_t (log pi(a~ | s, t) + target entropy)]
 /// </code>
-/// with c_t the task's weight (its task-weights entry, times its task-sampling weight, over the task count). With
+/// with c_t the task's weight (its task-weights entry, times its task-sampling weight, over the task count: every
+/// minibatch holds batch-size rows of every task, and task sampling weighs them, the same in expectation as drawing
+/// rows in those proportions; collection follows each task's data share). With
 /// gradient: pcgrad the actor's and the critics' shared weights each step along the sum of PCGrad's projected
 /// per-task gradients, as in the PCGrad paper's MT-SAC.
 /// </summary>
@@ -43,6 +45,7 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
     double[] _lastCriticLoss;
     Dictionary<string, double>? _lastConflict;
     int _iteration;
+    bool _firstStep; // of the iteration: where the conflict diagnostics are measured (every step under PCGrad)
 
     public MtSac(TaskSuite suite, MultiTaskConfig config, SacConfig sac, CommonConfig common, Rng rng)
     {
@@ -92,8 +95,8 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
     protected override Collection Collect()
     {
         int t = _suite.TaskCount;
-        var w = _sampling.Weights(_config.TaskSampling, _suite.Tasks.Select(x => x.DataShare).ToArray());
-        var episodes = w.Select(x => Math.Max(1, (int)Math.Round(_config.EpisodesPerTask * x))).ToArray();
+        // Collection follows each task's data share (the data it has); task sampling acts on the minibatches, as loss weights.
+        var episodes = _suite.Tasks.Select(x => Math.Max(1, (int)Math.Round(_config.EpisodesPerTask * x.DataShare))).ToArray();
         // The first iteration also runs the initial policy for learning-starts steps of every task (no gradient steps for those).
         int warmup = _replay[0].Count == 0 ? (_sac.LearningStarts + _suite.MaxEpisodeSteps - 1) / _suite.MaxEpisodeSteps : 0;
         var perTask = episodes.Select(n => n + warmup).ToArray();
@@ -115,6 +118,7 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
         // One gradient step per env step of the iteration's episodes (not the warm-up), each on every task's batch.
         int trained = Enumerable.Range(0, batch.Episodes).Where(e => warmup == 0 || IndexInTask(envTask, e) >= warmup).Sum(e => batch.Lengths[e]);
         _iteration++;
+        _firstStep = true;
         return new Collection(scores.Average(s => s.MeanReturn), scores.Average(s => s.SuccessRate), batch.Steps,
             Math.Max(1, (int)Math.Round(trained * _sac.UpdatesPerStep / t))) { Stats = stats };
     }
@@ -133,6 +137,9 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
         var weights = _sampling.Weights(_config.TaskSampling, _suite.Tasks.Select(x => x.DataShare).ToArray());
         var c = tensor(Enumerable.Range(0, t).Select(k => (float)(_userWeights[k] * weights[k] / t)).ToArray());
         var actorView = Actor.Parameters.View();
+        bool pcgrad = _config.Gradient == GradientCombination.Pcgrad;
+        bool measure = pcgrad || _firstStep && _config.ConflictEvery > 0 && (_iteration - 1) % _config.ConflictEvery == 0;
+        _firstStep = false;
 
         // Critics: both regress on the soft Bellman target of their task.
         Tensor y;
@@ -148,7 +155,7 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
         var criticPerTask = 0.5 * (q - y).pow(2).mean([2]).sum(dim: 0); // [T]
         var criticTotal = (c * criticPerTask).sum();
         _criticOptimizer.zero_grad();
-        Backward(criticTotal, [(_q1.Parameters, v1), (_q2.Parameters, v2)], CriticLeaves().Cast<Tensor>());
+        Backward(criticTotal, [(_q1.Parameters, v1), (_q2.Parameters, v2)], CriticLeaves().Cast<Tensor>(), measure);
         _criticOptimizer.step();
 
         // Actor: through the reparameterised action into the critics (whose weights this loss does not train).
@@ -157,7 +164,7 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
         var actorPerTask = (alpha * logp - qNew).mean([1]);
         var actorTotal = (c * actorPerTask).sum();
         _actorOptimizer.zero_grad();
-        var conflict = Backward(actorTotal, [(Actor.Parameters, actorView)], Actor.Leaves().Cast<Tensor>());
+        var conflict = Backward(actorTotal, [(Actor.Parameters, actorView)], Actor.Leaves().Cast<Tensor>(), measure);
         _actorOptimizer.step();
 
         // Temperatures: each task's rises while its policy's entropy is below the target.
@@ -213,13 +220,12 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
     }
 
     /// <summary>
-    /// Sum, or PCGrad over the shared weights of the given networks; the actor's gradients are measured (cosines) on
-    /// every step where PCGrad needs them or conflict-every asks (on the first step of such iterations).
+    /// Sum, or PCGrad over the shared weights of the given networks; with <paramref name="measure"/> (every step under
+    /// PCGrad, else the first step of the iterations conflict-every picks) the per-task gradients are taken and returned.
     /// </summary>
-    TaskGradients? Backward(Tensor total, IReadOnlyList<(TaskParameters Parameters, ParameterSet View)> networks, IEnumerable<Tensor> leaves)
+    TaskGradients? Backward(Tensor total, IReadOnlyList<(TaskParameters Parameters, ParameterSet View)> networks, IEnumerable<Tensor> leaves, bool measure)
     {
         bool pcgrad = _config.Gradient == GradientCombination.Pcgrad;
-        bool measure = pcgrad || _config.ConflictEvery > 0 && (_iteration - 1) % _config.ConflictEvery == 0;
         if (!measure || !networks[0].Parameters.HasShared)
         {
             total.backward();

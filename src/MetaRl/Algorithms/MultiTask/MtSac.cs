@@ -200,21 +200,8 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
         }
         stats["actor_loss"] = actor.Average();
         stats["critic_loss"] = critic.Average();
-        if (conflict is not null)
-        {
-            // The actor's gradients of its shared weights; iterations that do not measure repeat the last figures.
-            var cos = conflict.Cosines;
-            var norms = conflict.Norms;
-            _lastConflict = [];
-            for (int i = 0; i < t; i++)
-            {
-                _lastConflict[$"grad_norm/{_suite.Tasks[i].Name}"] = norms[i];
-                for (int j = i + 1; j < t; j++) _lastConflict[$"cos/{_suite.Tasks[i].Name}/{_suite.Tasks[j].Name}"] = cos[i, j];
-            }
-            var pairs = Enumerable.Range(0, t).SelectMany(i => Enumerable.Range(i + 1, t - i - 1).Select(j => cos[i, j])).ToList();
-            _lastConflict["conflict_mean_cosine"] = pairs.Average();
-            _lastConflict["conflict_fraction"] = pairs.Count(x => x < 0) / (double)pairs.Count;
-        }
+        // The actor's gradients of its shared weights; steps that do not measure repeat the last figures.
+        if (conflict is not null) _lastConflict = ConflictColumns.Of(_suite, conflict.Cosines, conflict.Norms);
         if (_lastConflict is not null) foreach (var (k, v) in _lastConflict) stats[k] = v;
         return stats;
     }

@@ -1,5 +1,3 @@
-using MetaRl.Envs.Suites;
-
 namespace MetaRl.Algorithms.MultiTask;
 
 /// <summary>
@@ -71,75 +69,5 @@ public sealed class TaskSamplingState(int tasks, int window)
         if (!r.ReadBoolean()) { _firstValueLoss = _lastValueLoss = null; return; }
         _firstValueLoss = Enumerable.Range(0, tasks).Select(_ => r.ReadDouble()).ToArray();
         _lastValueLoss = Enumerable.Range(0, tasks).Select(_ => r.ReadDouble()).ToArray();
-    }
-}
-
-/// <summary>The per-task figures of one update, averaged over its minibatches, as progress.csv columns.</summary>
-internal sealed class UpdateAccumulator(int tasks)
-{
-    readonly double[] _loss = new double[tasks], _valueLoss = new double[tasks], _entropy = new double[tasks], _norm = new double[tasks];
-    readonly double[,] _cos = new double[tasks, tasks];
-    int _steps, _measured, _projections;
-    double _clip, _spread;
-    int _spreads;
-
-    public void AddLosses(double[] loss, double[] valueLoss, float[] entropy, double clipFraction)
-    {
-        for (int k = 0; k < tasks; k++) { _loss[k] += loss[k]; _valueLoss[k] += valueLoss[k]; _entropy[k] += entropy[k]; }
-        _clip += clipFraction;
-        _steps++;
-    }
-
-    public void AddConflict(double[,] cos, double[] norms)
-    {
-        for (int i = 0; i < tasks; i++) { _norm[i] += norms[i]; for (int j = 0; j < tasks; j++) _cos[i, j] += cos[i, j]; }
-        _measured++;
-    }
-
-    public void AddProjections(int n) => _projections += n;
-    public void AddGradNorm(double spread) { _spread += spread; _spreads++; }
-
-    /// <summary>
-    /// The update's columns (gradnorm_spread: GradNorm's mean |log(G_i / target_i)|, measured with equal weights too).
-    /// <paramref name="lastConflict"/> holds the last measured conflict figures, repeated in
-    /// iterations that do not measure (conflict-every above 1) so that every row has every column.
-    /// </summary>
-    public Dictionary<string, double> Stats(TaskSuite suite, GradientCombination mode, GradNorm? gradNorm, ref Dictionary<string, double>? lastConflict)
-    {
-        var s = new Dictionary<string, double>();
-        double steps = Math.Max(1, _steps);
-        for (int k = 0; k < tasks; k++)
-        {
-            string name = suite.Tasks[k].Name;
-            s[$"loss/{name}"] = _loss[k] / steps;
-            s[$"value_loss/{name}"] = _valueLoss[k] / steps;
-            s[$"entropy/{name}"] = _entropy[k] / steps;
-        }
-        s["policy_loss"] = _loss.Sum() / steps / tasks;
-        s["clip_fraction"] = _clip / steps;
-        if (_measured > 0)
-        {
-            var conflict = new Dictionary<string, double>();
-            var pairs = new List<double>();
-            for (int i = 0; i < tasks; i++)
-            {
-                conflict[$"grad_norm/{suite.Tasks[i].Name}"] = _norm[i] / _measured;
-                for (int j = i + 1; j < tasks; j++)
-                {
-                    double c = _cos[i, j] / _measured;
-                    conflict[$"cos/{suite.Tasks[i].Name}/{suite.Tasks[j].Name}"] = c;
-                    pairs.Add(c);
-                }
-            }
-            conflict["conflict_mean_cosine"] = pairs.Average();
-            conflict["conflict_fraction"] = pairs.Count(c => c < 0) / (double)pairs.Count;
-            lastConflict = conflict;
-        }
-        if (_spreads > 0) (lastConflict ??= [])["gradnorm_spread"] = _spread / _spreads;
-        if (lastConflict is not null) foreach (var (k, v) in lastConflict) s[k] = v;
-        if (mode == GradientCombination.Pcgrad) s["pcgrad_projections"] = _projections / steps;
-        if (gradNorm is not null)
-            for (int k = 0; k < tasks; k++) s[$"weight/{suite.Tasks[k].Name}"] = gradNorm.Weights[k];
-        return s;
     }
 }

@@ -331,6 +331,23 @@ public class MultiTaskTests : IDisposable
     }
 
     [Fact]
+    public void ASuiteOfOnesOwnTrainsResumesAndEvaluatesByName()
+    {
+        // docs/algorithms/multitask.md's example.
+        var family = new PointTaskFamily();
+        var suite = new TaskSuite("my-suite-test", "two goals, one paying double", family,
+            [new SuiteTask("left", new ReachGoal(-1, 0)), new SuiteTask("right", new ReachGoal(1, 0), RewardScale: 2)]);
+        SuiteRegistry.Register("my-suite-test", () => suite);
+        using var run = new TrainingRun("mt-ppo", suite, new Dictionary<string, string> { ["gradient"] = "pcgrad", ["num-batches"] = "2", ["checkpoint-every"] = "1" }, seed: 1);
+        var dir = Trainer.Start(run, _root);
+        var scores = ((IMultiTaskLearner)run.Learner).Evaluate(episodesPerTask: 5, new Rng(1));
+        Assert.Equal(["left", "right"], scores.Select(x => x.Task));
+        using var resumed = Trainer.Resume(dir);
+        Assert.Equal("my-suite-test", resumed.Distribution.Name);
+        Assert.Equal(2, resumed.Iteration);
+    }
+
+    [Fact]
     public void MultiTaskLearnersTrainOnSuitesOnly()
     {
         var e = Assert.Throws<UsageException>(() => new TrainingRun("mt-ppo", "2d-navigation", new Dictionary<string, string>(), 1));

@@ -135,7 +135,7 @@ public sealed class TaskSuite : ITaskDistribution
 /// <summary>The built-in suites (`metarl list suites`), registered as envs under their names so runs resume and evaluate by name.</summary>
 public static class SuiteRegistry
 {
-    static readonly Dictionary<string, Func<TaskSuite>> Factories = new(StringComparer.Ordinal)
+    static readonly Dictionary<string, Func<TaskSuite>> BuiltInFactories = new(StringComparer.Ordinal)
     {
         ["point-goals"] = PointSuites.Goals,
         ["point-conflict"] = PointSuites.Conflict,
@@ -144,6 +144,8 @@ public static class SuiteRegistry
         ["cheetah-locomotion"] = LocomotionSuites.Cheetah,
     };
 
+    static readonly Dictionary<string, Func<TaskSuite>> Factories = new(BuiltInFactories, StringComparer.Ordinal);
+
     public static IReadOnlyList<string> Names => Factories.Keys.ToList();
     public static bool Contains(string name) => Factories.ContainsKey(name);
 
@@ -151,12 +153,13 @@ public static class SuiteRegistry
         ? make()
         : throw new UsageException($"unknown suite '{name}'; valid suites: {string.Join(", ", Names)}");
 
-    /// <summary>Adds a suite of the user's own (also registered as an env of that name).</summary>
+    /// <summary>Adds a suite of the user's own (also registered as an env of that name, so its runs resume and evaluate by name).</summary>
     public static void Register(string name, Func<TaskSuite> factory)
     {
-        if (!Factories.TryAdd(name, factory)) throw new ArgumentException($"a suite named '{name}' is already registered", nameof(name));
-        EnvRegistry.Register(name, factory);
+        EnvRegistry.Register(name, factory); // refuses a name any env or suite has
+        Factories.Add(name, factory);
     }
 
-    internal static IEnumerable<KeyValuePair<string, Func<TaskSuite>>> BuiltIn => Factories;
+    /// <summary>The suites that come with the library (the env registry lists them as envs too).</summary>
+    internal static IEnumerable<KeyValuePair<string, Func<TaskSuite>>> BuiltIn => BuiltInFactories;
 }

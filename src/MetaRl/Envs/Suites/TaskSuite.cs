@@ -43,16 +43,6 @@ public sealed class TaskSuite : ITaskDistribution
     public Space ActionSpace => _family.ActionSpace;
     public int MaxEpisodeSteps => _family.MaxEpisodeSteps;
 
-    /// <summary>The index of a task of this suite (its one-hot position).</summary>
-    public int IndexOf(object task) => task is SuiteTask s && IndexByName(s.Name) is { } i && ReferenceEquals(Tasks[i], s) ? i
-        : throw new ArgumentException($"{task} is not a task of suite {Name}", nameof(task));
-
-    int? IndexByName(string name)
-    {
-        for (int i = 0; i < Tasks.Count; i++) if (Tasks[i].Name == name) return i;
-        return null;
-    }
-
     /// <summary>The suite's tasks in order, cycled to n.</summary>
     public IReadOnlyList<object> SampleTasks(int n, Rng rng) => Enumerable.Range(0, n).Select(i => (object)Tasks[i % Tasks.Count]).ToList();
 

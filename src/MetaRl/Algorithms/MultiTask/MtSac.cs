@@ -67,8 +67,8 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
         CriticInput = config.Conditioning == Conditioning.Embedding ? new TaskInput(Conditioning.Embedding, t, config.EmbeddingSize, rng) : Input;
         _q1 = new TaskMlp("q.", _obs + CriticInput.Size + _act, 1, config.Conditioning, common, t, rng);
         _q2 = new TaskMlp("q.", _obs + CriticInput.Size + _act, 1, config.Conditioning, common, t, rng);
-        _target1 = _q1.Parameters.Leaves.DetachedClone();
-        _target2 = _q2.Parameters.Leaves.DetachedClone();
+        _target1 = Targets(_q1);
+        _target2 = Targets(_q2);
         _logAlpha = ParameterSet.Leaves([("log_alpha", full(t, Math.Log(sac.Alpha)))]);
         _targetEntropy = sac.TargetEntropyPerDim * _act;
         _replay = suite.Tasks.Select(_ => new ReplayBuffer(sac.BufferSize, _obs, _act)).ToArray();
@@ -86,6 +86,15 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
     public override ParameterSet Parameters => Actor.Parameters.Leaves;
     /// <summary>Each task's entropy temperature.</summary>
     public double[] Alphas { get { using var scope = NewDisposeScope(); return _logAlpha.Values[0].detach().exp().to(ScalarType.Float64).data<double>().ToArray(); } }
+
+    /// <summary>A critic's target network: copies of its leaves (outside any dispose scope), updated by Polyak averaging only.</summary>
+    static ParameterSet Targets(TaskMlp critic)
+    {
+        var leaves = critic.Parameters.Leaves;
+        var targets = ParameterSet.Leaves(leaves.Names.Zip(leaves.Values).ToList());
+        foreach (var v in targets.Values) v.requires_grad_(false);
+        return targets;
+    }
 
     IEnumerable<Parameter> CriticLeaves() => _q1.Parameters.Leaves.AsParameters().Concat(_q2.Parameters.Leaves.AsParameters())
         .Concat(CriticInput.Embedding is { } e && !ReferenceEquals(CriticInput, Input) ? [(Parameter)e] : []);

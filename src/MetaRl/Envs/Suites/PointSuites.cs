@@ -84,8 +84,7 @@ public static class PointSuites
 
     /// <summary>Four goals 1 away at 0, 30, 60 and 90 degrees: neighbours ask for similar moves (mild conflict).</summary>
     public static TaskSuite Goals() => new("point-goals", "reach one of four goals 1 away at 0, 30, 60, 90 degrees (mild conflict: neighbours share most of the way)",
-        new PointTaskFamily(), [.. new[] { 0, 30, 60, 90 }.Select(d => new SuiteTask($"goal-{d}", PointTaskFamily.Goal(Degrees(d))))],
-        [.. new[] { 45, 120 }.Select(d => new SuiteTask($"goal-{d}", PointTaskFamily.Goal(Degrees(d))))]);
+        new PointTaskFamily(), [.. new[] { 0, 30, 60, 90 }.Select(d => new SuiteTask($"goal-{d}", PointTaskFamily.Goal(Degrees(d))))]);
 
     /// <summary>
     /// Built to conflict: move right, left, up or down from the same start, each rewarding the opposite of another's

@@ -16,21 +16,20 @@ public sealed record SuiteTask(string Name, object Task, double RewardScale = 1,
 /// A fixed set of tasks trained together, which are also the test tasks (multi-task RL): a task family whose
 /// training and test splits are the suite's tasks. Every task shares the family's observation and action spaces;
 /// a policy tells them apart by the task's identity (one-hot, a learned embedding or its own head), never by the
-/// observation. Out-of-distribution tasks, where a suite names some, are variants none was trained on.
+/// observation. A suite has no out-of-distribution split: a task it was not trained on has no identity to give.
 /// </summary>
 public sealed class TaskSuite : ITaskDistribution
 {
     readonly ITaskDistribution _family;
-    readonly IReadOnlyList<SuiteTask> _ood;
 
-    public TaskSuite(string name, string description, ITaskDistribution family, IReadOnlyList<SuiteTask> tasks, IReadOnlyList<SuiteTask>? outOfDistribution = null)
+    public TaskSuite(string name, string description, ITaskDistribution family, IReadOnlyList<SuiteTask> tasks)
     {
         if (tasks.Count < 2) throw new ArgumentException("a suite needs at least two tasks", nameof(tasks));
         if (tasks.Select(t => t.Name).Distinct().Count() != tasks.Count) throw new ArgumentException("task names of a suite must be distinct", nameof(tasks));
-        foreach (var t in tasks.Concat(outOfDistribution ?? []))
+        foreach (var t in tasks)
             if (!(t.RewardScale > 0) || !double.IsFinite(t.RewardScale) || !(t.DataShare > 0) || !double.IsFinite(t.DataShare))
                 throw new ArgumentException($"task {t.Name}: reward scale and data share must be positive and finite", nameof(tasks));
-        Name = name; Description = description; _family = family; Tasks = tasks; _ood = outOfDistribution ?? [];
+        Name = name; Description = description; _family = family; Tasks = tasks;
     }
 
     public string Name { get; }
@@ -46,7 +45,7 @@ public sealed class TaskSuite : ITaskDistribution
     /// <summary>The suite's tasks in order, cycled to n.</summary>
     public IReadOnlyList<object> SampleTasks(int n, Rng rng) => Enumerable.Range(0, n).Select(i => (object)Tasks[i % Tasks.Count]).ToList();
 
-    public TaskSplits<object> Splits() => new(Tasks.Cast<object>().ToList(), Tasks.Cast<object>().ToList(), _ood.Cast<object>().ToList());
+    public TaskSplits<object> Splits() => new(Tasks.Cast<object>().ToList(), Tasks.Cast<object>().ToList(), []);
 
     public IEnv CreateEnv(object task, Rng rng)
     {

@@ -241,6 +241,34 @@ public class MultiTaskTests : IDisposable
         run.Dispose();
     }
 
+    [Fact]
+    public void ASuiteOfTwoBodiesPadsObservationsPassesEachBodyItsActionsAndSwitchesBodies()
+    {
+        var suite = SuiteRegistry.Create("locomotion-10");
+        Assert.Equal(10, suite.TaskCount);
+        Assert.Equal(125, suite.ObservationSpace.FlatSize); // the ant's
+        var box = (Box)suite.ActionSpace;
+        Assert.Equal(8, box.Dim);
+        Assert.All(box.Low, x => Assert.Equal(-10f, x));
+
+        using var envs = suite.CreateVectorEnv([suite.Tasks[0], suite.Tasks[8]]); // cheetah forward, ant forward
+        envs.Reset(seed: 1);
+        var obs = envs.Observations.ToArray();
+        Assert.All(obs.AsSpan(20, 105).ToArray(), x => Assert.Equal(0f, x)); // the cheetah's 20, then zeros
+        Assert.Contains(obs.AsSpan(125 + 20, 105).ToArray(), x => x != 0);  // the ant's own 125
+        var rewards = new float[2];
+        envs.Step(new float[16], rewards, new bool[2], new bool[2]);          // 8 floats each; the cheetah reads 6
+        Assert.All(rewards, r => Assert.True(float.IsFinite(r)));
+
+        envs.SetTask(0, suite.Tasks[9]); // the cheetah's env becomes an ant's (ant backward)
+        envs.Reset(seed: 1);
+        Assert.Contains(envs.Observations.ToArray().AsSpan(20, 105).ToArray(), x => x != 0);
+
+        var run = new TrainingRun("mt-ppo", suite, new Dictionary<string, string> { ["hidden-sizes"] = "8,8", ["episodes-per-task"] = "1", ["epochs"] = "1" }, 1);
+        Assert.True(double.IsFinite(run.RunIteration().MeanReturn));
+        run.Dispose();
+    }
+
     static Dictionary<string, string> Quick(int iterations, params (string, string)[] extra)
     {
         var v = new Dictionary<string, string> { ["num-batches"] = $"{iterations}", ["checkpoint-every"] = "2", ["episodes-per-task"] = "4", ["epochs"] = "2", ["hidden-sizes"] = "16,16" };

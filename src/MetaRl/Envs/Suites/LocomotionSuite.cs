@@ -67,6 +67,22 @@ public sealed class CheetahSkillFamily : MujocoTaskDistribution<CheetahTask>
 public static class LocomotionSuites
 {
     /// <summary>
+    /// Ten tasks on two bodies, an MT10-like locomotion suite: the half-cheetah's eight (<see cref="Cheetah"/>) and the
+    /// ant running forward and backward (ant-dir's reward, success 2 m along the direction). Observations padded to
+    /// the ant's 125 floats, actions the ant's 8 (the cheetah reads the first 6).
+    /// </summary>
+    public static TaskSuite Ten()
+    {
+        var ant = new AntDirDistribution();
+        return new("locomotion-10", "half-cheetah forward, backward, 0.5-2.5 m/s and jump, ant forward and backward (10 tasks, two bodies, 100 steps)",
+            new CheetahSkillFamily(),
+            [
+                .. Cheetah().Tasks,
+                new("ant-forward", new DirectionTask(1), Family: ant), new("ant-backward", new DirectionTask(-1), Family: ant),
+            ]);
+    }
+
+    /// <summary>
     /// Eight half-cheetah tasks (an MT10-like locomotion suite, the ant's directions not yet in it: a suite's tasks
     /// share one body's observation and action spaces): run forward, backward, at 0.5 to 2.5 m/s, jump.
     /// </summary>

@@ -69,19 +69,24 @@ public sealed class HalfCheetahDirEnv(DirectionTask task, Rng rng) : HalfCheetah
     protected override double ForwardReward(double velocity) => Task.Direction * velocity;
 }
 
+/// <summary>The half-cheetah's spaces and episode length, shared by its families: 20 observation floats, 6 motors acting in [-10, 10], 100 steps.</summary>
+public abstract class HalfCheetahTaskDistribution<TTask> : MujocoTaskDistribution<TTask> where TTask : notnull
+{
+    public override Space ObservationSpace => Box.Uniform(HalfCheetahEnv<TTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
+    public override Space ActionSpace => Box.Uniform(6, -HalfCheetahEnv<TTask>.ActionScale10, HalfCheetahEnv<TTask>.ActionScale10);
+    public override int MaxEpisodeSteps => HalfCheetahEnv<TTask>.EpisodeSteps;
+}
+
 /// <summary>
 /// Target velocities v* ~ U[0, 2] m/s: MAML's range (pytorch-maml-rl's halfcheetah-vel.yaml low 0, high 2), chosen
 /// over PEARL's U[0, 3] because MAML and ProMP are the learners whose numbers this family is compared with.
 /// Out of distribution: v* ~ U[2, 3] (faster than any training task; PEARL's upper third).
 /// </summary>
-public sealed class HalfCheetahVelDistribution : MujocoTaskDistribution<VelocityTask>
+public sealed class HalfCheetahVelDistribution : HalfCheetahTaskDistribution<VelocityTask>
 {
     public const float Low = 0f, High = 2f, OodHigh = 3f;
     public override string Name => "halfcheetah-vel";
     public override string Description => "half-cheetah runs at a target velocity ~ U[0,2] m/s, reward -|v - v*| - 0.05|a|^2, 100 steps (MAML); OOD U[2,3]";
-    public override Space ObservationSpace => Box.Uniform(HalfCheetahEnv<VelocityTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
-    public override Space ActionSpace => Box.Uniform(6, -HalfCheetahEnv<VelocityTask>.ActionScale10, HalfCheetahEnv<VelocityTask>.ActionScale10);
-    public override int MaxEpisodeSteps => HalfCheetahEnv<VelocityTask>.EpisodeSteps;
 
     public override IReadOnlyList<VelocityTask> Sample(int n, Rng rng)
     {
@@ -103,13 +108,10 @@ public sealed class HalfCheetahVelDistribution : MujocoTaskDistribution<Velocity
 }
 
 /// <summary>Forward or backward with probability 1/2 each (MAML's HalfCheetahDir). Two tasks: no out-of-distribution split.</summary>
-public sealed class HalfCheetahDirDistribution : MujocoTaskDistribution<DirectionTask>
+public sealed class HalfCheetahDirDistribution : HalfCheetahTaskDistribution<DirectionTask>
 {
     public override string Name => "halfcheetah-dir";
     public override string Description => "half-cheetah runs forward or backward (+-1), reward direction * v - 0.05|a|^2, 100 steps (MAML); no OOD tasks";
-    public override Space ObservationSpace => Box.Uniform(HalfCheetahEnv<DirectionTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
-    public override Space ActionSpace => Box.Uniform(6, -HalfCheetahEnv<DirectionTask>.ActionScale10, HalfCheetahEnv<DirectionTask>.ActionScale10);
-    public override int MaxEpisodeSteps => HalfCheetahEnv<DirectionTask>.EpisodeSteps;
     public override IReadOnlyList<DirectionTask> Sample(int n, Rng rng) => DirectionTasks.Sample(n, rng);
     public override IReadOnlyList<DirectionTask> SampleOutOfDistribution(int n, Rng rng) => [];
     public override ITaskEnv<DirectionTask> CreateEnv(DirectionTask task, Rng rng) => new HalfCheetahDirEnv(task, rng);

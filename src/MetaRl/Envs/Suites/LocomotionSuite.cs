@@ -46,13 +46,10 @@ public sealed class HalfCheetahSkillEnv(CheetahTask task, Rng rng) : HalfCheetah
 }
 
 /// <summary>The half-cheetah's skills as a family (drawn tasks: target speeds U[0, 3]; the suite picks its own).</summary>
-public sealed class CheetahSkillFamily : MujocoTaskDistribution<CheetahTask>
+public sealed class CheetahSkillFamily : HalfCheetahTaskDistribution<CheetahTask>
 {
     public override string Name => "halfcheetah-skills";
     public override string Description => "half-cheetah: run forward, backward, at a target speed, or jump (the locomotion suite's tasks)";
-    public override Space ObservationSpace => Box.Uniform(HalfCheetahEnv<CheetahTask>.ObservationLength, float.NegativeInfinity, float.PositiveInfinity);
-    public override Space ActionSpace => Box.Uniform(6, -HalfCheetahEnv<CheetahTask>.ActionScale10, HalfCheetahEnv<CheetahTask>.ActionScale10);
-    public override int MaxEpisodeSteps => HalfCheetahEnv<CheetahTask>.EpisodeSteps;
 
     public override IReadOnlyList<CheetahTask> Sample(int n, Rng rng)
     {

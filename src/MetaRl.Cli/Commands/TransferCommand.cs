@@ -7,14 +7,16 @@ public static partial class Cli
     static Command TransferCommand(TextWriter stdout)
     {
         var suite = new Option<string>("--suite") { Description = $"the suite ({string.Join(", ", SuiteRegistry.Names)})", Required = true };
-        var iterations = new Option<int>("--iterations") { Description = "MT-PPO iterations of every run (the per-task budget with episodes-per-task)", DefaultValueFactory = _ => 40 };
+        var algorithm = new Option<string>("--algorithm") { Description = "the multi-task learner: mt-ppo or mt-sac", DefaultValueFactory = _ => "mt-ppo" };
+        algorithm.AcceptOnlyFromAmong("mt-ppo", "mt-sac");
+        var iterations = new Option<int>("--iterations") { Description = "iterations of every run (the per-task budget with episodes-per-task)", DefaultValueFactory = _ => 40 };
         var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (CI of the transfer over seeds)", DefaultValueFactory = _ => "1,2,3" };
         var pairwise = new Option<bool>("--pairwise") { Description = "also train every pair of tasks together: the pairwise transfer matrix" };
         var widths = new Option<string>("--widths") { Description = "hidden widths (two layers) to compare at: several make the capacity sweep", DefaultValueFactory = _ => "64" };
-        var set = new Option<string[]>("--set") { Description = "an MT-PPO config key for every run (e.g. episodes-per-task=4)", AllowMultipleArgumentsPerToken = false };
+        var set = new Option<string[]>("--set") { Description = "a config key for every run (e.g. episodes-per-task=4; gradient=pcgrad applies to the multi-task networks only)", AllowMultipleArgumentsPerToken = false };
         var outDir = new Option<string?>("--out") { Description = "output directory (default: runs/transfer-<suite>)" };
         var cmd = new Command("transfer", "Transfer between a suite's tasks: multi-task against single-task networks on the same per-task budget, per task; pairwise with --pairwise; a capacity sweep with several --widths (CSV, Markdown, PNG and SVG)")
-            { suite, iterations, seeds, pairwise, widths, set, outDir };
+            { suite, algorithm, iterations, seeds, pairwise, widths, set, outDir };
         cmd.SetAction(p =>
         {
             SetThreads(1);
@@ -29,7 +31,7 @@ public static partial class Cli
             string dir = p.GetValue(outDir) ?? Path.Combine("runs", $"transfer-{name}");
             Directory.CreateDirectory(dir);
 
-            var result = TransferStudy.Run(new TransferStudy.Options(name, n, seedList, p.GetValue(pairwise), widthList, values), stdout);
+            var result = TransferStudy.Run(new TransferStudy.Options(name, n, seedList, p.GetValue(pairwise), widthList, values, Algorithm: p.GetValue(algorithm)!), stdout);
             File.WriteAllText(Path.Combine(dir, "transfer.csv"), TransferStudy.ToCsv(result));
             var written = new List<string> { Path.Combine(dir, "transfer.csv"), Path.Combine(dir, "report.md") };
             if (result.Pairwise is not null)

@@ -8,7 +8,7 @@ namespace MetaRl.Experiments;
 
 /// <summary>
 /// `metarl transfer`: whether a suite's tasks help or hurt each other. On the same per-task budget (iterations x
-/// episodes per task) and seeds, MT-PPO trains one network on every task (one-hot conditioning) and, as the
+/// episodes per task) and seeds, a multi-task learner (MT-PPO, or MT-SAC) trains one network on every task (one-hot conditioning) and, as the
 /// single-task baseline, one network per task (conditioning: independent, trained side by side). Each task's
 /// transfer is
 /// <code>
@@ -22,13 +22,14 @@ namespace MetaRl.Experiments;
 /// </summary>
 public static class TransferStudy
 {
-    public sealed record Options(string Suite, int Iterations, IReadOnlyList<int> Seeds, bool Pairwise, IReadOnlyList<int> Widths, IReadOnlyDictionary<string, string> Values, int EvalEpisodes = 2);
+    public sealed record Options(string Suite, int Iterations, IReadOnlyList<int> Seeds, bool Pairwise, IReadOnlyList<int> Widths, IReadOnlyDictionary<string, string> Values,
+        int EvalEpisodes = 2, string Algorithm = "mt-ppo");
 
     /// <summary>One task's figures at one width, over seeds.</summary>
     public sealed record TaskTransfer(string Task, int Width, long MultiTaskParameters, long SingleTaskParameters, double Untrained, double SingleTask, double MultiTask,
         double Transfer, double DifferenceCi95, double SingleTaskSuccess, double MultiTaskSuccess);
 
-    public sealed record Result(TaskSuite Suite, Options Options, IReadOnlyList<TaskTransfer> Tasks, double[,]? Pairwise, double Seconds);
+    public sealed record Result(TaskSuite Suite, Options Options, IReadOnlyList<TaskTransfer> Tasks, double[,]? Pairwise, double Seconds, int EpisodesPerTask);
 
     public static Result Run(Options o, TextWriter log)
     {
@@ -46,9 +47,9 @@ public static class TransferStudy
             {
                 int seed = o.Seeds[s];
                 log.WriteLine($"width {width}, seed {seed}: single-task networks ...");
-                (single[s], untrained[s], stParams) = Train(suite, Values(o, width, "independent"), seed, o.Iterations, o.EvalEpisodes);
+                (single[s], untrained[s], stParams) = Train(o, suite, Values(o, width, "independent"), seed);
                 log.WriteLine($"width {width}, seed {seed}: one multi-task network ...");
-                (multi[s], _, mtParams) = Train(suite, Values(o, width, "one-hot"), seed, o.Iterations, o.EvalEpisodes);
+                (multi[s], _, mtParams) = Train(o, suite, Values(o, width, "one-hot"), seed);
             }
             for (int k = 0; k < t; k++)
             {
@@ -74,12 +75,13 @@ public static class TransferStudy
                 {
                     var pair = new TaskSuite($"{suite.Name}:{suite.Tasks[i].Name}+{suite.Tasks[j].Name}", "a pair of the suite's tasks", suite.Family, [suite.Tasks[i], suite.Tasks[j]]);
                     log.WriteLine($"pair {suite.Tasks[i].Name} + {suite.Tasks[j].Name} ...");
-                    var returns = o.Seeds.Select(seed => Train(pair, Values(o, width, "one-hot"), seed, o.Iterations, o.EvalEpisodes).Scores.Return).ToList();
+                    var returns = o.Seeds.Select(seed => Train(o, pair, Values(o, width, "one-hot"), seed).Scores.Return).ToList();
                     pairwise[i, j] = Ratio(returns.Average(r => r[0]), baseline[i].SingleTask, baseline[i].Untrained);
                     pairwise[j, i] = Ratio(returns.Average(r => r[1]), baseline[j].SingleTask, baseline[j].Untrained);
                 }
         }
-        return new Result(suite, o, rows, pairwise, clock.Elapsed.TotalSeconds);
+        using var probe = new TrainingRun(o.Algorithm, suite, Values(o, o.Widths[0], "one-hot"), o.Seeds[0]);
+        return new Result(suite, o, rows, pairwise, clock.Elapsed.TotalSeconds, probe.Get<MultiTaskConfig>().EpisodesPerTask);
     }
 
     /// <summary>The transfer ratio; undefined (NaN) where the single-task networks did not improve on the untrained policy, so there is no gain to compare with.</summary>
@@ -89,21 +91,23 @@ public static class TransferStudy
         return gain <= 1e-9 ? double.NaN : (multi - untrained) / gain;
     }
 
+    /// <summary>The runs' values at a width: independent networks take the plain summed gradient (they share nothing to combine).</summary>
     static Dictionary<string, string> Values(Options o, int width, string conditioning)
     {
         var v = new Dictionary<string, string>(o.Values) { ["conditioning"] = conditioning, ["num-batches"] = $"{o.Iterations}", ["hidden-sizes"] = $"{width},{width}" };
+        if (conditioning == "independent") v["gradient"] = "sum";
         return v;
     }
 
-    /// <summary>Trains MT-PPO on the suite; returns the per-task scores after training and the untrained policy's returns.</summary>
-    static ((double[] Return, double[] Success) Scores, double[] Untrained, long Parameters) Train(TaskSuite suite, Dictionary<string, string> values, int seed, int iterations, int episodes)
+    /// <summary>Trains the multi-task learner on the suite; returns the per-task scores after training, the untrained policy's returns and the policy's parameters.</summary>
+    static ((double[] Return, double[] Success) Scores, double[] Untrained, long Parameters) Train(Options o, TaskSuite suite, Dictionary<string, string> values, int seed)
     {
-        using var run = new TrainingRun("mt-ppo", suite, values, seed);
-        var learner = (IMultiTaskLearner)run.Learner;
-        var before = learner.Evaluate(episodes, new Rng(Seeds.Evaluation(seed, 1)));
-        for (int i = 0; i < iterations; i++) run.RunIteration();
-        var after = learner.Evaluate(episodes, new Rng(Seeds.Evaluation(seed, 1)));
-        long parameters = ((MtPpo)learner).Policy.Parameters.NumScalars + (((MtPpo)learner).Policy.Input.Embedding?.numel() ?? 0);
+        using var run = new TrainingRun(o.Algorithm, suite, values, seed);
+        var learner = run.Learner as IMultiTaskLearner ?? throw new UsageException($"{o.Algorithm} is not a multi-task learner (mt-ppo, mt-sac)");
+        var before = learner.Evaluate(o.EvalEpisodes, new Rng(Seeds.Evaluation(seed, 1)));
+        for (int i = 0; i < o.Iterations; i++) run.RunIteration();
+        var after = learner.Evaluate(o.EvalEpisodes, new Rng(Seeds.Evaluation(seed, 1)));
+        long parameters = learner.Policy.Parameters.NumScalars + (learner.Policy.Input.Embedding?.numel() ?? 0);
         return ((after.Select(x => x.MeanReturn).ToArray(), after.Select(x => x.SuccessRate).ToArray()), before.Select(x => x.MeanReturn).ToArray(), parameters);
     }
 
@@ -132,7 +136,7 @@ public static class TransferStudy
         sb.AppendLine();
         sb.AppendLine($"{r.Suite.Description}.");
         sb.AppendLine();
-        sb.AppendLine(FormattableString.Invariant($"MT-PPO, {o.Iterations} iterations ({(o.Values.TryGetValue("episodes-per-task", out var e) ? e : "10")} episodes of every task each), seeds {string.Join(", ", o.Seeds)}; {r.Seconds / 60:0.0} min on this machine. "));
+        sb.AppendLine(FormattableString.Invariant($"{o.Algorithm}, {o.Iterations} iterations ({r.EpisodesPerTask} episode{(r.EpisodesPerTask == 1 ? "" : "s")} of every task each), seeds {string.Join(", ", o.Seeds)}; {r.Seconds / 60:0.0} min on this machine. "));
         sb.AppendLine("Multi-task: one network, one-hot task id. Single-task: one network per task (conditioning: independent), the same per-task budget. Returns: most likely actions, after training; transfer = (multi-task - untrained) / (single-task - untrained): above 1 the other tasks helped, below 1 they hurt.");
         sb.AppendLine();
         foreach (var g in r.Tasks.GroupBy(x => x.Width))

@@ -239,6 +239,14 @@ public class CliTests : IDisposable
         Assert.Equal(1 + 2 * 4, File.ReadAllLines(Path.Combine(transfer, "transfer.csv")).Length); // 4 tasks x 2 widths
         foreach (var f in new[] { "pairwise.png", "capacity.png", "report.md" }) Assert.True(File.Exists(Path.Combine(transfer, f)), f);
 
+        // MT-SAC, with PCGrad for the multi-task network (the independent ones take the plain sum).
+        string sacTransfer = Path.Combine(_root, "transfer-sac");
+        (code, output, error) = Run("transfer", "--suite", "point-goals", "--algorithm", "mt-sac", "--iterations", "2", "--seeds", "1", "--widths", "8",
+            "--set", "gradient=pcgrad", "--set", "learning-starts=60", "--set", "batch-size=16", "--out", sacTransfer);
+        Assert.True(code == 0, error);
+        Assert.Contains("mt-sac, 2 iterations (1 episode of every task each)", output);
+        Assert.Equal(1 + 4, File.ReadAllLines(Path.Combine(sacTransfer, "transfer.csv")).Length);
+
         Assert.Equal(2, Run("train", "mt-ppo", "--suite", "mt10").Code);
         Assert.Equal(2, Run("train", "mt-ppo", "--suite", "point-goals", "--env", "point-goals").Code);
         Assert.Equal(2, Run("transfer", "--suite", "point-goals", "--seeds", "a").Code);

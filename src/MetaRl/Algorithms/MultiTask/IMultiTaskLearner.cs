@@ -10,6 +10,8 @@ public sealed record TaskScore(string Task, double MeanReturn, double Ci95, doub
 public interface IMultiTaskLearner : ILearner
 {
     TaskSuite Suite { get; }
+    /// <summary>The task-conditioned policy (MT-SAC's actor).</summary>
+    MultiTaskPolicy Policy { get; }
     /// <summary>Deterministic (most likely) actions for <paramref name="episodesPerTask"/> episodes of every task.</summary>
     IReadOnlyList<TaskScore> Evaluate(int episodesPerTask, Rng rng);
 }

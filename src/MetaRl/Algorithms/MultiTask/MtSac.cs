@@ -83,6 +83,7 @@ public sealed class MtSac : OffPolicyLearner, IMultiTaskLearner
     public TaskInput Input { get; }
     public TaskInput CriticInput { get; }
     public MultiTaskPolicy Actor { get; }
+    MultiTaskPolicy IMultiTaskLearner.Policy => Actor;
     public override ParameterSet Parameters => Actor.Parameters.Leaves;
     /// <summary>Each task's entropy temperature.</summary>
     public double[] Alphas { get { using var scope = NewDisposeScope(); return _logAlpha.Values[0].detach().exp().to(ScalarType.Float64).data<double>().ToArray(); } }

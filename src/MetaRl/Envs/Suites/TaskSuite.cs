@@ -1,5 +1,3 @@
-using MetaRl.Envs.Navigation;
-
 namespace MetaRl.Envs.Suites;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using MetaRl.Algorithms.InContext;
 using MetaRl.Algorithms.Maml;
 using MetaRl.Algorithms.MultiTask;
 using MetaRl.Envs.Suites;
@@ -82,6 +83,10 @@ public static class LearnerRegistry
         {
             Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["paper"] = Rl2Config.PaperPreset },
         },
+        new("icl", "in-context", "in-context learner: a causal transformer over the trial's (observation, previous action, reward, done), trained by PPO over whole trials as RL2; adapts by attending to its experience",
+            // RL2's lambda over whole trials
+            () => [new CommonConfig { GaeLambda = 0.3, NumBatches = 500 }, new IclConfig()],
+            c => new InContextLearner(c.Distribution, c.Get<IclConfig>(), c.Common, c.Rng)),
         new("pearl", "probabilistic", "PEARL: off-policy SAC on (s, z), z from a product-of-Gaussians posterior over context, posterior sampling at test time (Rakelly et al. 2019)",
             // oyster's networks: 3 x 300 ReLU for the actor and critics, 500 iterations
             () => [new CommonConfig { HiddenSizes = [300, 300, 300], Nonlinearity = Activation.Relu, NumBatches = 500 }, new PearlConfig()],

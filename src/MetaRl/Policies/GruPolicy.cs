@@ -277,29 +277,7 @@ public sealed class GruPolicy
         using var scope = NewDisposeScope(); // the step's intermediates go when it returns, not at the end of the caller's whole rollout
         var x = tensor(inputs.AsSpan(0, count * InputSize).ToArray(), [count, InputSize]);
         var next = Cell(x, hidden, parameters).DetachFromDisposeScope();
-        var dist = Head(next, parameters);
-        if (dist is DiagGaussian g)
-        {
-            int a = ActionSpace.FlatSize;
-            g.Mean.data<float>().CopyTo(actions.AsSpan(0, count * a));
-            if (!deterministic)
-            {
-                var std = g.LogStd.exp().data<float>().ToArray();
-                for (int i = 0; i < count; i++)
-                    for (int j = 0; j < a; j++) actions[i * a + j] += std[j] * (float)rng.Normal();
-            }
-        }
-        else
-        {
-            int k = ((Discrete)ActionSpace).N;
-            var probs = ((Categorical)dist).LogProbs.exp().data<float>().ToArray();
-            for (int i = 0; i < count; i++)
-            {
-                var row = probs.AsSpan(i * k, k);
-                if (deterministic) { int best = 0; for (int j = 1; j < k; j++) if (row[j] > row[best]) best = j; actions[i] = best; }
-                else actions[i] = rng.Categorical(row);
-            }
-        }
+        ActionSampling.Write(Head(next, parameters), ActionSpace, count, actions, rng, deterministic);
         return next;
     }
 }

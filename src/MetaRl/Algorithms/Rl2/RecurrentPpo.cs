@@ -9,7 +9,7 @@ namespace MetaRl.Algorithms.Rl2;
 /// policy's memory into an estimate of the task. A minibatch larger than chunk-steps is passed in chunks of
 /// trials whose gradients add up to the minibatch's, so memory is bounded whatever the batch size.
 /// </summary>
-public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimizer optimizer, FusedLayerNormGru.Workspace? workspace, Rng rng)
+public sealed class RecurrentPpo(ITrialAgent agent, ITrialPpoConfig config, optim.Optimizer optimizer, Rng rng)
 {
 
     /// <summary>One update from a batch of trials; <paramref name="descriptors"/> (the tasks' standardised parameters [1, B, D]) add the task-inference loss; <paramref name="targets"/> gives the advantages (normalised) and value targets from the value head's outputs.</summary>
@@ -21,7 +21,7 @@ public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimiz
         Tensor oldLogp, adv, returns;
         using (no_grad())
         {
-            var (pi, values, _) = agent.ForwardFused(inputs, workspace);
+            var (pi, values, _) = agent.ForwardTrials(inputs);
             oldLogp = pi.LogProb(actions);
             (adv, returns) = targets(batch, values);
         }
@@ -47,7 +47,7 @@ public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimiz
                     var mb = tensor(minibatch.AsSpan(c, Math.Min(chunk, size - c)).ToArray());
                     var m = mask.index_select(1, mb);
                     Tensor Mean(Tensor x) => (x * m).sum() / steps;
-                    var (pi, values, hiddens) = agent.ForwardFused(inputs.index_select(1, mb), workspace);
+                    var (pi, values, hiddens) = agent.ForwardTrials(inputs.index_select(1, mb));
                     var ratio = (pi.LogProb(actions.index_select(1, mb)) - oldLogp.index_select(1, mb)).exp();
                     var lp = -Mean(Losses.ClippedSurrogate(ratio, adv.index_select(1, mb), config.Clip));
                     var lv = Mean((values - returns.index_select(1, mb)).pow(2));
@@ -57,11 +57,11 @@ public sealed class RecurrentPpo(Rl2Agent agent, Rl2Config config, optim.Optimiz
                     if (descriptors is not null)
                     {
                         var lt = Mean((agent.TaskPrediction(hiddens) - descriptors.index_select(1, mb)).pow(2).mean([-1]));
-                        taskLoss += Losses.Finite(lt.item<float>(), "the RL2 task-inference loss");
+                        taskLoss += Losses.Finite(lt.item<float>(), "the task-inference loss");
                         loss = loss + config.TaskCoef * lt;
                     }
-                    policyLoss += Losses.Finite(lp.item<float>(), "the RL2 PPO policy loss");
-                    valueLoss += Losses.Finite(lv.item<float>(), "the RL2 value loss");
+                    policyLoss += Losses.Finite(lp.item<float>(), "the trial PPO policy loss");
+                    valueLoss += Losses.Finite(lv.item<float>(), "the trial value loss");
                     entropy += h.item<float>();
                     clipFraction += Mean(((ratio - 1).abs() > config.Clip).to(float32)).item<float>();
                     loss.backward();

@@ -45,7 +45,8 @@ public sealed class Rl2 : IMetaLearner
         if (config.Optimizer == Rl2Optimizer.Ppo)
         {
             _optimizer = optim.Adam(Agent.Parameters.AsParameters(), config.Lr);
-            _ppo = new RecurrentPpo(Agent, config, _optimizer, _workspace, rng);
+            Agent.Workspace = _workspace;
+            _ppo = new RecurrentPpo(Agent, config, _optimizer, rng);
         }
         else
         {
@@ -69,14 +70,9 @@ public sealed class Rl2 : IMetaLearner
         var batch = _sampler.Sample(Agent, tasks, _config.EpisodesPerTrial, _rng, meanRewards: _config.MeanRewards);
         if (_ppo is not null)
             foreach (var group in _optimizer.ParamGroups) group.LearningRate = LearningRate(_iteration);
-        var stats = _ppo is not null ? _ppo.Update(batch, Descriptors(tasks), Targets) : _trpoUpdate!.Update(batch, Targets);
+        var stats = _ppo is not null ? _ppo.Update(batch, TrialLearning.Descriptors(_descriptors, tasks), Targets) : _trpoUpdate!.Update(batch, Targets);
         _iteration++;
-        var trialReturns = batch.TrialReturns();
-        stats["first_episode_return"] = batch.MeanEpisodeReturn(0);
-        stats["last_episode_return"] = batch.MeanEpisodeReturn(batch.EpisodesPerTrial - 1);
-        double success = 0;
-        foreach (var s in batch.EpisodeSuccess) success += s ? 1 : 0;
-        return new LearnerIteration(trialReturns.Average(), success / batch.EpisodeSuccess.Length, batch.Steps, stats);
+        return TrialLearning.Iteration(batch, stats);
     }
 
     /// <summary>
@@ -94,61 +90,18 @@ public sealed class Rl2 : IMetaLearner
         return Schedules.LinearDecay(_config.Lr, iteration, _config.AnnealFrom, _config.FirstDecayEnd(_common.NumBatches));
     }
 
-    /// <summary>GAE over each trial from the current value head; returns the advantages (normalised) and the value targets.</summary>
-    (Tensor Advantages, Tensor Returns) Targets(TrialBatch batch, Tensor values)
-    {
-        var v = _scale.Denormalize(values).data<float>().ToArray();
-        var rewards = _config.MeanRewards ? batch.MeanRewards : batch.Rewards;
-        var adv = Advantages.Gae(rewards, batch.Mask, batch.Length, batch.Trials, v, _common.Gamma, _common.GaeLambda);
-        var returns = new float[adv.Length];
-        for (int i = 0; i < adv.Length; i++) returns[i] = adv[i] + v[i];
-        _scale.Update(returns, batch.Mask, Agent.Value);
-        Advantages.Normalize(adv, batch.Mask);
-        return (tensor(adv, [batch.Length, batch.Trials]), _scale.Normalize(tensor(returns, [batch.Length, batch.Trials])));
-    }
+    (Tensor Advantages, Tensor Returns) Targets(TrialBatch batch, Tensor values) =>
+        TrialLearning.Targets(batch, values, _scale, Agent.Value, _common, _config.MeanRewards);
 
-    /// <summary>The tasks' standardised parameters [1, B, D], the task-inference head's targets at every step; null with task-coef 0.</summary>
-    Tensor? Descriptors(IReadOnlyList<object> tasks)
-    {
-        if (_descriptors is null) return null;
-        int d = _descriptors.DescriptorSize;
-        var data = new float[tasks.Count * d];
-        for (int b = 0; b < tasks.Count; b++) _descriptors.Describe(tasks[b], data.AsSpan(b * d, d));
-        return tensor(data, [1, tasks.Count, d]);
-    }
-
-    /// <summary>
-    /// RL2 adapts without gradients: each task gets one trial of budget + 1 episodes, and "after j steps"
-    /// is the return of episode j (episode 0 is before adapting: the agent knows nothing of the task yet).
-    /// </summary>
-    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
-    {
-        using var scope = NewDisposeScope();
-        using var sampler = new TrialSampler(_tasks);
-        var batch = sampler.Sample(Agent, tasks, budget + 1, rng);
-        var returns = new double[budget + 1][];
-        var success = new double[budget + 1][];
-        for (int j = 0; j <= budget; j++)
-        {
-            returns[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeReturns[b, j]).ToArray();
-            success[j] = Enumerable.Range(0, tasks.Count).Select(b => batch.EpisodeSuccess[b, j] ? 1.0 : 0.0).ToArray();
-        }
-        return new AdaptationResult(returns, success, EpisodesPerStep: 1); // one episode of the task a step
-    }
+    /// <summary>RL2 adapts without gradients: one trial of budget + 1 episodes per task (see <see cref="TrialLearning.AdaptTo"/>).</summary>
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => TrialLearning.AdaptTo(Agent, _tasks, tasks, budget, rng);
 
     /// <summary>
     /// Runs trials of the trained agent on the given tasks (no learning): the evaluation of RL2's tables. The
     /// agent samples its actions as in training; <paramref name="mostLikely"/> takes the most likely action instead.
-    /// Runs in a no-GC region, as training iterations do: TorchSharp does not keep its implicit Scalars alive
-    /// through a native call (see <see cref="NativeCallGuard"/>).
     /// </summary>
-    public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null, bool mostLikely = false)
-    {
-        using var guard = NativeCallGuard.Enter();
-        using var scope = NewDisposeScope();
-        using var sampler = new TrialSampler(_tasks);
-        return sampler.Sample(Agent, tasks, episodesPerTrial, rng, deterministic: mostLikely, onStep: onStep);
-    }
+    public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null, bool mostLikely = false) =>
+        TrialLearning.RunTrials(Agent, _tasks, tasks, episodesPerTrial, rng, onStep, mostLikely);
 
     public void SaveState(BinaryWriter w)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.Rl2;
@@ -13,7 +14,7 @@ namespace MetaRl.Algorithms.Rl2;
 /// With <c>taskDescriptorSize</c> &gt; 0 a third linear head, used only in meta-training, reads the policy's
 /// hidden state and predicts the task's parameters (see Rl2Config.TaskCoef).
 /// </summary>
-public sealed class Rl2Agent
+public sealed class Rl2Agent : ITrialAgent
 {
     public Rl2Agent(int observationSize, Space actionSpace, int hiddenSize, Rng rng, bool separateValueGru = false, GruCell cell = GruCell.Standard, double initStd = 1.0,
         int taskDescriptorSize = 0)
@@ -21,8 +22,7 @@ public sealed class Rl2Agent
         ObservationSize = observationSize;
         ActionSpace = actionSpace;
         ActionSize = actionSpace is Discrete ? 1 : actionSpace.FlatSize;
-        _actionEncoding = actionSpace is Discrete d ? d.N : actionSpace.FlatSize;
-        InputSize = observationSize + _actionEncoding + 2;
+        InputSize = TrialInput.Size(observationSize, actionSpace);
         Policy = new GruPolicy(InputSize, actionSpace, hiddenSize, rng.Split(), initStd, cell);
         var head = ParameterSet.Leaves(Mlp.Init("value.", [hiddenSize, 1], rng.Split()));
         if (separateValueGru)
@@ -37,8 +37,6 @@ public sealed class Rl2Agent
         Parameters = new ParameterSet([.. Policy.Parameters.Names.Zip(Policy.Parameters.Values), .. Value.Names.Zip(Value.Values),
             .. TaskHead is null ? [] : TaskHead.Names.Zip(TaskHead.Values)]);
     }
-
-    readonly int _actionEncoding;
 
     public int ObservationSize { get; }
     public Space ActionSpace { get; }
@@ -57,23 +55,16 @@ public sealed class Rl2Agent
     /// <summary>All leaves (the same tensors as Policy's, Value's and TaskHead's), for saving and for a joint optimiser.</summary>
     public ParameterSet Parameters { get; }
 
-    /// <summary>
-    /// Writes x_t for one trial into <paramref name="input"/>. At the first step of a trial there is no
-    /// previous action, reward or episode end: those entries are zero.
-    /// </summary>
-    public void Encode(ReadOnlySpan<float> observation, ReadOnlySpan<float> previousAction, float previousReward, bool previousDone, bool firstStep, Span<float> input)
-    {
-        observation.CopyTo(input);
-        var a = input.Slice(ObservationSize, _actionEncoding);
-        a.Clear();
-        if (!firstStep)
-        {
-            if (ActionSpace is Discrete) a[(int)previousAction[0]] = 1;
-            else previousAction.CopyTo(a);
-        }
-        input[ObservationSize + _actionEncoding] = firstStep ? 0 : previousReward;
-        input[ObservationSize + _actionEncoding + 1] = !firstStep && previousDone ? 1 : 0;
-    }
+    /// <summary>Writes x_t for one trial into <paramref name="input"/> (see <see cref="TrialInput.Encode"/>).</summary>
+    public void Encode(ReadOnlySpan<float> observation, ReadOnlySpan<float> previousAction, float previousReward, bool previousDone, bool firstStep, Span<float> input) =>
+        TrialInput.Encode(ActionSpace, observation, previousAction, previousReward, previousDone, firstStep, input);
+
+    /// <summary>The fused layer-norm GRUs' buffers PPO's passes run in (see <see cref="ForwardFused"/>); null: autograd's op-by-op recurrence.</summary>
+    public FusedLayerNormGru.Workspace? Workspace { get; set; }
+
+    public (IActionDistribution Policy, Tensor Values, Tensor Hiddens) ForwardTrials(Tensor inputs) => ForwardFused(inputs, Workspace);
+
+    public IRolloutAgent Rollout(bool deterministic) => new Rl2Rollout(this, deterministic);
 
     /// <summary>Action distributions [T, B] and values [T, B] for inputs [T, B, in] of trials that start at t = 0.</summary>
     public (IActionDistribution Policy, Tensor Values) Forward(Tensor inputs)
@@ -122,4 +113,36 @@ public sealed class Rl2Agent
 
     /// <summary>The task-inference head's prediction [T, B, D] of the task's standardised parameters from the policy's hidden states.</summary>
     public Tensor TaskPrediction(Tensor hiddens) => Mlp.Forward(hiddens, TaskHead ?? throw new InvalidOperationException("this agent has no task-inference head"), "task.", 1, Activation.Tanh);
+
+    /// <summary>The RL2 agent as a collector's agent: it encodes (observation, previous action, reward, done) and steps its GRU; the state is the hidden state.</summary>
+    sealed class Rl2Rollout(Rl2Agent agent, bool deterministic) : IRolloutAgent
+    {
+        public int ObservationSize => agent.ObservationSize;
+        public int ActionSize => agent.ActionSize;
+        public int RecordSize => agent.InputSize;
+        public object? InitialState(int envs) => agent.Policy.InitialState(envs);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
+        public object? Act(in StepView step, float[] records, float[] actions, object? state, Rng rng)
+        {
+            int obsSize = ObservationSize, actSize = ActionSize, inSize = RecordSize;
+            for (int b = 0; b < step.Count; b++)
+                if (step.Alive[b])
+                    agent.Encode(step.Observations.Slice(b * obsSize, obsSize), step.PreviousActions.Slice(b * actSize, actSize),
+                        step.PreviousRewards[b], step.PreviousDone[b], step.FirstStep[b], records.AsSpan(b * inSize, inSize));
+            var hidden = (Tensor)state!;
+            var next = agent.Policy.Act(records, step.Count, hidden, actions, rng, deterministic: deterministic);
+            hidden.Dispose();
+            return next;
+        }
+
+        public void ResetState(object? state, int env)
+        {
+            using var _ = no_grad();
+            using var row = ((Tensor)state!)[env];
+            row.zero_();
+        }
+
+        public void Release(object? state) => (state as Tensor)?.Dispose();
+    }
 }

@@ -7,7 +7,7 @@ public enum Rl2Optimizer { Trpo, Ppo }
 public enum Rl2ValueNetwork { Shared, Separate }
 public enum RewardSignal { Sampled, Mean }
 
-public sealed class Rl2Config
+public sealed class Rl2Config : ITrialPpoConfig
 {
     [Key("episodes-per-trial", "n: episodes per trial (one task); the hidden state is kept across them", Min = 1)] public int EpisodesPerTrial { get; set; } = 10;
     [Key("batch-size", "environment steps per policy update, rounded up to whole trials (the paper: about 250,000, preset paper; the default suits a first run on a laptop)", Min = 1)] public int BatchSize { get; set; } = 20_000;

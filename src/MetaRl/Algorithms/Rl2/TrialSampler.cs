@@ -59,8 +59,8 @@ public sealed class TrialBatch
 
 /// <summary>
 /// Runs RL2 trials through the <see cref="Collector"/>: one env per trial, each set to its task, n episodes back to
-/// back; all trials advance together with one GRU step per time step. The hidden state is kept across a trial's
-/// episodes and starts at zero for each trial.
+/// back; all trials advance together, one agent step (a GRU step, a transformer step) per time step. The agent's
+/// state (a hidden state, a key-value cache) is kept across a trial's episodes and starts afresh for each trial.
 /// </summary>
 public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
 {
@@ -74,7 +74,7 @@ public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
     /// given, sees each step as (trial, t, episode, action, reward), e.g. for the belief plot. With
     /// <paramref name="meanRewards"/> the batch also records each step's mean reward (the env must know it).
     /// </summary>
-    public TrialBatch Sample(Rl2Agent agent, IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, bool deterministic = false,
+    public TrialBatch Sample(ITrialAgent agent, IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, bool deterministic = false,
         Action<int, int, int, float, float>? onStep = null, bool meanRewards = false)
     {
         if (tasks.Count == 0) throw new ArgumentException("need at least one task", nameof(tasks));
@@ -87,43 +87,11 @@ public sealed class TrialSampler(ITaskDistribution distribution) : IDisposable
             throw new ArgumentException($"agent takes {agent.ObservationSize} observation floats and gives {agent.ActionSize} action floats; env {distribution.Name} has {_envs.ObservationSize} and {_envs.ActionSize}");
 
         var batch = new TrialBatch(length, trials, episodesPerTrial, agent.InputSize, agent.ActionSize);
-        _collector.RunEpisodes(_envs, new Rl2Rollout(agent, deterministic), episodesPerTrial, length, rng, new TrialSink(batch, meanRewards, onStep));
+        _collector.RunEpisodes(_envs, agent.Rollout(deterministic), episodesPerTrial, length, rng, new TrialSink(batch, meanRewards, onStep));
         return batch;
     }
 
     public void Dispose() => _envs?.Dispose();
-
-    /// <summary>The RL2 agent as a collector's agent: it encodes (observation, previous action, reward, done) and steps its GRU; the state is the hidden state.</summary>
-    sealed class Rl2Rollout(Rl2Agent agent, bool deterministic) : IRolloutAgent
-    {
-        public int ObservationSize => agent.ObservationSize;
-        public int ActionSize => agent.ActionSize;
-        public int RecordSize => agent.InputSize;
-        public object? InitialState(int envs) => agent.Policy.InitialState(envs);
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the collector's hot path (see Collector.RunEpisodes)
-        public object? Act(in StepView step, float[] records, float[] actions, object? state, Rng rng)
-        {
-            int obsSize = ObservationSize, actSize = ActionSize, inSize = RecordSize;
-            for (int b = 0; b < step.Count; b++)
-                if (step.Alive[b])
-                    agent.Encode(step.Observations.Slice(b * obsSize, obsSize), step.PreviousActions.Slice(b * actSize, actSize),
-                        step.PreviousRewards[b], step.PreviousDone[b], step.FirstStep[b], records.AsSpan(b * inSize, inSize));
-            var hidden = (Tensor)state!;
-            var next = agent.Policy.Act(records, step.Count, hidden, actions, rng, deterministic: deterministic);
-            hidden.Dispose();
-            return next;
-        }
-
-        public void ResetState(object? state, int env)
-        {
-            using var _ = no_grad();
-            using var row = ((Tensor)state!)[env];
-            row.zero_();
-        }
-
-        public void Release(object? state) => (state as Tensor)?.Dispose();
-    }
 
     /// <summary>Writes a trial run into a <see cref="TrialBatch"/> (and its mean rewards and the caller's step callback).</summary>
     sealed class TrialSink(TrialBatch batch, bool meanRewards, Action<int, int, int, float, float>? onStep) : IRolloutSink

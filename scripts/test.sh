@@ -11,6 +11,8 @@ case "${1:-}" in
 esac
 # The MuJoCo tests run everywhere (none is skipped): install Debian's MuJoCo 2.2.2 and gcc when missing.
 ./scripts/ensure-mujoco.sh || { echo "0 passed, 0 failed"; exit 2; }
+# The compare report's test opens its HTML in Debian's headless chromium: install it when missing.
+./scripts/ensure-chromium.sh || { echo "0 passed, 0 failed"; exit 2; }
 results="$(mktemp -d)"
 dotnet test MetaRl.slnx -c Release "${filter[@]}" --logger "trx;LogFileName=results.trx" --results-directory "$results"
 rc=$?

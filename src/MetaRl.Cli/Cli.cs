@@ -46,6 +46,7 @@ public static partial class Cli
         root.Add(BeliefCommand(stdout));
         root.Add(RenderCommand(stdout));
         root.Add(TransferCommand(stdout));
+        root.Add(CompareCommand(stdout));
         return root;
     }
 

@@ -46,8 +46,11 @@ public static class Trainer
     /// Runs the remaining iterations. A non-finite loss stops the run before anything is written for that iteration, so the last checkpoint stays good.
     /// summary.json's <c>training_seconds</c> is the training loop's wall time over every session that trained the
     /// run, up to its last checkpoint (kept at each checkpoint, so a session that is killed still counts up to there).
+    /// <paramref name="stop"/>, if given, is asked after every iteration (with the session's elapsed time) whether to stop
+    /// before num-batches (a budget of environment steps or wall time, as `metarl compare` trains to); the run then ends
+    /// as at num-batches, with a checkpoint and its summary.
     /// </summary>
-    public static void Continue(TrainingRun run, RunDirectory dir, Action<TrainingProgress>? onIteration = null)
+    public static void Continue(TrainingRun run, RunDirectory dir, Action<TrainingProgress>? onIteration = null, Func<TrainingRun, TimeSpan, bool>? stop = null)
     {
         var clock = Stopwatch.StartNew();
         double earlierSeconds = run.Iteration > 0 ? dir.SummaryNumber(TrainingSecondsKey) ?? 0 : 0;
@@ -58,13 +61,15 @@ public static class Trainer
         {
             last = run.RunIteration();
             dir.AppendProgress(last);
-            if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches)
+            bool stopping = stop?.Invoke(run, clock.Elapsed) ?? false;
+            if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches || stopping)
             {
                 run.SaveCheckpoint(dir.CheckpointPath);
                 dir.AddToSummary(TrainingSecondsKey, earlierSeconds + clock.Elapsed.TotalSeconds);
             }
             double sps = (run.EnvSteps - stepsAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed, startIteration));
+            if (stopping) break;
         }
         if (last is null) return; // nothing ran (the run was already complete): keep its summary
         double seconds = clock.Elapsed.TotalSeconds;

@@ -47,6 +47,7 @@ public static partial class Cli
         root.Add(RenderCommand(stdout));
         root.Add(TransferCommand(stdout));
         root.Add(CompareCommand(stdout));
+        root.Add(AdviseCommand(stdout));
         return root;
     }
 

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MetaRl.Experiments;
+
+namespace MetaRl.Tests.Cli;
+
+public class CompareAndAdviseTests : IDisposable
+{
+    readonly string _root = Directory.CreateTempSubdirectory("metarl-compare-").FullName;
+
+    public CompareAndAdviseTests() => MetaRl.Torch.TorchNative.EnsureLoaded();
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = MetaRl.Cli.Cli.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    static JsonElement AdviseJson(params string[] fields)
+    {
+        var (code, output, err) = Run(["advise", "--json", .. fields]);
+        Assert.True(code == 0, err);
+        return JsonDocument.Parse(output).RootElement;
+    }
+
+    // The rubric's answers (docs/guide.md, "Which approach fits"), scenario by scenario.
+    [Theory]
+    [InlineData("same", "known", new string[0], "multi-task", null)]
+    [InlineData("same", "unknown", new[] { "--needs-uncertainty", "true" }, "meta-rl", "PEARL")]
+    [InlineData("new", "unknown", new[] { "--test-time-gradient-updates", "not_allowed", "--adaptation-latency", "realtime" }, "meta-rl", "RL2")]
+    [InlineData("new", "unknown", new[] { "--test-time-gradient-updates", "allowed", "--adaptation-latency", "minutes_or_more", "--test-tasks-may-be-out-of-distribution", "true" }, "meta-rl", "MAML")]
+    [InlineData("new", "unknown", new[] { "--sample-efficiency-critical", "true", "--off-policy-data-available", "true" }, "meta-rl", "PEARL")]
+    [InlineData("new", "unknown", new[] { "--test-time-gradient-updates", "allowed", "--num-training-tasks", "8" }, "meta-rl", "MAML")]
+    [InlineData("new", "known", new[] { "--adaptation-latency", "seconds", "--num-training-tasks", "500" }, "meta-rl", "RL2")]
+    public void TheRubricAnswersAsTheGuideSays(string tasks, string identity, string[] more, string setting, string? family)
+    {
+        var json = AdviseJson(["--tasks-at-test", tasks, "--task-identity-at-test", identity, .. more]);
+        Assert.Equal(setting, json.GetProperty("setting").GetString());
+        Assert.Equal(family, json.GetProperty("family").ValueKind == JsonValueKind.Null ? null : json.GetProperty("family").GetString());
+        var reasons = json.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToList();
+        // Every field given is named by a reason.
+        foreach (var flag in more.Where(m => m.StartsWith("--", StringComparison.Ordinal)))
+            Assert.Contains(reasons, r => r.Contains(flag[2..].Replace('-', '_'), StringComparison.Ordinal));
+        if (family is not null) Assert.NotEqual(family, json.GetProperty("runner_up").GetString());
+    }
+
+    [Fact]
+    public void RuledOutFamiliesAreNeverRecommendedNorRunnerUp()
+    {
+        // Every combination of the enum fields: MAML never comes back where gradients are not allowed or adaptation is real-time.
+        foreach (var grad in new[] { "allowed", "not_allowed" })
+            foreach (var latency in new[] { "realtime", "seconds", "minutes_or_more" })
+                foreach (var ood in new[] { "true", "false" })
+                    foreach (var uncertain in new[] { "true", "false" })
+                    {
+                        var advice = Advisor.Advise(Scenario.From(new Dictionary<string, string>
+                        {
+                            ["tasks_at_test"] = "new", ["task_identity_at_test"] = "unknown", ["test_time_gradient_updates"] = grad,
+                            ["adaptation_latency"] = latency, ["test_tasks_may_be_out_of_distribution"] = ood, ["needs_uncertainty"] = uncertain,
+                        }));
+                        bool mamlOut = grad == "not_allowed" || latency == "realtime";
+                        if (mamlOut) { Assert.NotEqual(Advisor.Maml, advice.Family); Assert.NotEqual(Advisor.Maml, advice.RunnerUp); }
+                        if (ood == "true") Assert.Contains(advice.Caveats, c => c.Contains("overlap", StringComparison.Ordinal));
+                    }
+    }
+
+    [Fact]
+    public void ScenarioFilesAndFlagsCombineAndBadFieldsAreRefusedNamingTheField()
+    {
+        string file = Path.Combine(_root, "scenario.yaml");
+        File.WriteAllText(file, "# a comment\ntasks_at_test: new   # new goals\ntask_identity_at_test: unknown\nneeds_uncertainty: true\ndescription: \"a robot: # keeps this\"\n");
+        var (code, output, err) = Run("advise", file, "--json", "--needs-uncertainty", "false", "--adaptation-latency", "realtime");
+        Assert.True(code == 0, err);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("RL2", json.GetProperty("family").GetString()); // the flag's needs_uncertainty false wins over the file's true
+        Assert.Equal("a robot: # keeps this", json.GetProperty("description").GetString());
+
+        foreach (var (yaml, field, allowed) in new[]
+        {
+            ("tasks_at_test: new\ntask_identity_at_test: unknown\ncolour: red\n", "colour", "tasks_at_test"),
+            ("tasks_at_test: new\ntask_identity_at_test: maybe\n", "task_identity_at_test", "known, unknown"),
+            ("tasks_at_test: new\ntask_identity_at_test: known\nnum_training_tasks: many\n", "num_training_tasks", "positive integer"),
+            ("tasks_at_test: new\ntask_identity_at_test: known\nneeds_uncertainty: yes\n", "needs_uncertainty", "true, false"),
+            ("task_identity_at_test: known\n", "tasks_at_test", "same or new"),
+        })
+        {
+            File.WriteAllText(file, yaml);
+            var (c, _, e) = Run("advise", file);
+            Assert.Equal(2, c);
+            Assert.Contains(field, e);
+            Assert.Contains(allowed, e);
+            Assert.Single(e.Trim().Split('\n'));
+        }
+    }
+
+    /// <summary>
+    /// A small comparison end to end: two methods trained on the same seed and step budget, the report with all three
+    /// splits, and the HTML opened in headless Chromium (Debian's package) with its sections and figures there.
+    /// </summary>
+    [Fact]
+    [Trait(Category.Name, Category.Slow)]
+    public void CompareTrainsEvaluatesAndItsHtmlReportOpensInChromiumWithItsFigures()
+    {
+        string outDir = Path.Combine(_root, "cmp");
+        var (code, output, err) = Run("compare", "--env", "2d-navigation", "--methods", "maml,rl2", "--seeds", "1", "--env-steps", "6000", "--minutes", "0",
+            "--adapt-episodes", "2", "--tasks", "3", "--out", outDir,
+            "--set", "maml.fast-batch-size=2", "--set", "maml.meta-batch-size=3", "--set", "rl2.episodes-per-trial=2", "--set", "rl2.batch-size=2000", "--set", "rl2.hidden-size=16");
+        Assert.True(code == 0, err);
+        Assert.Contains("## Held-out test tasks", output);
+        var costs = File.ReadAllLines(Path.Combine(outDir, "costs.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(["maml", "rl2"], costs.Select(c => c[0]));
+        Assert.All(costs, c => Assert.True(long.Parse(c[3]) >= 6000 && c[5] == "environment steps", string.Join(",", c)));
+        var points = MetaRl.Evaluation.MetaEvaluator.FromCsv(Path.Combine(outDir, "compare.csv"));
+        Assert.Equal(["ood", "test", "train"], points.Select(p => p.Split).Distinct().Order());
+        // One axis of episodes: MAML's one step of 2 episodes sits at e = 2, beside RL2's second episode.
+        Assert.Contains(points, p => p.Method == "maml" && p.Episodes == 2);
+        Assert.Contains(points, p => p.Method == "rl2" && p.Episodes == 1);
+
+        string html = Path.Combine(outDir, "report.html");
+        Assert.True(Process.Start("bash", ["-c", "command -v chromium"]) is { } which && which.WaitForExit(10_000) && which.ExitCode == 0,
+            "chromium is missing: run scripts/ensure-chromium.sh (sudo apt-get install -y chromium)");
+        string dom = Chromium(["--dump-dom", $"file://{html}"]);
+        foreach (string section in new[] { "Meta-training tasks", "Held-out test tasks", "Out-of-distribution tasks", "The overlap assumption", "Meta-training cost" })
+            Assert.Contains($">{section}", dom);
+        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(dom, "<img [^>]*src=\"data:image/png;base64,").Count);
+        Assert.DoesNotContain("missing figure", dom);
+        // The page as drawn: a screenshot with the figures' colours in it, not a blank page.
+        string shot = Path.Combine(outDir, "shot.png");
+        Chromium([$"--screenshot={shot}", "--window-size=1000,2600", $"file://{html}"]);
+        using var bitmap = SkiaSharp.SKBitmap.Decode(shot);
+        int coloured = 0;
+        for (int y = 0; y < bitmap.Height; y += 4)
+            for (int x = 0; x < bitmap.Width; x += 4)
+            {
+                var c = bitmap.GetPixel(x, y);
+                if (Math.Max(c.Red, Math.Max(c.Green, c.Blue)) - Math.Min(c.Red, Math.Min(c.Green, c.Blue)) > 60) coloured++; // saturated: a curve or a band
+            }
+        Assert.True(coloured > 200, $"{coloured} coloured pixels in the screenshot");
+    }
+
+    [Fact]
+    public void CompareRefusesRunsOfAnotherEnvOrSeedNamingThem()
+    {
+        var (code, _, err) = Run("train", "maml", "--env", "2d-navigation", "--seed", "4", "--iterations", "1", "--out", _root,
+            "--set", "fast-batch-size=2", "--set", "meta-batch-size=2");
+        Assert.True(code == 0, err);
+        string run = Directory.GetDirectories(Path.Combine(_root, "maml-2d-navigation")).Single();
+        (code, _, err) = Run("compare", "--env", "sparse-point-robot", "--methods", "maml", "--seeds", "4", "--runs", run);
+        Assert.Equal(2, code);
+        Assert.Contains(run, err);
+        Assert.Contains("2d-navigation", err);
+        (code, _, err) = Run("compare", "--env", "2d-navigation", "--methods", "maml", "--seeds", "1", "--runs", run);
+        Assert.Equal(2, code);
+        Assert.Contains(run, err);
+        Assert.Contains("seed 4", err);
+        (code, _, err) = Run("compare", "--env", "2d-navigation", "--methods", "maml,rl2", "--seeds", "4", "--runs", run);
+        Assert.Equal(2, code);
+        Assert.Contains("rl2 seed 4", err);
+        (code, _, err) = Run("compare", "--methods", "ppo");
+        Assert.Equal(2, code);
+        Assert.Contains("meta-learners", err);
+    }
+
+    static string Chromium(string[] args)
+    {
+        var start = new ProcessStartInfo("chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files", .. args])
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        _ = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(120_000), "chromium did not finish in 2 minutes");
+        return stdout.Result;
+    }
+}

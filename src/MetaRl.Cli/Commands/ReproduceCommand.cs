@@ -6,8 +6,9 @@ public static partial class Cli
 {
     static Command ReproduceCommand(TextWriter stdout)
     {
-        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot) or {GradientStudy.Name} (MT-PPO's summed gradient, PCGrad and GradNorm on a suite built to conflict)" };
-        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name, GradientStudy.Name);
+        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot) {GradientStudy.Name} (MT-PPO's summed gradient, PCGrad and GradNorm on a suite built to conflict), {InContextStudy.Bandits} (the in-context learner against RL2 on 10-armed bandits, n = 100) or {InContextStudy.Context} (the in-context learner's return against its context length)" };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name, GradientStudy.Name,
+            InContextStudy.Bandits, InContextStudy.Context);
         var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
         var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
         var quick = new Option<bool>("--quick") { Description = "a few minutes: tiny training, one seed (a smoke test, not the reference settings)" };
@@ -33,6 +34,17 @@ public static partial class Cli
                 if (p.GetValue(jobs) != 1) throw new UsageException($"--jobs applies to the RL2 tables; {GradientStudy.Name} runs in one process");
                 GradientStudy.Run(new GradientStudy.Options(seedList, its ?? (isQuick ? 2 : GradientStudy.DefaultIterations), isQuick, p.GetValue(outDir)!,
                     Config.ParseOverrides(p.GetValue(set) ?? []).ToDictionary(kv => kv.Key, kv => kv.Value)), stdout);
+                return Ok;
+            }
+            if (experiment is InContextStudy.Bandits or InContextStudy.Context)
+            {
+                if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
+                    throw new UsageException($"--jobs and --set apply to the RL2 tables; {experiment} trains its own settings");
+                var iclOptions = new InContextStudy.Options(seedList[0], isQuick, p.GetValue(outDir)!, its);
+                if (experiment == InContextStudy.Bandits) { InContextStudy.RunBandits(iclOptions, stdout); return Ok; }
+                var (contextRoot, rows) = InContextStudy.RunContext(iclOptions, stdout);
+                foreach (var f in InContextPlots.Context(rows, contextRoot)) stdout.WriteLine($"Plot: {f}");
+                stdout.WriteLine(File.ReadAllText(Path.Combine(contextRoot, "report.md")));
                 return Ok;
             }
             if (experiment == PearlReproduction.Name)

@@ -54,6 +54,8 @@ public static partial class Cli
         [Rl2Reproduction.Bandits] = "RL2's Table 1: RL2 against Gittins, Thompson sampling, UCB1, epsilon-greedy and greedy on Bernoulli bandits, beside the paper's numbers",
         [Rl2Reproduction.Mdps] = "RL2's Table 2: RL2 against PSRL, OPSRL, UCRL2, BEB, random and greedy on random tabular MDPs, beside the paper's numbers",
         [VariBadReproduction.Name] = "variBAD and RL2 on the 5x5 grid world with the official settings, beside the exact Bayes-optimal and goal-known returns",
+        [InContextStudy.Bandits] = "the in-context learner (causal transformer) against RL2 on 10-armed bandits, n = 100, RL2's budget, the same held-out tasks",
+        [InContextStudy.Context] = "the in-context learner's return against its context length (past episodes it attends to) on bandits and 2D navigation",
         [PearlReproduction.Name] = "PEARL on the sparse point robot with oyster's settings: success and return after 0, 1, 2, ... episodes of context",
         [GradientStudy.Name] = "MT-PPO with the summed gradient, PCGrad and GradNorm on the point-conflict suite, 3 seeds: success per task, gradient cosines, GradNorm's spread",
     };

@@ -29,7 +29,10 @@ public class DocsCommandTests : IDisposable
         int n = 0;
         foreach (string block in blocks)
         {
-            var lines = block.Split('\n').Where(l => l.Trim() != "./scripts/test.sh").Select(l => l.StartsWith("./metarl ", StringComparison.Ordinal) ? Shorten(l) : l);
+            var lines = block.Split('\n').Where(l => l.Trim() != "./scripts/test.sh")
+                .Select(l => l.StartsWith("./metarl ", StringComparison.Ordinal) ? Shorten(l) : l)
+                // Packing from the clone: the clone is elsewhere, and the test suite's Release build is what is packed.
+                .Select(l => l.StartsWith("dotnet pack MetaRl.slnx", StringComparison.Ordinal) ? l.Replace("MetaRl.slnx", $"'{Path.Combine(Root(), "MetaRl.slnx")}' --no-build") : l);
             string script = $"set -euo pipefail\nmetarl() {{ dotnet '{cli}' \"$@\"; }}\n" + string.Join("\n", lines).Replace("./metarl ", "metarl ") + "\n";
             string file = Path.Combine(_work, $"block{n++}.sh");
             File.WriteAllText(file, script);

@@ -29,16 +29,9 @@ public sealed class IclConfig : ITrialPpoConfig
     /// <summary>Refuses settings that cannot run on this family (before anything is built or written), naming the key.</summary>
     public void Check(ITaskDistribution tasks, CommonConfig common)
     {
-        var defaults = new CommonConfig();
-        if (!common.HiddenSizes.SequenceEqual(defaults.HiddenSizes))
-            throw new ConfigException("hidden-sizes", "hidden-sizes sizes the MLP policies; icl's policy is a transformer: set model-size, layers and heads instead");
-        if (common.Nonlinearity != defaults.Nonlinearity)
-            throw new ConfigException("nonlinearity", "nonlinearity is the MLP policies' activation; icl's transformer uses GELU in its blocks");
+        TrialLearning.CheckKeys("icl's policy is a transformer: set model-size, layers and heads instead", "icl's transformer uses GELU in its blocks",
+            tasks, common, TaskCoef, UniformCoef);
         if (ModelSize % Heads != 0)
             throw new ConfigException("heads", $"model-size ({ModelSize}) must be a multiple of heads ({Heads})");
-        if (TaskCoef > 0 && tasks is not ITaskDescriptors)
-            throw new ConfigException("task-coef", $"task-coef trains a head to predict the task's parameters; {tasks.Name} does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0");
-        if (UniformCoef > 0 && tasks.ActionSpace is not Discrete)
-            throw new ConfigException("uniform-coef", $"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
     }
 }

@@ -70,21 +70,9 @@ public sealed class InContextLearner : IMetaLearner
     public TrialBatch RunTrials(IReadOnlyList<object> tasks, int episodesPerTrial, Rng rng, Action<int, int, int, float, float>? onStep = null, bool mostLikely = false) =>
         TrialLearning.RunTrials(Agent, _tasks, tasks, episodesPerTrial, rng, onStep, mostLikely);
 
-    public void SaveState(BinaryWriter w)
-    {
-        Agent.Parameters.Save(w);
-        ((OptimizerHelper)_optimizer).save_state_dict(w);
-        w.Write(_scale.Mean); w.Write(_scale.Variance); w.Write(_scale.Initialised);
-        w.Write(_iteration);
-    }
+    public void SaveState(BinaryWriter w) => TrialLearning.Save(w, Agent.Parameters, _optimizer, _scale, _iteration);
 
-    public void LoadState(BinaryReader r)
-    {
-        Agent.Parameters.Load(r);
-        ((OptimizerHelper)_optimizer).load_state_dict(r);
-        _scale.Mean = r.ReadDouble(); _scale.Variance = r.ReadDouble(); _scale.Initialised = r.ReadBoolean();
-        _iteration = r.ReadInt32();
-    }
+    public void LoadState(BinaryReader r) => _iteration = TrialLearning.Load(r, Agent.Parameters, _optimizer, _scale);
 
     public void Dispose() => _sampler.Dispose();
 }

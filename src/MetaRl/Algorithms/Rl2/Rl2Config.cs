@@ -38,18 +38,10 @@ public sealed class Rl2Config : ITrialPpoConfig
     /// <summary>Refuses settings that cannot run on this task family (before anything is built or written), naming the key.</summary>
     public void Check(ITaskDistribution tasks, CommonConfig common)
     {
-        // The MLP policies' common keys do not shape the GRU; config.yaml lists them at their defaults.
-        var defaults = new CommonConfig();
-        if (!common.HiddenSizes.SequenceEqual(defaults.HiddenSizes))
-            throw new ConfigException("hidden-sizes", "hidden-sizes sizes the MLP policies; rl2's policy is a GRU: set hidden-size (its units) instead");
-        if (common.Nonlinearity != defaults.Nonlinearity)
-            throw new ConfigException("nonlinearity", "nonlinearity is the MLP policies' activation; rl2's GRU has its own (gru-cell: standard or layer-norm)");
-        if (TaskCoef > 0 && tasks is not ITaskDescriptors)
-            throw new ConfigException("task-coef", $"task-coef trains a head to predict the task's parameters; {tasks.Name} does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0");
+        TrialLearning.CheckKeys("rl2's policy is a GRU: set hidden-size (its units) instead", "rl2's GRU has its own (gru-cell: standard or layer-norm)",
+            tasks, common, TaskCoef, UniformCoef);
         if (TaskCoef > 0 && Optimizer != Rl2Optimizer.Ppo)
             throw new ConfigException("task-coef", "task-coef is a term of the PPO loss; it needs optimizer=ppo");
-        if (UniformCoef > 0 && tasks.ActionSpace is not Discrete)
-            throw new ConfigException("uniform-coef", $"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
         if (UniformCoef > 0 && Optimizer != Rl2Optimizer.Ppo)
             throw new ConfigException("uniform-coef", "uniform-coef is a term of the PPO loss; it needs optimizer=ppo");
         CheckSchedule(common.NumBatches);

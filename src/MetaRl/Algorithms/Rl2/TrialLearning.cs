@@ -1,4 +1,5 @@
 using MetaRl.Baselines;
+using TorchSharp.Modules;
 using MetaRl.Algorithms.SingleTask;
 using static TorchSharp.torch;
 
@@ -75,5 +76,42 @@ public static class TrialLearning
         using var scope = NewDisposeScope();
         using var sampler = new TrialSampler(distribution);
         return sampler.Sample(agent, tasks, episodesPerTrial, rng, deterministic: mostLikely, onStep: onStep);
+    }
+
+    /// <summary>
+    /// Refuses, naming the key, what a trial agent's learner cannot use: the MLP policies' hidden-sizes and nonlinearity
+    /// (<paramref name="sizes"/> and <paramref name="activation"/> say what the agent has instead), a task-inference
+    /// loss on a family that does not describe its tasks, a pull towards uniform on continuous actions.
+    /// </summary>
+    public static void CheckKeys(string sizes, string activation, ITaskDistribution tasks, CommonConfig common, double taskCoef, double uniformCoef)
+    {
+        // The MLP policies' common keys do not shape the agent; config.yaml lists them at their defaults.
+        var defaults = new CommonConfig();
+        if (!common.HiddenSizes.SequenceEqual(defaults.HiddenSizes))
+            throw new ConfigException("hidden-sizes", $"hidden-sizes sizes the MLP policies; {sizes}");
+        if (common.Nonlinearity != defaults.Nonlinearity)
+            throw new ConfigException("nonlinearity", $"nonlinearity is the MLP policies' activation; {activation}");
+        if (taskCoef > 0 && tasks is not ITaskDescriptors)
+            throw new ConfigException("task-coef", $"task-coef trains a head to predict the task's parameters; {tasks.Name} does not describe its tasks (bandit-k*, tabular-mdp do): leave task-coef at 0");
+        if (uniformCoef > 0 && tasks.ActionSpace is not Discrete)
+            throw new ConfigException("uniform-coef", $"uniform-coef pulls a categorical policy towards uniform; {tasks.Name} has continuous actions: leave uniform-coef at 0");
+    }
+
+    /// <summary>A trial learner's checkpoint: the agent's parameters, Adam's state, the return scale and the update count.</summary>
+    public static void Save(BinaryWriter w, ParameterSet parameters, optim.Optimizer optimizer, PopArt scale, int iteration)
+    {
+        parameters.Save(w);
+        ((OptimizerHelper)optimizer).save_state_dict(w);
+        w.Write(scale.Mean); w.Write(scale.Variance); w.Write(scale.Initialised);
+        w.Write(iteration);
+    }
+
+    /// <summary>Reads <see cref="Save"/>'s checkpoint into the learner's objects; returns the update count.</summary>
+    public static int Load(BinaryReader r, ParameterSet parameters, optim.Optimizer optimizer, PopArt scale)
+    {
+        parameters.Load(r);
+        ((OptimizerHelper)optimizer).load_state_dict(r);
+        scale.Mean = r.ReadDouble(); scale.Variance = r.ReadDouble(); scale.Initialised = r.ReadBoolean();
+        return r.ReadInt32();
     }
 }

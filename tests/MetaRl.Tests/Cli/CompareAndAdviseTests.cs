@@ -142,6 +142,25 @@ public class CompareAndAdviseTests : IDisposable
     }
 
     [Fact]
+    public void TheHtmlReportInlinesItsFiguresAndKeepsTheMarkdownsStructure()
+    {
+        File.WriteAllBytes(Path.Combine(_root, "fig.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
+        string html = HtmlReport.FromMarkdown("# Title\n\nSome `code` and **bold** <script>.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![a figure](fig.png)\n\n![gone](nothing.png)\n\n- one\n- two\n",
+            "T", _root);
+        Assert.Contains("<h1 id=\"title\">Title</h1>", html);
+        Assert.Contains("<code>code</code>", html);
+        Assert.Contains("<strong>bold</strong>", html);
+        Assert.Contains("&lt;script&gt;", html); // text is escaped, not run
+        Assert.Contains("<tr><th>a</th><th>b</th></tr>", html);
+        Assert.Contains("<tr><td>1</td><td>2</td></tr>", html);
+        Assert.DoesNotContain("---", html);
+        Assert.Contains($"src=\"data:image/png;base64,{Convert.ToBase64String(File.ReadAllBytes(Path.Combine(_root, "fig.png")))}\"", html);
+        Assert.Contains("[missing figure nothing.png]", html);
+        Assert.Contains("<li>two</li>", html);
+        Assert.DoesNotContain("src=\"fig.png", html); // nothing refers to a file outside the page
+    }
+
+    [Fact]
     public void CompareRefusesRunsOfAnotherEnvOrSeedNamingThem()
     {
         var (code, _, err) = Run("train", "maml", "--env", "2d-navigation", "--seed", "4", "--iterations", "1", "--out", _root,

@@ -43,7 +43,7 @@ public sealed record Scenario
         string? Enum(string field)
         {
             if (!values.TryGetValue(field, out var v)) return null;
-            v = v.Trim();
+            v = v.Trim().ToLowerInvariant(); // YAML writes True as readily as true
             if (!Fields[field].Contains(v))
                 throw new UsageException($"scenario field '{field}' must be one of {string.Join(", ", Fields[field])}; got '{v}'");
             return v;

@@ -141,7 +141,9 @@ public static class InContextStudy
         sb.AppendLine("The in-context learner trained and evaluated with its attention limited to its current episode and the K before it " +
             "(context-episodes K; \"all\": the whole trial). Each step's features are computed from those episodes alone, through every layer " +
             "(a window per episode, not a sliding attention mask, which would let L layers reach L x K episodes back). One run per K, the same seed " +
-            $"({o.Seed}) and budget; mean return of each episode of the trial on held-out tasks, ± 95% CI over tasks.");
+            $"({o.Seed}) and budget; mean return of each episode of the trial on held-out tasks, ± 95% CI over tasks. A step's own input " +
+            "already carries the previous step's action, reward and done flag (RL2's x_t), so K = 0 is not memoryless: on bandits, where " +
+            "an episode is one pull, it can still play win-stay, lose-shift on the last pull.");
         foreach (var g in rows.GroupBy(r => r.Env))
         {
             int n = g.First().Episodes;

@@ -73,7 +73,7 @@ public class InContextLearnerTests : IDisposable
         var config = new IclConfig { ModelSize = 16, Heads = 2, Layers = 2, ContextEpisodes = contextEpisodes };
         var agent = new TransformerAgent(4, space, config, maxEpisodeSteps: 40, new Rng(2));
         int inputSize = agent.InputSize, done = TrialInput.DoneIndex(4, space);
-        int[][] lengths = [[30, 25, 20], [40, 40], [10, 10, 10, 10, 10, 10, 10]];
+        int[][] lengths = [[30, 25, 20], [40, 40], [10, 10, 10, 10, 10, 10, 10], [.. Enumerable.Repeat(1, 75)]]; // the last: a bandit's one-pull episodes
         var (inputs, steps) = Trials(inputSize, done, lengths, new Rng(3));
         int trials = lengths.Length;
         using var _ = no_grad();

@@ -159,7 +159,8 @@ public static class CompareStudy
         string F(double x) => double.IsFinite(x) ? x.ToString("0.00", inv) : "n/a";
         sb.AppendLine($"# Comparison on {o.Env}");
         sb.AppendLine();
-        sb.AppendLine($"{r.EnvDescription}. Methods: {string.Join(", ", o.Methods)}; seeds {string.Join(", ", o.Seeds)}. Meta-training budget per run: " +
+        string about = r.EnvDescription.Length > 0 ? char.ToUpperInvariant(r.EnvDescription[0]) + r.EnvDescription[1..] : o.Env;
+        sb.AppendLine($"{about}. Methods: {string.Join(", ", o.Methods)}; seeds {string.Join(", ", o.Seeds)}. Meta-training budget per run: " +
             $"{o.EnvSteps.ToString("N0", inv)} environment steps{(o.Minutes > 0 ? $" or {o.Minutes.ToString("0.#", inv)} minutes of wall time, whichever came first" : "")}. " +
             $"Evaluation: {o.AdaptEpisodes} episodes of experience of each task, up to {o.Tasks} tasks per split, two evaluation seeds per run; " +
             "the 95% CI is over seeds (over tasks with one seed).");

@@ -73,7 +73,7 @@ public static partial class Cli
         var figures = AdaptationPlot.Write(result.Points, Path.Combine(dir, "compare"));
         written.AddRange(figures);
         var bySplit = MetaEvaluator.SplitNames.Where(s => File.Exists(Path.Combine(dir, $"compare-{s}.png"))).ToDictionary(s => s, s => $"compare-{s}.png");
-        string markdown = CompareStudy.Report(result, bySplit);
+        string markdown = CompareStudy.Report(result, bySplit) + Reproduction.Notes(dir); // notes.md in the output directory: what the report cannot know
         File.WriteAllText(Path.Combine(dir, "report.md"), markdown);
         File.WriteAllText(Path.Combine(dir, "report.html"), HtmlReport.FromMarkdown(markdown, $"Comparison on {result.Options.Env}", dir));
         written.Add(Path.Combine(dir, "report.md"));

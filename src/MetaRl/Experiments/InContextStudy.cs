@@ -75,7 +75,7 @@ public static class InContextStudy
             $"uniform-coef 0.001, task-coef 0.5, a separate value network) with a causal transformer for the GRU: {string.Join(", ", values.Select(kv => $"{kv.Key} {kv.Value}"))}; " +
             $"the transformer's own keys at their defaults (model-size 64, 2 layers, 4 heads, the whole trial in context). {trained.Run.Iteration} updates, " +
             $"{trained.Run.EnvSteps.ToString("N0", inv)} environment steps, {trained.TrainingSeconds.ToString("0", inv)} s of training.");
-        string report = sb.ToString();
+        string report = sb.ToString() + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         File.WriteAllText(Path.Combine(root, "results.csv"), "method,mean,standard_error,trials\n" +
             string.Concat(Rl2Table.Select(r => FormattableString.Invariant($"\"{r.Method}\",{r.Mean},{r.StandardError},1000\n")))
@@ -123,7 +123,7 @@ public static class InContextStudy
                 log.WriteLine(FormattableString.Invariant($"{label}: return per trial {trial.Mean:0.00} ± {trial.HalfWidth:0.00}"));
             }
         File.WriteAllText(Path.Combine(root, "context.csv"), ContextCsv(rows));
-        File.WriteAllText(Path.Combine(root, "report.md"), ContextReport(rows, o));
+        File.WriteAllText(Path.Combine(root, "report.md"), ContextReport(rows, o) + Reproduction.Notes(root));
         return (root, rows);
     }
 

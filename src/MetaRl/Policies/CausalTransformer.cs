@@ -21,7 +21,7 @@ namespace MetaRl.Policies;
 public sealed class CausalTransformer
 {
     /// <summary>The weights under <paramref name="prefix"/>: GPT-2's initialisation (normal 0.02, residual projections scaled by 1/sqrt(2L), zero biases, unit gains); temporaries for ParameterSet.Leaves to copy, in the caller's dispose scope.</summary>
-    public static List<(string, Tensor)> Init(string prefix, int inputSize, int modelSize, int layers, int heads, int maxPosition, Rng rng)
+    public static List<(string, Tensor)> Init(string prefix, int inputSize, int modelSize, int layers, int heads, int maxPosition, Rng rng, bool attentionSink = false)
     {
         if (modelSize % heads != 0) throw new ArgumentException($"model size {modelSize} must be a multiple of heads ({heads})");
         Tensor Normal(double std, params long[] shape)
@@ -51,6 +51,10 @@ public sealed class CausalTransformer
             ]);
         }
         items.AddRange([($"{prefix}ln_f.weight", ones(d)), ($"{prefix}ln_f.bias", zeros(d))]);
+        // Drawn after the others, so that a transformer without them starts from the same weights.
+        if (attentionSink)
+            for (int l = 0; l < layers; l++)
+                items.AddRange([($"{prefix}block{l}.sink_key", Normal(0.02, heads, d / heads)), ($"{prefix}block{l}.sink_value", zeros(heads, d / heads))]);
         return items;
     }
 
@@ -59,7 +63,15 @@ public sealed class CausalTransformer
         _p = parameters; _prefix = prefix; Layers = layers; Heads = heads; ContextEpisodes = contextEpisodes;
         ModelSize = (int)parameters[prefix + "embed.weight"].shape[0];
         MaxPosition = (int)parameters[prefix + "position"].shape[0];
+        AttentionSink = parameters.Names.Contains(prefix + "block0.sink_key");
     }
+
+    /// <summary>
+    /// Whether every attention has a learned key and value of its own beside the tokens' (an "attention sink"): the
+    /// weight the tokens get then depends on how many there are, so a head can count (softmax over the tokens alone
+    /// averages them: the mean reward of an arm's pulls, never how many pulls it rests on).
+    /// </summary>
+    public bool AttentionSink { get; }
 
     readonly ParameterSet _p;
     readonly string _prefix;
@@ -283,6 +295,17 @@ public sealed class CausalTransformer
     /// <summary>softmax(q k^T / sqrt(d)) v over the allowed keys, heads joined and projected: [B, Tq, D].</summary>
     Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor allowed, string block)
     {
+        if (AttentionSink)
+        {
+            // The sink: one more key and value per head, always allowed, before the tokens.
+            long batch = q.shape[0], queries = q.shape[2];
+            var sinkKey = P(block + "sink_key").unsqueeze(0).unsqueeze(2).expand(batch, Heads, 1, ModelSize / Heads);
+            var sinkValue = P(block + "sink_value").unsqueeze(0).unsqueeze(2).expand(batch, Heads, 1, ModelSize / Heads);
+            k = cat([sinkKey, k], 2);
+            v = cat([sinkValue, v], 2);
+            var shape = allowed.shape;
+            allowed = cat([ones([.. shape[..^1], 1], dtype: ScalarType.Bool), allowed], -1);
+        }
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(ModelSize / Heads);
         var weights = scores.masked_fill(allowed.logical_not(), float.NegativeInfinity).softmax(-1);
         var o = weights.matmul(v).transpose(1, 2); // [B, Tq, heads, dh]

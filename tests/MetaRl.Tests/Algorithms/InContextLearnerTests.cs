@@ -64,13 +64,15 @@ public class InContextLearnerTests : IDisposable
     /// last episode, and past the cache's first capacity (it grows by doubling at 64 steps).
     /// </summary>
     [Theory]
-    [InlineData(-1)]
-    [InlineData(0)]
-    [InlineData(1)]
-    public void TheCachedStepsGiveTheWholeTrialsFeatures(int contextEpisodes)
+    [InlineData(-1, false)]
+    [InlineData(0, false)]
+    [InlineData(1, false)]
+    [InlineData(-1, true)]
+    [InlineData(1, true)]
+    public void TheCachedStepsGiveTheWholeTrialsFeatures(int contextEpisodes, bool attentionSink)
     {
         var space = new Discrete(3);
-        var config = new IclConfig { ModelSize = 16, Heads = 2, Layers = 2, ContextEpisodes = contextEpisodes };
+        var config = new IclConfig { ModelSize = 16, Heads = 2, Layers = 2, ContextEpisodes = contextEpisodes, AttentionSink = attentionSink };
         var agent = new TransformerAgent(4, space, config, maxEpisodeSteps: 40, new Rng(2));
         int inputSize = agent.InputSize, done = TrialInput.DoneIndex(4, space);
         int[][] lengths = [[30, 25, 20], [40, 40], [10, 10, 10, 10, 10, 10, 10], [.. Enumerable.Repeat(1, 75)]]; // the last: a bandit's one-pull episodes
@@ -118,12 +120,42 @@ public class InContextLearnerTests : IDisposable
         }
     }
 
-    /// <summary>The whole-trial pass is what PPO differentiates: its gradient against central differences, in double precision, for weights of every kind (embedding, position table, attention, MLP, layer norm).</summary>
+    /// <summary>
+    /// Why the sink exists: over identical tokens, attention without it gives every step the same features (an average
+    /// of identical tokens), so nothing tells the 2nd pull of an arm from the 20th; with it, they differ. (In a real trial
+    /// the first step, with no previous action or reward, is unlike the others and can serve as a reference: the sink
+    /// gives every window one that it learns.)
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OnlyTheAttentionSinkLetsTheTransformerCountIdenticalSteps(bool attentionSink)
+    {
+        var space = new Discrete(2);
+        var agent = new TransformerAgent(1, space, new IclConfig { ModelSize = 8, Heads = 2, Layers = 1, AttentionSink = attentionSink }, 1, new Rng(10));
+        if (attentionSink) using (no_grad()) agent.Parameters["policy.block0.sink_value"].fill_(0.5);
+        int steps = 20, done = TrialInput.DoneIndex(1, space);
+        var inputs = new float[steps * agent.InputSize];
+        for (int t = 0; t < steps; t++)
+        {
+            // The same token at every step: arm 0 pulled before and paying 1 (the first step too, to leave no reference token).
+            var row = inputs.AsSpan(t * agent.InputSize, agent.InputSize);
+            row[0] = 0.5f; row[1] = 1; row[3] = 1; row[done] = 1;
+        }
+        var (episode, position) = CausalTransformer.EpisodesOf(inputs, steps, 1, agent.InputSize, done);
+        using var _ = no_grad();
+        var features = agent.Policy.Forward(tensor(inputs, [steps, 1, agent.InputSize]), episode, position).squeeze(1);
+        double spread = (features.narrow(0, 1, steps - 1) - features[0]).abs().max().item<float>(); // every step against the first
+        if (attentionSink) Assert.True(spread > 1e-3, $"with the sink the steps still look alike: {spread}");
+        else Assert.True(spread < 1e-5, $"without the sink identical steps differ: {spread}");
+    }
+
+    /// <summary>The whole-trial pass is what PPO differentiates: its gradient against central differences, in double precision, for weights of every kind (embedding, position table, attention, MLP, layer norm, the attention sink).</summary>
     [Fact]
     public void TheWholeTrialGradientMatchesFiniteDifferences()
     {
         var space = new Discrete(3);
-        var agent = new TransformerAgent(2, space, new IclConfig { ModelSize = 8, Heads = 2, Layers = 2, ContextEpisodes = 1 }, 4, new Rng(6));
+        var agent = new TransformerAgent(2, space, new IclConfig { ModelSize = 8, Heads = 2, Layers = 2, ContextEpisodes = 1, AttentionSink = true }, 4, new Rng(6));
         int done = TrialInput.DoneIndex(2, space);
         var (inputs, steps) = Trials(agent.InputSize, done, [[4, 3], [2, 2, 2]], new Rng(7));
         var (episode, position) = CausalTransformer.EpisodesOf(inputs, steps, 2, agent.InputSize, done);
@@ -133,7 +165,11 @@ public class InContextLearnerTests : IDisposable
         var p = agent.Parameters.Map((_, v) => v.detach().to(float64).requires_grad_(true));
         Tensor Loss(ParameterSet q) => (new CausalTransformer(q, "policy.", 2, 2, 1).Forward(x, episode, position) * weights).sum();
         var loss = Loss(p);
-        foreach (string name in new[] { "policy.embed.weight", "policy.position", "policy.block0.qkv.weight", "policy.block1.out.weight", "policy.block0.fc.bias", "policy.block1.ln2.weight" })
+        // The sink's value starts at zero: move it off zero, so that its key's gradient is not zero for a trivial reason.
+        p = p.Map((n, v) => n.EndsWith("sink_value", StringComparison.Ordinal) ? (v.detach() + 0.3).requires_grad_(true) : v);
+        loss = Loss(p);
+        foreach (string name in new[] { "policy.embed.weight", "policy.position", "policy.block0.qkv.weight", "policy.block1.out.weight", "policy.block0.fc.bias", "policy.block1.ln2.weight",
+            "policy.block0.sink_key", "policy.block1.sink_value" })
         {
             var grad = autograd.grad([loss], [p[name]], retain_graph: true)[0].flatten();
             using var _ = no_grad();

@@ -11,6 +11,7 @@ public sealed class IclConfig : ITrialPpoConfig
     [Key("layers", "transformer blocks (causal self-attention and an MLP of 4d each)", Min = 1)] public int Layers { get; set; } = 2;
     [Key("heads", "attention heads per block (model-size must be a multiple)", Min = 1)] public int Heads { get; set; } = 4;
     [Key("context-episodes", "past episodes each step attends to besides its own: the context length of the study (metarl reproduce icl-context); -1: every episode of the trial", Min = -1)] public int ContextEpisodes { get; set; } = -1;
+    [Key("attention-sink", "give every attention a learned key and value of its own beside the tokens', so that a head can count what it attends to (softmax over the tokens alone averages them)")] public bool AttentionSink { get; set; }
     [Key("value-network", "shared: the value head reads the policy's transformer; separate: a second transformer of the same size feeds it (as RL2's value GRU)")] public Rl2ValueNetwork ValueNetwork { get; set; } = Rl2ValueNetwork.Shared;
     [Key("lr", "Adam learning rate of the transformers and heads", Min = 0, MinExclusive = true)] public double Lr { get; set; } = 3e-4;
     [Key("anneal-lr", "decay the learning rate linearly to 0 by the end of num-batches")] public bool AnnealLr { get; set; }

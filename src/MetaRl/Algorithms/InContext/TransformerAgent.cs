@@ -22,7 +22,7 @@ public sealed class TransformerAgent : ITrialAgent
         _doneIndex = TrialInput.DoneIndex(observationSize, actionSpace);
         using var scope = NewDisposeScope(); // the initial values are temporaries: ParameterSet.Leaves copies them
         int d = config.ModelSize, outputs = actionSpace is Discrete n ? n.N : actionSpace.FlatSize;
-        List<(string, Tensor)> Trunk(string prefix) => CausalTransformer.Init(prefix, InputSize, d, config.Layers, config.Heads, maxEpisodeSteps, rng.Split());
+        List<(string, Tensor)> Trunk(string prefix) => CausalTransformer.Init(prefix, InputSize, d, config.Layers, config.Heads, maxEpisodeSteps, rng.Split(), config.AttentionSink);
         var items = Trunk("policy.");
         // A small head starts the policy near uniform (discrete) or its Gaussian mean near 0 (as RL2's GRU policy).
         items.AddRange(Mlp.Init("head.", [d, outputs], rng.Split(), lastLayerScale: 0.01));

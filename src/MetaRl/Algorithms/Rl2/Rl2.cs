@@ -60,7 +60,7 @@ public sealed class Rl2 : IMetaLearner
     public int EpisodesPerTrial => _config.EpisodesPerTrial;
 
     /// <summary>Trials per batch: the batch size in steps over the steps of a full trial, rounded up.</summary>
-    public int TrialsPerBatch => Math.Max(1, (int)Math.Ceiling(_config.BatchSize / (double)(_config.EpisodesPerTrial * _tasks.MaxEpisodeSteps)));
+    public int TrialsPerBatch => TrialLearning.TrialsPerBatch(_config.BatchSize, _config.EpisodesPerTrial, _tasks.MaxEpisodeSteps);
 
     public LearnerIteration Iterate()
     {

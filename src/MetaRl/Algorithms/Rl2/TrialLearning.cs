@@ -25,6 +25,10 @@ public static class TrialLearning
         return (tensor(adv, [batch.Length, batch.Trials]), scale.Normalize(tensor(returns, [batch.Length, batch.Trials])));
     }
 
+    /// <summary>Trials per batch: a batch size in steps over the steps of a full trial, rounded up (at least one).</summary>
+    public static int TrialsPerBatch(int batchSize, int episodesPerTrial, int maxEpisodeSteps) =>
+        Math.Max(1, (int)Math.Ceiling(batchSize / (double)(episodesPerTrial * maxEpisodeSteps)));
+
     /// <summary>The tasks' standardised parameters [1, B, D], the task-inference head's targets at every step; null without descriptors.</summary>
     public static Tensor? Descriptors(ITaskDescriptors? descriptors, IReadOnlyList<object> tasks)
     {

@@ -154,7 +154,7 @@ public sealed class CausalTransformer
     /// <summary>
     /// The state of a batch of trials run step by step: the raw inputs and positions of the steps in the current
     /// windows, every layer's keys and values for them [B, heads, capacity, D/heads] (slot j holds step Offset + j;
-    /// the first <see cref="Length"/> filled), and each trial's episode, position, episode start times and window
+    /// the first <see cref="Length"/> filled), and each trial's position in its episode, episode start times and window
     /// start. Grows by doubling; drops the steps no window holds any more. Disposed with the rollout.
     /// </summary>
     public sealed class Cache(int trials, int layers) : IDisposable
@@ -167,7 +167,6 @@ public sealed class CausalTransformer
         /// <summary>The step of slot 0, counted from the start of the run.</summary>
         public int Offset { get; set; }
         public int Trials => trials;
-        public long[] Episode { get; } = new long[trials];
         public long[] Position { get; } = new long[trials];
         /// <summary>Each trial's episode start steps (from the start of the run), since its current trial began.</summary>
         public List<int>[] EpisodeStarts { get; } = Enumerable.Range(0, trials).Select(_ => new List<int>()).ToArray();
@@ -197,8 +196,8 @@ public sealed class CausalTransformer
         for (int b = 0; b < trials; b++)
         {
             var starts = cache.EpisodeStarts[b];
-            if (firstStep[b]) { cache.Episode[b] = 0; cache.Position[b] = 0; starts.Clear(); starts.Add(t); }
-            else if (previousDone[b]) { cache.Episode[b]++; cache.Position[b] = 0; starts.Add(t); }
+            if (firstStep[b]) { cache.Position[b] = 0; starts.Clear(); starts.Add(t); }
+            else if (previousDone[b]) { cache.Position[b] = 0; starts.Add(t); }
             else cache.Position[b]++;
             int window = ContextEpisodes < 0 ? starts[0] : starts[Math.Max(0, starts.Count - 1 - ContextEpisodes)];
             moved |= window != cache.WindowStart[b];

@@ -21,8 +21,7 @@ public static partial class Cli
             if (path is not null)
             {
                 if (!File.Exists(path)) throw new UsageException($"no scenario file '{path}'");
-                var fromFile = Scenario.FromYaml(File.ReadAllText(path));
-                values = ScenarioValues(fromFile);
+                values = Scenario.ReadYaml(File.ReadAllText(path));
             }
             foreach (var (field, option) in fieldOptions)
                 if (p.GetValue(option) is { } v) values[field] = v;
@@ -58,18 +57,6 @@ public static partial class Cli
             return Ok;
         });
         return cmd;
-    }
-
-    /// <summary>A parsed scenario's fields back as values (the flags then override them).</summary>
-    static Dictionary<string, string> ScenarioValues(Scenario s)
-    {
-        var v = new Dictionary<string, string> { ["tasks_at_test"] = s.TasksAtTest, ["task_identity_at_test"] = s.TaskIdentityAtTest };
-        void Add(string key, object? value) { if (value is not null) v[key] = value is bool b ? (b ? "true" : "false") : Convert.ToString(value, CultureInfo.InvariantCulture)!; }
-        Add("test_time_gradient_updates", s.TestTimeGradientUpdates); Add("adaptation_latency", s.AdaptationLatency);
-        Add("needs_uncertainty", s.NeedsUncertainty); Add("sample_efficiency_critical", s.SampleEfficiencyCritical);
-        Add("off_policy_data_available", s.OffPolicyDataAvailable); Add("test_tasks_may_be_out_of_distribution", s.TestTasksMayBeOutOfDistribution);
-        Add("num_training_tasks", s.NumTrainingTasks); Add("description", s.Description);
-        return v;
     }
 
     /// <summary>

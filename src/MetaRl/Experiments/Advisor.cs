@@ -76,7 +76,10 @@ public sealed record Scenario
     /// A scenario file: flat YAML, one `field: value` per line (comments after #, quotes around a value allowed); a
     /// line that is not a field is refused naming its line.
     /// </summary>
-    public static Scenario FromYaml(string text)
+    public static Scenario FromYaml(string text) => From(ReadYaml(text));
+
+    /// <summary>A scenario file's field values as written (checked by <see cref="From"/>), for a caller that merges other values in first.</summary>
+    public static Dictionary<string, string> ReadYaml(string text)
     {
         var values = new Dictionary<string, string>();
         int number = 0;
@@ -92,7 +95,7 @@ public sealed record Scenario
             if (value.Length >= 2 && (value[0] == '"' && value[^1] == '"' || value[0] == '\'' && value[^1] == '\'')) value = value[1..^1];
             if (!values.TryAdd(key, value)) throw new UsageException($"scenario field '{key}' is given twice (line {number})");
         }
-        return From(values);
+        return values;
     }
 
     static string StripComment(string line)

@@ -85,6 +85,30 @@ public class MujocoBindingTests
     }
 
     [Fact]
+    public async Task RenderersOnDifferentThreadsTakeTurnsWithTheOneContext()
+    {
+        // The EGL context is current on at most one thread; a renderer that left it current on its thread made every
+        // other thread's eglMakeCurrent fail (tests of other classes render in parallel). Renderers share that context's
+        // state, so each must bind its own framebuffer before drawing.
+        var model = MujocoModels.Get("half_cheetah");
+        using var data = new MujocoData(model);
+        data.Reset();
+        data.Forward();
+        using var here = new MujocoRenderer(model, 80, 60);
+        var expected = here.Render(data, model.BodyId("torso"), distance: 3);
+        var elsewhere = await Task.Factory.StartNew(() =>
+        {
+            using var other = new MujocoRenderer(model, 80, 60);
+            return other.Render(data, model.BodyId("torso"), distance: 3);
+        }, TaskCreationOptions.LongRunning);
+        Assert.Equal(expected, elsewhere);
+        var together = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Factory.StartNew(() =>
+            Enumerable.Range(0, 5).Select(_ => here.Render(data, model.BodyId("torso"), distance: 3)).ToList(), TaskCreationOptions.LongRunning)));
+        // Every picture equal: also after another renderer's context came and went (its framebuffer was left bound).
+        Assert.All(together.SelectMany(list => list), rgb => Assert.Equal(expected, rgb));
+    }
+
+    [Fact]
     public void AnUnstableSimulationEndsTheEpisodeWithoutANaN()
     {
         using var env = new HalfCheetahVelEnv(new VelocityTask(1), new Rng(1));

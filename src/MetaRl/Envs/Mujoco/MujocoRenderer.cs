@@ -10,7 +10,8 @@ public sealed class MujocoRenderException(string message) : Exception(message);
 /// Pictures of a MuJoCo scene without a display: an OpenGL context from EGL on Mesa's surfaceless platform
 /// (software rendering, Debian's libegl1 and libegl-mesa0), into which MuJoCo's own renderer (mjv_updateScene,
 /// mjr_render) draws its offscreen buffer, read back as RGB. The camera follows a body from the side.
-/// Use it from one thread; the EGL context is the process's one and is made current on each call.
+/// The EGL context is the process's one: each call holds it (made current on the calling thread, released after), so
+/// renderers on different threads take turns instead of finding it current elsewhere.
 /// </summary>
 public sealed unsafe class MujocoRenderer : IDisposable
 {
@@ -34,7 +35,7 @@ public sealed unsafe class MujocoRenderer : IDisposable
     /// <summary>A renderer of <paramref name="model"/>'s scenes, <paramref name="width"/> x <paramref name="height"/> pixels.</summary>
     public MujocoRenderer(MujocoModel model, int width = 320, int height = 240)
     {
-        Egl.MakeCurrent();
+        using var current = Egl.Acquire();
         BindMujoco();
         _model = model;
         _camera = (byte*)NativeMemory.AllocZeroed(R.SizeOfCamera);
@@ -66,7 +67,8 @@ public sealed unsafe class MujocoRenderer : IDisposable
     public byte[] Render(MujocoData data, int body, double distance, double azimuth = 90, double elevation = -20)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Egl.MakeCurrent();
+        using var current = Egl.Acquire();
+        _setBuffer(R.FramebufferOffscreen, _context); // renderers share the one OpenGL context: bind this one's framebuffer
         *(int*)(_camera + R.Camera_type) = R.CameraFree;
         var lookat = (double*)(_camera + R.Camera_lookat);
         for (int i = 0; i < 3; i++) lookat[i] = data.Xpos[3 * body + i];
@@ -89,7 +91,7 @@ public sealed unsafe class MujocoRenderer : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        Egl.MakeCurrent();
+        using var current = Egl.Acquire();
         _freeContext(_context);
         _freeScene(_scene);
         NativeMemory.Free(_camera); NativeMemory.Free(_option); NativeMemory.Free(_scene); NativeMemory.Free(_context);
@@ -127,14 +129,34 @@ public sealed unsafe class MujocoRenderer : IDisposable
         static string? _error;
         static delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, int> _makeCurrent;
 
-        public static void MakeCurrent()
+        /// <summary>
+        /// The context, current on this thread until the returned value is disposed. An EGL context is current on at most
+        /// one thread (eglMakeCurrent elsewhere fails with EGL_BAD_ACCESS), so it is held under a lock and released after.
+        /// </summary>
+        public static Current Acquire()
         {
-            lock (Gate)
+            Gate.Enter();
+            try
             {
                 if (_context == IntPtr.Zero && _error is null) _error = Create();
                 if (_error is not null) throw new MujocoRenderException(_error);
                 if (_makeCurrent(_display, IntPtr.Zero, IntPtr.Zero, _context) == 0)
                     throw new MujocoRenderException("eglMakeCurrent failed: the OpenGL context cannot be used on this thread");
+                return new Current();
+            }
+            catch
+            {
+                Gate.Exit();
+                throw;
+            }
+        }
+
+        public readonly struct Current : IDisposable
+        {
+            public void Dispose()
+            {
+                _makeCurrent(_display, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero);
+                Gate.Exit();
             }
         }
 

@@ -1,27 +1,33 @@
 namespace MetaRl.Cli;
 
 /// <summary>
-/// `metarl plot --learning`: return against meta-iterations from runs' progress.csv, mean over the runs with
-/// their range as a band. A meta-learner draws its pre- and post-adaptation returns (on each iteration's
+/// `metarl plot --learning`: return against meta-iterations from runs' progress.csv, mean over the runs of a group
+/// (the seeds of one configuration) with their range as a band, one line per group (an ablation: the groups' labels
+/// name the settings they differ in). A meta-learner draws its pre- and post-adaptation returns (on each iteration's
 /// meta-batch of fresh training tasks), any other learner its mean return.
 /// </summary>
 internal static class LearningCurvePlot
 {
-    public static IReadOnlyList<string> Write(IReadOnlyList<string> progressFiles, string title, string outputPrefix, int window = 10)
+    public static IReadOnlyList<string> Write(IReadOnlyList<string> progressFiles, string title, string outputPrefix, int window = 10) =>
+        Write([("", progressFiles)], title, outputPrefix, window);
+
+    public static IReadOnlyList<string> Write(IReadOnlyList<(string Label, IReadOnlyList<string> ProgressFiles)> groups, string title, string outputPrefix, int window = 10)
     {
-        var runs = progressFiles.Select(Read).ToList();
-        string[] columns = runs.All(r => r.ContainsKey("post_return") && r.ContainsKey("pre_return")) ? ["post_return", "pre_return"] : ["mean_return"];
+        var all = groups.Select(g => (g.Label, Runs: g.ProgressFiles.Select(Read).ToList(), g.ProgressFiles)).ToList();
+        string[] columns = all.All(g => g.Runs.All(r => r.ContainsKey("post_return") && r.ContainsKey("pre_return"))) ? ["post_return", "pre_return"] : ["mean_return"];
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
+        int colour = 0;
+        foreach (var (label, runs, files) in all)
         for (int c = 0; c < columns.Length; c++)
         {
             int n = runs.Min(r => r[columns[c]].Length);
-            if (n == 0) throw new UsageException($"no iterations in {string.Join(", ", progressFiles)}");
+            if (n == 0) throw new UsageException($"no iterations in {string.Join(", ", files)}");
             // each run smoothed over a trailing window, then mean and range over runs
             var smoothed = runs.Select(r => Smooth(r[columns[c]], n, window)).ToList();
             double[] x = Enumerable.Range(1, n).Select(i => (double)i).ToArray();
             double[] mean = Enumerable.Range(0, n).Select(i => smoothed.Average(s => s[i])).ToArray();
-            var color = palette.GetColor(c);
+            var color = palette.GetColor(colour++);
             if (runs.Count > 1)
             {
                 var band = plot.Add.FillY(x, Enumerable.Range(0, n).Select(i => smoothed.Min(s => s[i])).ToArray(), Enumerable.Range(0, n).Select(i => smoothed.Max(s => s[i])).ToArray());
@@ -30,7 +36,7 @@ internal static class LearningCurvePlot
             }
             var line = plot.Add.Scatter(x, mean);
             line.Color = color; line.MarkerSize = 0; line.LineWidth = 2;
-            line.LegendText = columns[c] switch
+            line.LegendText = (label.Length > 0 ? label + ": " : "") + columns[c] switch
             {
                 "post_return" => "after adaptation (1 inner step)",
                 "pre_return" => "before adaptation",

@@ -35,7 +35,7 @@ public static partial class Cli
                     if (!File.Exists(csv)) throw new UsageException($"no {RunDirectory.ProgressFile} at '{csv}'; give run directories written by 'metarl train'");
                 var configs = p.GetValue(paths)!.Where(Directory.Exists).Select(d => RunDirectory.At(d).ReadConfig()).Select(c => $"{c.Algorithm} on {c.Env}").Distinct().ToList();
                 string learningPrefix = p.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(progress[0]))!, "learning");
-                foreach (var f in LearningCurvePlot.Write(progress, $"{string.Join(", ", configs)}: learning curve", learningPrefix)) stdout.WriteLine($"Plot: {f}");
+                foreach (var f in LearningCurvePlot.Write(LearningGroups(progress), $"{string.Join(", ", configs)}: learning curve", learningPrefix)) stdout.WriteLine($"Plot: {f}");
                 return Ok;
             }
             var csvs = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, "adaptation.csv")).ToList();
@@ -47,5 +47,40 @@ public static partial class Cli
             return Ok;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The learning plot's lines: runs of one configuration but for the seed (and the checkpoint cadence) are one line,
+    /// their mean over seeds; runs of several configurations (an ablation) are a line each, labelled by the settings that
+    /// differ among them (a key missing from an older run's config.yaml read as its default). A progress.csv without a config.yaml beside it is a line of its own, labelled by its path.
+    /// </summary>
+    static IReadOnlyList<(string Label, IReadOnlyList<string> ProgressFiles)> LearningGroups(IReadOnlyList<string> progressFiles)
+    {
+        string[] ignored = ["checkpoint-every"];
+        var settings = progressFiles.Select(csv =>
+        {
+            string dir = Path.GetDirectoryName(Path.GetFullPath(csv))!;
+            if (!File.Exists(Path.Combine(dir, "config.yaml"))) return null;
+            var (algorithm, env, _, values) = RunDirectory.At(dir).ReadConfig();
+            // A key added after a run was trained is absent from its config.yaml: the run had the key's default.
+            if (LearnerRegistry.Names.Contains(algorithm))
+                foreach (var (key, value) in Reproduction.Defaults(algorithm)) values.TryAdd(key, value);
+            values["algorithm"] = algorithm;
+            values["env"] = env;
+            foreach (var key in ignored) values.Remove(key);
+            return values;
+        }).ToList();
+        string Key(int i) => settings[i] is { } v ? string.Join("\n", v.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}")) : "file:" + progressFiles[i];
+        var groups = Enumerable.Range(0, progressFiles.Count).GroupBy(Key).ToList();
+        if (groups.Count == 1) return [("", progressFiles)];
+        var configured = settings.OfType<Dictionary<string, string>>().ToList();
+        var differing = configured.SelectMany(v => v.Keys).Distinct().Where(k => configured.Select(v => v.GetValueOrDefault(k, "(unset)")).Distinct().Count() > 1)
+            .OrderBy(k => k, StringComparer.Ordinal).ToList();
+        return groups.Select(g =>
+        {
+            var v = settings[g.First()];
+            string label = v is null ? progressFiles[g.First()] : string.Join(", ", differing.Select(k => $"{k}={v.GetValueOrDefault(k, "(unset)")}"));
+            return (label, (IReadOnlyList<string>)g.Select(i => progressFiles[i]).ToList());
+        }).ToList();
     }
 }

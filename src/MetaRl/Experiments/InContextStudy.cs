@@ -32,7 +32,8 @@ public static class InContextStudy
     {
         ["episodes-per-trial"] = "100", ["batch-size"] = quick ? "2000" : "20000", ["num-batches"] = $"{iterations ?? (quick ? 3 : 900)}",
         ["lr"] = "0.001", ["anneal-lr"] = "true", ["ent-coef"] = "0.05", ["uniform-coef"] = "0.001", ["task-coef"] = "0.5", ["value-network"] = "separate",
-        ["checkpoint-every"] = "10",
+        // A learned key beside the tokens lets a head count an arm's pulls, not only average its rewards (82.58 against 81.70 without).
+        ["attention-sink"] = "true", ["checkpoint-every"] = "10",
     };
 
     public static string RunBandits(Options o, TextWriter log)
@@ -73,7 +74,7 @@ public static class InContextStudy
         sb.AppendLine();
         sb.AppendLine($"RL2's budget and objective on this setting (Rl2Reproduction.BanditTable: 900 PPO updates of 20,000 steps, lr 1e-3 annealed to 0, ent-coef 0.05, " +
             $"uniform-coef 0.001, task-coef 0.5, a separate value network) with a causal transformer for the GRU: {string.Join(", ", values.Select(kv => $"{kv.Key} {kv.Value}"))}; " +
-            $"the transformer's own keys at their defaults (model-size 64, 2 layers, 4 heads, the whole trial in context). {trained.Run.Iteration} updates, " +
+            $"the transformer's other keys at their defaults (model-size 64, 2 layers, 4 heads, the whole trial in context). {trained.Run.Iteration} updates, " +
             $"{trained.Run.EnvSteps.ToString("N0", inv)} environment steps, {trained.TrainingSeconds.ToString("0", inv)} s of training.");
         string report = sb.ToString() + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);

@@ -12,11 +12,13 @@ public static partial class Cli
         var adaptEpisodes = new Option<int>("--adapt-episodes") { Description = "episodes of experience of each task at evaluation (a gradient-based learner takes as many steps as fit)", DefaultValueFactory = _ => 40 };
         var tasks = new Option<int>("--tasks") { Description = "tasks per split at evaluation (at most the split's)", DefaultValueFactory = _ => 40 };
         var quick = new Option<bool>("--quick") { Description = "a reduced budget for a first look: 200,000 steps or 3 minutes per run, 2 seeds, 20 episodes on 20 tasks per split (flags given explicitly win)" };
+        var evalEvery = new Option<long?>("--eval-every") { Description = "held-out evaluations during meta-training every this many environment steps, for the sample-efficiency table (default: a tenth of --env-steps; 0: none)" };
+        var target = new Option<double?>("--target") { Description = "the held-out return the sample-efficiency table counts environment steps to (default: halfway from the untrained learners' return to the best reached)" };
         var runs = new Option<string[]>("--runs") { Description = "compare these run directories (of 'metarl train' or an earlier comparison) instead of training; they must match --env, --methods and --seeds", AllowMultipleArgumentsPerToken = true };
         var set = new Option<string[]>("--set") { Description = "a config key of one method's runs: method.key=value (e.g. rl2.episodes-per-trial=4)" };
         var outDir = new Option<string?>("--out") { Description = "output directory (default: runs/compare-<env>); its runs/ holds the trained runs, so an interrupted comparison resumes" };
         var cmd = new Command("compare", "Compare meta-learners on one task family: the same seeds and budget, adaptation curves on the train, held-out and out-of-distribution tasks on one axis of episodes, meta-training cost, the drop to OOD tasks (Markdown, CSV, PNG/SVG and one self-contained HTML report)")
-            { env, methods, seeds, envSteps, minutes, adaptEpisodes, tasks, quick, runs, set, outDir };
+            { env, methods, seeds, envSteps, minutes, adaptEpisodes, tasks, evalEvery, target, quick, runs, set, outDir };
         cmd.SetAction(p =>
         {
             SetThreads(1);
@@ -41,6 +43,9 @@ public static partial class Cli
             if (cap < 0) throw new UsageException("--minutes must be >= 0");
             if (episodes < 1) throw new UsageException("--adapt-episodes must be >= 1");
             if (taskCount < 1) throw new UsageException("--tasks must be >= 1");
+            long every = p.GetValue(evalEvery) ?? steps / 10;
+            if (every < 0) throw new UsageException($"--eval-every must be >= 0 (0: no evaluations during meta-training); got {every}");
+            if (p.GetValue(target) is { } t && !double.IsFinite(t)) throw new UsageException($"--target must be a finite return; got {t}");
             var values = new Dictionary<string, IReadOnlyDictionary<string, string>>();
             foreach (string item in p.GetValue(set) ?? [])
             {
@@ -55,7 +60,7 @@ public static partial class Cli
             Directory.CreateDirectory(dir);
 
             var result = CompareStudy.Run(new CompareStudy.Options(envName, methodList, seedList, steps, cap, episodes, taskCount, values, Path.Combine(dir, "runs"),
-                p.GetValue(runs)), stdout);
+                p.GetValue(runs), every, p.GetValue(target)), stdout);
             var written = Write(result, dir);
             stdout.WriteLine(File.ReadAllText(Path.Combine(dir, "report.md")));
             foreach (var f in written) stdout.WriteLine($"Written: {f}");
@@ -64,7 +69,7 @@ public static partial class Cli
         return cmd;
     }
 
-    /// <summary>The comparison's files: compare.csv, costs.csv, a figure per split (PNG and SVG), report.md and report.html (figures inline).</summary>
+    /// <summary>The comparison's files: compare.csv, costs.csv, a figure per split (PNG and SVG), the sample-efficiency CSV and figure, report.md and report.html (figures inline).</summary>
     internal static List<string> Write(CompareStudy.Result result, string dir)
     {
         var written = new List<string> { Path.Combine(dir, "compare.csv"), Path.Combine(dir, "costs.csv") };
@@ -73,6 +78,15 @@ public static partial class Cli
         var figures = AdaptationPlot.Write(result.Points, Path.Combine(dir, "compare"));
         written.AddRange(figures);
         var bySplit = MetaEvaluator.SplitNames.Where(s => File.Exists(Path.Combine(dir, $"compare-{s}.png"))).ToDictionary(s => s, s => $"compare-{s}.png");
+        if (result.Efficiency.Count > 0)
+        {
+            string csv = Path.Combine(dir, SampleEfficiency.FileName);
+            File.WriteAllText(csv, SampleEfficiency.ToCsv(result.Efficiency));
+            written.Add(csv);
+            written.AddRange(EfficiencyPlot.Write(SampleEfficiency.Curves(result.Efficiency), result.Options.Target ?? SampleEfficiency.DefaultTarget(result.Efficiency),
+                Path.Combine(dir, "efficiency")));
+            bySplit["efficiency"] = "efficiency.png";
+        }
         string markdown = CompareStudy.Report(result, bySplit) + Reproduction.Notes(dir); // notes.md in the output directory: what the report cannot know
         File.WriteAllText(Path.Combine(dir, "report.md"), markdown);
         File.WriteAllText(Path.Combine(dir, "report.html"), HtmlReport.FromMarkdown(markdown, $"Comparison on {result.Options.Env}", dir));

@@ -14,6 +14,7 @@ public sealed record Scenario
     public bool? OffPolicyDataAvailable { get; init; }
     public bool? TestTasksMayBeOutOfDistribution { get; init; }
     public int? NumTrainingTasks { get; init; }
+    public string? MetaTrainingBudget { get; init; }                   // tight | ample: compute and time for meta-training
     public string? Description { get; init; }
 
     /// <summary>Every field with its allowed values (as the error for a bad one lists them).</summary>
@@ -28,6 +29,7 @@ public sealed record Scenario
         ["off_policy_data_available"] = ["true", "false"],
         ["test_tasks_may_be_out_of_distribution"] = ["true", "false"],
         ["num_training_tasks"] = ["a positive integer"],
+        ["meta_training_budget"] = ["tight", "ample"],
         ["description"] = ["free text"],
     };
 
@@ -68,6 +70,7 @@ public sealed record Scenario
             OffPolicyDataAvailable = Bool("off_policy_data_available"),
             TestTasksMayBeOutOfDistribution = Bool("test_tasks_may_be_out_of_distribution"),
             NumTrainingTasks = count,
+            MetaTrainingBudget = Enum("meta_training_budget"),
             Description = values.GetValueOrDefault("description"),
         };
     }
@@ -113,8 +116,9 @@ public sealed record Advice(string Setting, string? Family, string Variant, stri
 /// multi-task RL (one task-conditioned policy); new tasks, or an identity the agent must infer, is meta-RL. Then, for
 /// meta-RL, each field that bears on the choice moves the three families' scores (MAML: adapts by gradient steps;
 /// RL2: by running a recurrent or in-context model; PEARL: by inferring a posterior over a task latent), a field that
-/// rules a family out removes it, and the best score wins (ties in the order PEARL, RL2, MAML: the cheaper
-/// adaptation first). Every score change is a reason naming its field.
+/// rules a family out removes it, and the best score wins (ties in the order PEARL, RL2, MAML: the most sample-efficient
+/// meta-training first); the runner-up is the next in the same order, never a family ruled out. Every score change is
+/// a reason naming its field; a field left out moves no score and rules nothing out.
 /// </summary>
 public static class Advisor
 {
@@ -210,14 +214,20 @@ public static class Advisor
         {
             case Maml:
                 if (s.SampleEfficiencyCritical == true) { reasons.Add("variant: ProMP, the gradient-based learner with the best sample efficiency here (sample_efficiency_critical: true)"); return "ProMP"; }
-                return "MAML-TRPO (FOMAML or Reptile for cheaper meta-training: no second-order terms)";
-            case Rl2:
-                if (s.NumTrainingTasks is >= 100 && s.SampleEfficiencyCritical != true)
+                if (s.MetaTrainingBudget == "tight")
                 {
-                    reasons.Add($"variant: the in-context learner (icl), a transformer over the trial, for many tasks (num_training_tasks: {s.NumTrainingTasks}) and a meta-training budget that is not tight");
+                    reasons.Add("variant: FOMAML, MAML without the second-order terms: each meta-update costs about one policy-gradient step (meta_training_budget: tight; Reptile is the other first-order choice)");
+                    return "FOMAML (or Reptile)";
+                }
+                return "MAML-TRPO (FOMAML or Reptile where meta-training must be cheaper: meta_training_budget: tight)";
+            case Rl2:
+                if (s.NumTrainingTasks is >= 100 && s.MetaTrainingBudget != "tight")
+                {
+                    reasons.Add($"variant: the in-context learner (icl), a transformer over the trial, for many tasks (num_training_tasks: {s.NumTrainingTasks}) and a meta-training budget that is not tight (meta_training_budget: {s.MetaTrainingBudget ?? "not given"})");
                     return "in-context learner (icl)";
                 }
-                return "RL2 (the in-context transformer learner, icl, for long trials where attention beats a recurrent state)";
+                if (s.NumTrainingTasks is >= 100) reasons.Add("variant: RL2 rather than the in-context learner: a transformer costs more per step than a GRU (meta_training_budget: tight)");
+                return "RL2 (the in-context transformer learner, icl, with 100 or more training tasks and a budget that is not tight)";
             default:
                 if (s.NeedsUncertainty == true && s.AdaptationLatency == "realtime" && s.SampleEfficiencyCritical != true && s.OffPolicyDataAvailable != true)
                 {

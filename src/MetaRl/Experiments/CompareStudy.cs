@@ -21,15 +21,19 @@ public static class CompareStudy
     /// stops at the first iteration that reaches it); Minutes, each run's wall-time cap (0: none); AdaptEpisodes, the
     /// episodes of experience of each task at evaluation (a gradient-based learner takes as many steps as fit); Tasks per
     /// split; Values, config values of every run of a method (method -> key -> value); RunsRoot, where the runs are
-    /// trained; RunDirectories, runs to load instead of training.
+    /// trained; RunDirectories, runs to load instead of training; EvalEvery, the interval in environment steps of the
+    /// held-out evaluations during meta-training (0: none; <see cref="SampleEfficiency"/>); Target, the held-out return
+    /// the sample-efficiency table counts steps to (null: its default).
     /// </summary>
     public sealed record Options(string Env, IReadOnlyList<string> Methods, IReadOnlyList<int> Seeds, long EnvSteps, double Minutes, int AdaptEpisodes, int Tasks,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Values, string RunsRoot, IReadOnlyList<string>? RunDirectories = null);
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Values, string RunsRoot, IReadOnlyList<string>? RunDirectories = null,
+        long EvalEvery = 0, double? Target = null);
 
     /// <summary>One run of the comparison: its method, seed, directory, meta-training cost and why it stopped.</summary>
     public sealed record RunCost(string Method, int Seed, string Directory, int Iterations, long EnvSteps, double TrainingSeconds, string StoppedBy);
 
-    public sealed record Result(Options Options, string EnvDescription, IReadOnlyList<AdaptationPoint> Points, IReadOnlyList<RunCost> Runs, double Seconds);
+    public sealed record Result(Options Options, string EnvDescription, IReadOnlyList<AdaptationPoint> Points, IReadOnlyList<RunCost> Runs, double Seconds,
+        IReadOnlyList<EfficiencyPoint> Efficiency);
 
     public static Result Run(Options o, TextWriter log)
     {
@@ -38,6 +42,7 @@ public static class CompareStudy
         var runs = o.RunDirectories is { Count: > 0 } ? Load(o) : Train(o, log);
         var curves = new List<List<AdaptationPoint>>();
         var costs = new List<RunCost>();
+        var efficiency = new List<EfficiencyPoint>();
         foreach (var (method, seed, dir, run, stoppedBy) in runs)
         {
             using (run)
@@ -45,18 +50,29 @@ public static class CompareStudy
                 if (run.Learner is not IMetaLearner learner)
                     throw new UsageException($"compare evaluates meta-learners; {dir.Path} holds a {run.Algorithm} run ({LearnerRegistry.Get(run.Algorithm).Family})");
                 var splits = run.Distribution.Splits();
-                // Episodes per adaptation step: the method's own unit, read from a one-task probe.
-                int perStep = Math.Max(1, learner.AdaptTo(splits.Test.Take(1).ToList(), 0, new Rng(seed)).EpisodesPerStep);
-                int budget = Math.Max(1, o.AdaptEpisodes / perStep);
+                var (budget, perStep) = AdaptationSteps(learner, splits, o.AdaptEpisodes, seed);
                 log.WriteLine($"{method}, seed {seed}: evaluating {budget} step{(budget > 1 ? "s" : "")} of {perStep} episode{(perStep > 1 ? "s" : "")} on up to {o.Tasks} tasks per split ...");
                 var curve = MetaEvaluator.Evaluate(method, learner, splits, budget, [Seeds.Evaluation(seed, 1), Seeds.Evaluation(seed, 2)], o.Tasks);
                 File.WriteAllText(Path.Combine(dir.Path, "adaptation.csv"), MetaEvaluator.ToCsv(curve));
                 curves.Add(curve);
-                costs.Add(new RunCost(method, seed, dir.Path, run.Iteration, run.EnvSteps, dir.SummaryNumber(Trainer.TrainingSecondsKey) ?? 0, stoppedBy));
+                double seconds = (dir.SummaryNumber(Trainer.TrainingSecondsKey) ?? 0) - (dir.SummaryNumber(EfficiencySecondsKey) ?? 0);
+                costs.Add(new RunCost(method, seed, dir.Path, run.Iteration, run.EnvSteps, seconds, stoppedBy));
+                string efficiencyFile = Path.Combine(dir.Path, SampleEfficiency.FileName);
+                if (File.Exists(efficiencyFile)) efficiency.AddRange(SampleEfficiency.Read(efficiencyFile).Select(p => p with { Method = method }));
             }
         }
         var points = o.Methods.SelectMany(m => MetaEvaluator.AcrossRuns(curves.Where(c => c.Count > 0 && c[0].Method == m).ToList())).ToList();
-        return new Result(o, distribution.Description, points, costs, clock.Elapsed.TotalSeconds);
+        return new Result(o, distribution.Description, points, costs, clock.Elapsed.TotalSeconds, efficiency);
+    }
+
+    /// <summary>The summary key of the seconds a comparison's run spent in its held-out evaluations during meta-training.</summary>
+    public const string EfficiencySecondsKey = "efficiency_seconds";
+
+    /// <summary>The adaptation steps that fit <paramref name="episodes"/> episodes of experience, and the episodes per step: the method's own unit, read from a one-task probe.</summary>
+    static (int Steps, int EpisodesPerStep) AdaptationSteps(IMetaLearner learner, TaskSplits<object> splits, int episodes, int seed)
+    {
+        int perStep = Math.Max(1, learner.AdaptTo(splits.Test.Take(1).ToList(), 0, new Rng(seed)).EpisodesPerStep);
+        return (Math.Max(1, episodes / perStep), perStep);
     }
 
     /// <summary>Trains every method on every seed (or resumes a run of the same settings left by an interrupted comparison).</summary>
@@ -83,11 +99,24 @@ public static class CompareStudy
                     if (File.Exists(dir.ProgressPath)) File.Delete(dir.ProgressPath);
                 }
                 string stoppedBy = "environment steps";
-                double earlier = run.Iteration > 0 ? dir.SummaryNumber(Trainer.TrainingSecondsKey) ?? 0 : 0;
+                // Meta-training seconds so far: the run's training clock less its held-out evaluations (they are not training).
+                double earlier = run.Iteration > 0 ? (dir.SummaryNumber(Trainer.TrainingSecondsKey) ?? 0) - (dir.SummaryNumber(EfficiencySecondsKey) ?? 0) : 0;
+                double evaluatedEarlier = run.Iteration > 0 ? dir.SummaryNumber(EfficiencySecondsKey) ?? 0 : 0;
+                var tracker = o.EvalEvery > 0
+                    ? new SampleEfficiency.Tracker(method, seed, dir, o.EvalEvery, run, learner =>
+                    {
+                        var splits = run.Distribution.Splits();
+                        var (steps, _) = AdaptationSteps(learner, splits, o.AdaptEpisodes, seed);
+                        return SampleEfficiency.HeldOutReturn(learner, splits, steps, o.Tasks, Seeds.Evaluation(seed, 3));
+                    })
+                    : null;
+                tracker?.AtIteration(run, log); // before the first iteration: the untrained learner's held-out return
+                double outsideClock = tracker?.Seconds ?? 0; // that evaluation ran before the training's clock started
+                double Evaluating() => evaluatedEarlier + (tracker?.Seconds ?? 0) - outsideClock;
                 bool Done(TrainingRun r, TimeSpan elapsed)
                 {
                     if (r.EnvSteps >= o.EnvSteps) { stoppedBy = "environment steps"; return true; }
-                    if (o.Minutes > 0 && earlier + elapsed.TotalSeconds >= o.Minutes * 60) { stoppedBy = "wall time"; return true; }
+                    if (o.Minutes > 0 && earlier + elapsed.TotalSeconds - (Evaluating() - evaluatedEarlier) >= o.Minutes * 60) { stoppedBy = "wall time"; return true; }
                     return false;
                 }
                 if (!Done(run, TimeSpan.Zero))
@@ -97,7 +126,11 @@ public static class CompareStudy
                     {
                         if (p.Result.Iteration % 10 == 0)
                             log.WriteLine(FormattableString.Invariant($"  {method}, seed {seed}: iteration {p.Result.Iteration}, {p.Result.EnvSteps:N0} steps, return {p.Result.MeanReturn:0.00}"));
+                        tracker?.AtIteration(run, log);
+                        if (tracker is not null) dir.AddToSummary(EfficiencySecondsKey, Evaluating());
                     }, Done);
+                    // The training's final summary replaced the file: the evaluations' seconds again.
+                    if (tracker is not null) dir.AddToSummary(EfficiencySecondsKey, Evaluating());
                 }
                 else stoppedBy = run.EnvSteps >= o.EnvSteps ? "environment steps" : "wall time";
                 dir.AddToSummary("compare_stopped_by", stoppedBy);
@@ -150,7 +183,10 @@ public static class CompareStudy
         "method,seed,iterations,env_steps,training_seconds,stopped_by,run\n" + string.Concat(r.Runs.Select(c =>
             FormattableString.Invariant($"{c.Method},{c.Seed},{c.Iterations},{c.EnvSteps},{c.TrainingSeconds:0.0},{c.StoppedBy},{c.Directory}\n")));
 
-    /// <summary>The Markdown report; <paramref name="figures"/> are the file names of the per-split figures (relative to the report).</summary>
+    /// <summary>
+    /// The Markdown report; <paramref name="figures"/> are the file names of the per-split figures (relative to the report),
+    /// and under "efficiency" the held-out return against meta-training steps.
+    /// </summary>
     public static string Report(Result r, IReadOnlyDictionary<string, string> figures)
     {
         var o = r.Options;
@@ -203,8 +239,15 @@ public static class CompareStudy
         sb.AppendLine("|---|---|---|---|---|---|");
         foreach (var d in OodDrop(r))
             sb.AppendLine($"| {d.Method} | {d.Episodes} | {F(d.Test)} | {F(d.Ood)} | {F(d.Drop)} | {F(d.TestGain)} |");
+        if (r.Efficiency.Count > 0)
+        {
+            sb.AppendLine();
+            sb.Append(SampleEfficiency.Section(r.Efficiency, o.Methods, o.Seeds, o.Target, figures.GetValueOrDefault("efficiency")));
+        }
         sb.AppendLine();
         sb.AppendLine("## Meta-training cost");
+        sb.AppendLine();
+        sb.AppendLine("Wall time of meta-training alone (the held-out evaluations during it are not counted, nor against the cap).");
         sb.AppendLine();
         sb.AppendLine("| method | seed | iterations | environment steps | wall time (s) | stopped by |");
         sb.AppendLine("|---|---|---|---|---|---|");
@@ -214,9 +257,11 @@ public static class CompareStudy
         sb.AppendLine("## How this was produced");
         sb.AppendLine();
         sb.AppendLine($"`metarl compare --env {o.Env} --methods {string.Join(",", o.Methods)} --seeds {string.Join(",", o.Seeds)} --env-steps {o.EnvSteps.ToString(inv)}" +
-            $"{(o.Minutes > 0 ? $" --minutes {o.Minutes.ToString(inv)}" : "")} --adapt-episodes {o.AdaptEpisodes} --tasks {o.Tasks}" +
+            $"{(o.Minutes > 0 ? $" --minutes {o.Minutes.ToString(inv)}" : "")} --adapt-episodes {o.AdaptEpisodes} --tasks {o.Tasks} --eval-every {o.EvalEvery.ToString(inv)}" +
+            (o.Target is { } target ? $" --target {target.ToString(inv)}" : "") +
             string.Concat(o.Values.SelectMany(m => m.Value.Select(kv => $" --set {m.Key}.{kv.Key}={kv.Value}"))) + "`, " +
-            $"{r.Seconds.ToString("0", inv)} s in all on {Environment.ProcessorCount} cores. Each run's settings are in its config.yaml; the curves in compare.csv, the costs in costs.csv.");
+            $"{r.Seconds.ToString("0", inv)} s in all on {Environment.ProcessorCount} cores. Each run's settings are in its config.yaml; the curves in compare.csv, the costs in costs.csv" +
+            (r.Efficiency.Count > 0 ? ", the held-out returns during meta-training in efficiency.csv." : "."));
         return sb.ToString();
     }
 }

@@ -47,6 +47,41 @@ public class CompareAndAdviseTests : IDisposable
         if (family is not null) Assert.NotEqual(family, json.GetProperty("runner_up").GetString());
     }
 
+    /// <summary>
+    /// Scenarios written by someone else (Fixtures/advise-scenarios, README there): users' problems as YAML, each with the
+    /// answer worked out by hand from docs/guide.md's rubric alone, without the code. The tool must give those answers.
+    /// </summary>
+    public static TheoryData<string> WrittenScenarios() =>
+        new(Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures", "advise-scenarios"), "*.yaml").Select(Path.GetFileNameWithoutExtension).Order()!);
+
+    [Theory]
+    [MemberData(nameof(WrittenScenarios))]
+    public void ScenariosWrittenFromTheGuideAloneGetTheAnswersItImplies(string name)
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "advise-scenarios");
+        var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, name + ".expected.json"))).RootElement;
+        var (code, output, err) = Run("advise", Path.Combine(dir, name + ".yaml"), "--json");
+        Assert.True(code == 0, err);
+        var actual = JsonDocument.Parse(output).RootElement;
+        string? Field(JsonElement e, string key) => e.GetProperty(key).ValueKind == JsonValueKind.Null ? null : e.GetProperty(key).GetString();
+        Assert.Equal(Field(expected, "setting")!, Field(actual, "setting"), ignoreCase: true);
+        Assert.Equal(Field(expected, "family"), Field(actual, "family"));
+        Assert.Equal(Field(expected, "runner_up"), Field(actual, "runner_up"));
+        string variant = Field(expected, "variant")!, given = Field(actual, "variant")!;
+        Assert.True(given == variant || given.StartsWith(variant + " (", StringComparison.Ordinal), $"variant: expected {variant}, got {given}");
+    }
+
+    [Theory]
+    [InlineData("ample", "MAML-TRPO", "in-context learner (icl)")]
+    [InlineData("tight", "FOMAML", "RL2")]
+    public void ATightMetaTrainingBudgetPicksTheCheaperVariant(string budget, string maml, string rl2)
+    {
+        string Variant(params string[] fields) => AdviseJson(["--tasks-at-test", "new", "--task-identity-at-test", "unknown", "--meta-training-budget", budget, .. fields])
+            .GetProperty("variant").GetString()!;
+        Assert.StartsWith(maml + " (", Variant("--test-time-gradient-updates", "allowed", "--num-training-tasks", "8") + " (");
+        Assert.StartsWith(rl2, Variant("--adaptation-latency", "realtime", "--num-training-tasks", "500"));
+    }
+
     [Fact]
     public void RuledOutFamiliesAreNeverRecommendedNorRunnerUp()
     {
@@ -123,9 +158,9 @@ public class CompareAndAdviseTests : IDisposable
         Assert.True(Process.Start("bash", ["-c", "command -v chromium"]) is { } which && which.WaitForExit(10_000) && which.ExitCode == 0,
             "chromium is missing: run scripts/ensure-chromium.sh (sudo apt-get install -y chromium)");
         string dom = Chromium(["--dump-dom", $"file://{html}"]);
-        foreach (string section in new[] { "Meta-training tasks", "Held-out test tasks", "Out-of-distribution tasks", "The overlap assumption", "Meta-training cost" })
+        foreach (string section in new[] { "Meta-training tasks", "Held-out test tasks", "Out-of-distribution tasks", "The overlap assumption", "Sample efficiency", "Meta-training cost" })
             Assert.Contains($">{section}", dom);
-        Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(dom, "<img [^>]*src=\"data:image/png;base64,").Count);
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(dom, "<img [^>]*src=\"data:image/png;base64,").Count); // three splits and the efficiency figure
         Assert.DoesNotContain("missing figure", dom);
         // The page as drawn: a screenshot with the figures' colours in it, not a blank page.
         string shot = Path.Combine(outDir, "shot.png");
@@ -139,6 +174,55 @@ public class CompareAndAdviseTests : IDisposable
                 if (Math.Max(c.Red, Math.Max(c.Green, c.Blue)) - Math.Min(c.Red, Math.Min(c.Green, c.Blue)) > 60) coloured++; // saturated: a curve or a band
             }
         Assert.True(coloured > 200, $"{coloured} coloured pixels in the screenshot");
+    }
+
+    /// <summary>
+    /// The held-out evaluations during meta-training leave the training untouched (every method's progress.csv as without
+    /// them), land at every milestone and before the first iteration, and survive an interruption: a comparison resumed
+    /// from its runs' checkpoints has the same efficiency.csv as one that ran straight through.
+    /// </summary>
+    [Fact]
+    [Trait(Category.Name, Category.Slow)]
+    public void EvaluationsDuringMetaTrainingLeaveTheTrainingAsItWasAndResumeExactly()
+    {
+        string[] tiny = ["--set", "maml.fast-batch-size=2", "--set", "maml.meta-batch-size=2", "--set", "maml.hidden-sizes=8",
+            "--set", "rl2.episodes-per-trial=2", "--set", "rl2.batch-size=400", "--set", "rl2.hidden-size=8",
+            "--set", "icl.episodes-per-trial=2", "--set", "icl.batch-size=400", "--set", "icl.model-size=8", "--set", "icl.heads=2",
+            "--set", "varibad.num-processes=2", "--set", "varibad.max-rollouts-per-task=1", "--set", "varibad.precollect-len=200", "--set", "varibad.vae-batch-num-trajs=2",
+            "--set", "pearl.hidden-sizes=8", "--set", "pearl.encoder-hidden-sizes=8", "--set", "pearl.num-train-tasks=4", "--set", "pearl.num-initial-steps=100",
+            "--set", "pearl.num-tasks-sample=2", "--set", "pearl.num-steps-prior=100", "--set", "pearl.num-steps-posterior=0", "--set", "pearl.num-extra-rl-steps-posterior=100",
+            "--set", "pearl.num-train-steps-per-itr=2", "--set", "pearl.meta-batch=2", "--set", "pearl.batch-size=8", "--set", "pearl.embedding-batch-size=8"];
+        const string methods = "maml,rl2,icl,varibad,pearl";
+        (int, string, string) Compare(string dir, string steps, string every) =>
+            Run(["compare", "--env", "2d-navigation", "--methods", methods, "--seeds", "2", "--env-steps", steps, "--minutes", "0", "--adapt-episodes", "1", "--tasks", "2",
+                "--eval-every", every, "--out", Path.Combine(_root, dir), .. tiny]);
+        var (code, _, err) = Compare("plain", "1600", "0");
+        Assert.True(code == 0, err);
+        (code, var output, err) = Compare("evaluated", "1600", "400");
+        Assert.True(code == 0, err);
+        Assert.Contains("## Sample efficiency", output);
+        foreach (string m in methods.Split(','))
+        {
+            string Progress(string dir) => File.ReadAllText(Path.Combine(_root, dir, "runs", m, "seed2", RunDirectory.ProgressFile));
+            Assert.Equal(Progress("plain"), Progress("evaluated"));
+            var points = SampleEfficiency.Read(Path.Combine(_root, "evaluated", "runs", m, "seed2", SampleEfficiency.FileName));
+            Assert.Equal(0, points[0].EnvSteps); // the untrained learner
+            Assert.True(points.Count >= 3, $"{m}: {points.Count} evaluations");
+            Assert.All(points.Zip(points.Skip(1)), pair => Assert.True(pair.Second.Milestone > pair.First.Milestone && pair.Second.EnvSteps >= pair.Second.Milestone * 400L));
+            Assert.All(points, p => Assert.True(double.IsFinite(p.Return)));
+        }
+        // Interrupted at half the budget, then resumed to the whole: the same points as straight through.
+        (code, _, err) = Compare("resumed", "800", "400");
+        Assert.True(code == 0, err);
+        (code, _, err) = Compare("resumed", "1600", "400");
+        Assert.True(code == 0, err);
+        foreach (string m in methods.Split(','))
+            Assert.Equal(File.ReadAllText(Path.Combine(_root, "evaluated", "runs", m, "seed2", SampleEfficiency.FileName)),
+                File.ReadAllText(Path.Combine(_root, "resumed", "runs", m, "seed2", SampleEfficiency.FileName)));
+        // Another interval on the interrupted runs is refused: their milestones would not line up.
+        (code, _, err) = Compare("resumed", "2400", "300");
+        Assert.Equal(2, code);
+        Assert.Contains("--eval-every 400", err);
     }
 
     [Fact]

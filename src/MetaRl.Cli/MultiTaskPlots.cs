@@ -106,15 +106,18 @@ internal static class MultiTaskPlots
     /// One width: each task's transfer, a line at 1. Several widths (the capacity sweep): each task's transfer
     /// against the multi-task network's parameters (the returns themselves are in transfer.csv).
     /// </summary>
-    public static IReadOnlyList<string> Transfer(TransferStudy.Result r, string prefix)
+    public static IReadOnlyList<string> Transfer(TransferStudy.Result r, string prefix) =>
+        Transfer(r.Tasks, r.Suite.Tasks.Select(t => t.Name).ToList(), $"{r.Suite.Name}, {r.Options.Seeds.Count} seed{(r.Options.Seeds.Count == 1 ? "" : "s")}", prefix);
+
+    /// <summary>The same from transfer.csv's rows (`metarl plot --transfer` redraws a study): <paramref name="about"/> ends the title (the suite, the seeds).</summary>
+    public static IReadOnlyList<string> Transfer(IReadOnlyList<TransferStudy.TaskTransfer> all, IReadOnlyList<string> tasks, string about, string prefix)
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
-        var widths = r.Tasks.Select(x => x.Width).Distinct().OrderBy(w => w).ToList();
-        var tasks = r.Suite.Tasks.Select(t => t.Name).ToList();
+        var widths = all.Select(x => x.Width).Distinct().OrderBy(w => w).ToList();
         if (widths.Count == 1)
         {
-            var rows = r.Tasks.ToList();
+            var rows = tasks.Select(t => all.Single(x => x.Task == t)).ToList();
             for (int k = 0; k < rows.Count; k++)
             {
                 if (!double.IsFinite(rows[k].Transfer)) continue; // no single-task gain to compare with
@@ -126,13 +129,13 @@ internal static class MultiTaskPlots
             one.Color = ScottPlot.Colors.Gray;
             plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(tasks.Select((n, i) => new ScottPlot.Tick(i, n)).ToArray());
             plot.YLabel("transfer: multi-task gain / single-task gain (1: no effect)");
-            plot.Title($"{r.Suite.Name}: transfer per task, width {widths[0]}, {r.Options.Seeds.Count} seeds");
+            plot.Title($"Transfer per task, width {widths[0]}: {about}");
         }
         else
         {
             for (int k = 0; k < tasks.Count; k++)
             {
-                var rows = r.Tasks.Where(x => x.Task == tasks[k] && double.IsFinite(x.Transfer)).OrderBy(x => x.Width).ToList();
+                var rows = all.Where(x => x.Task == tasks[k] && double.IsFinite(x.Transfer)).OrderBy(x => x.Width).ToList();
                 if (rows.Count == 0) continue;
                 // x: the multi-task network's parameters at each width; y: the task's transfer there (1: as well as alone).
                 var line = plot.Add.Scatter(rows.Select(x => Math.Log10(x.MultiTaskParameters)).ToArray(), rows.Select(x => x.Transfer).ToArray());
@@ -143,7 +146,7 @@ internal static class MultiTaskPlots
             neutral.Color = ScottPlot.Colors.Gray;
             plot.XLabel("parameters of the multi-task network (log10; widths " + string.Join(", ", widths) + ")");
             plot.YLabel("transfer: multi-task gain / single-task gain (1: no effect)");
-            plot.Title($"{r.Suite.Name}: capacity sweep, {r.Options.Seeds.Count} seeds");
+            plot.Title($"Capacity sweep: {about}");
             plot.ShowLegend(ScottPlot.Alignment.LowerRight);
         }
         string png = prefix + ".png", svg = prefix + ".svg";

@@ -11,7 +11,8 @@ public static partial class Cli
         var output = new Option<string?>("--out") { Description = "output file prefix (default: adaptation, or learning with --learning, beside the first path)" };
         var learning = new Option<bool>("--learning") { Description = "plot the learning curve instead: return (before and after adaptation for a meta-learner) against iterations, from the runs' progress.csv" };
         var conflict = new Option<bool>("--conflict") { Description = "multi-task runs: heat maps of the tasks' gradient cosines in the first, middle and last third of training, from progress.csv" };
-        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations; or, with --conflict, a multi-task run's gradient conflict (PNG and SVG)") { paths, output, learning, conflict };
+        var transfer = new Option<bool>("--transfer") { Description = "'metarl transfer' outputs: redraw the transfer bars (one width) or the capacity sweep (several) from transfer.csv, and the pairwise heat map from pairwise.csv" };
+        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations; or, with --conflict, a multi-task run's gradient conflict; or, with --transfer, a transfer study's figures (PNG and SVG)") { paths, output, learning, conflict, transfer };
         cmd.SetAction(p =>
         {
             if (p.GetValue(conflict))
@@ -25,6 +26,34 @@ public static partial class Cli
                     foreach (var f in MultiTaskPlots.Conflict(csv, $"{c.Algorithm} on {c.Env}: cosine of the tasks' gradients (shared weights)", p.GetValue(output) ?? Path.Combine(dir, "conflict"),
                         SuiteRegistry.Contains(c.Env) ? SuiteRegistry.Create(c.Env).Tasks.Select(t => t.Name).ToList() : null))
                         stdout.WriteLine($"Plot: {f}");
+                }
+                return Ok;
+            }
+            if (p.GetValue(transfer))
+            {
+                foreach (var path in p.GetValue(paths)!)
+                {
+                    string dir = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+                    string csv = Path.Combine(dir, "transfer.csv");
+                    if (!File.Exists(csv)) throw new UsageException($"no transfer.csv in '{dir}'; give output directories of 'metarl transfer'");
+                    var rows = TransferStudy.FromCsv(csv);
+                    // The suite's name and the seeds from the study's report (its title and its "seeds 1, 2, 3;"), else the directory's name.
+                    string report = Path.Combine(dir, "report.md");
+                    string text = File.Exists(report) ? File.ReadAllText(report) : "";
+                    var title = System.Text.RegularExpressions.Regex.Match(text, @"^# Transfer on suite (\S+)");
+                    var seeds = System.Text.RegularExpressions.Regex.Match(text, @"seeds (\d+(?:, \d+)*);");
+                    string suite = (title.Success ? title.Groups[1].Value : Path.GetFileName(Path.GetFullPath(dir)))
+                        + (seeds.Success ? $", {seeds.Groups[1].Value.Split(", ").Length} seed{(seeds.Groups[1].Value.Contains(',') ? "s" : "")}" : "");
+                    bool sweep = rows.Select(r => r.Width).Distinct().Count() > 1;
+                    string figure = p.GetValue(output) ?? Path.Combine(dir, sweep ? "capacity" : "transfer");
+                    foreach (var f in MultiTaskPlots.Transfer(rows, rows.Select(r => r.Task).Distinct().ToList(), suite, figure)) stdout.WriteLine($"Plot: {f}");
+                    string pairwise = Path.Combine(dir, "pairwise.csv");
+                    if (File.Exists(pairwise))
+                    {
+                        var (names, matrix) = TransferStudy.PairwiseFromCsv(pairwise);
+                        foreach (var f in MultiTaskPlots.Matrix(matrix, names, $"{(title.Success ? title.Groups[1].Value : suite)}: row task's transfer beside the column task", "transfer", p.GetValue(output) is { } o ? o + "-pairwise" : Path.Combine(dir, "pairwise"), centre: 1))
+                            stdout.WriteLine($"Plot: {f}");
+                    }
                 }
                 return Ok;
             }

@@ -119,6 +119,30 @@ public static class TransferStudy
         return sb.ToString();
     }
 
+    /// <summary>Reads <see cref="ToCsv"/>'s file back (rows in the file's order).</summary>
+    public static List<TaskTransfer> FromCsv(string path)
+    {
+        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToList();
+        if (lines.Count < 2 || !lines[0].StartsWith("task,width,multi_task_parameters,", StringComparison.Ordinal))
+            throw new UsageException($"{path} is not a transfer.csv of 'metarl transfer' (no rows, or another header)");
+        var inv = CultureInfo.InvariantCulture;
+        double D(string v) => double.Parse(v, inv);
+        return lines.Skip(1).Select(l => l.Split(',')).Select(c => new TaskTransfer(c[0], int.Parse(c[1], inv), long.Parse(c[2], inv), long.Parse(c[3], inv),
+            D(c[4]), D(c[5]), D(c[6]), D(c[7]), D(c[8]), D(c[9]), D(c[10]))).ToList();
+    }
+
+    /// <summary>Reads <see cref="PairwiseCsv"/>'s file back: the task names and the matrix.</summary>
+    public static (List<string> Names, double[,] Matrix) PairwiseFromCsv(string path)
+    {
+        var rows = File.ReadAllLines(path).Where(l => l.Length > 0).Skip(1).Select(l => l.Split(',')).ToList();
+        var names = rows.Select(r => r[0]).ToList();
+        var m = new double[names.Count, names.Count];
+        for (int i = 0; i < names.Count; i++)
+            for (int j = 0; j < names.Count; j++)
+                m[i, j] = double.Parse(rows[i][j + 1], CultureInfo.InvariantCulture);
+        return (names, m);
+    }
+
     public static string PairwiseCsv(Result r)
     {
         var names = r.Suite.Tasks.Select(t => t.Name).ToList();

@@ -262,6 +262,21 @@ public class CliTests : IDisposable
         Assert.Equal("1", pairwise[1].Split(',')[1]); // a task beside itself is itself
         Assert.Equal(1 + 2 * 4, File.ReadAllLines(Path.Combine(transfer, "transfer.csv")).Length); // 4 tasks x 2 widths
         foreach (var f in new[] { "pairwise.png", "capacity.png", "report.md" }) Assert.True(File.Exists(Path.Combine(transfer, f)), f);
+        // `metarl plot --transfer` redraws the study's figures from its CSVs alone: the same texts (title, labels, legend) and
+        // the same marks as the study drew (positions may differ by a rounding of text measurement within one process).
+        static string Svg(string path)
+        {
+            string svg = File.ReadAllText(path);
+            var texts = System.Text.RegularExpressions.Regex.Matches(svg, ">([^<>]+)</text>").Select(m => m.Groups[1].Value.Trim());
+            int marks = System.Text.RegularExpressions.Regex.Matches(svg, "<(path|circle|rect|line|polyline|ellipse)[ >]").Count;
+            return $"|{string.Join("|", texts)}| ({marks} marks)";
+        }
+        (code, _, error) = Run("plot", "--transfer", transfer, "--out", Path.Combine(_root, "redrawn"));
+        Assert.True(code == 0, error);
+        Assert.Equal(Svg(Path.Combine(transfer, "capacity.svg")), Svg(Path.Combine(_root, "redrawn.svg")));
+        Assert.Equal(Svg(Path.Combine(transfer, "pairwise.svg")), Svg(Path.Combine(_root, "redrawn-pairwise.svg")));
+        Assert.Contains("|Capacity sweep: point-goals, 1 seed|", Svg(Path.Combine(_root, "redrawn.svg")));
+        Assert.Equal(2, Run("plot", "--transfer", _root).Code); // no transfer.csv there
 
         // MT-SAC, with PCGrad for the multi-task network (the independent ones take the plain sum).
         string sacTransfer = Path.Combine(_root, "transfer-sac");

@@ -96,8 +96,23 @@ public static class LearnerRegistry
             () => [new CommonConfig { Gamma = 0.95, GaeLambda = 0.95, NumBatches = 2000 }, new VariBadConfig()],
             c => new VariBad.VariBad(c.Distribution, c.Get<VariBadConfig>(), c.Common, c.Rng))
         {
-            // The official 2e7 frames at 16 trials of 4 x 15 steps per update.
-            Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["paper"] = new Dictionary<string, string> { ["num-batches"] = "20834" } },
+            // The official 2e7 frames at 16 trials of 4 x 15 steps per update; "mujoco": the official cheetah-vel config
+            // (config/mujoco/args_cheetah_vel_varibad.py, ../shared/reference/pearl-varibad-numbers.md), 1e8 frames at 16
+            // trials of 2 x 200 steps per update, the ELBO subsampled to 50 prefixes x 50 decoded rewards.
+            Presets = new Dictionary<string, IReadOnlyDictionary<string, string>>
+            {
+                ["paper"] = new Dictionary<string, string> { ["num-batches"] = "20834" },
+                ["mujoco"] = new Dictionary<string, string>
+                {
+                    ["num-batches"] = "15625", ["max-rollouts-per-task"] = "2", ["num-processes"] = "16", ["gamma"] = "0.97", ["gae-lambda"] = "0.9",
+                    ["policy-layers"] = "128,128", ["policy-state-embedding-dim"] = "64", ["policy-latent-embedding-dim"] = "64",
+                    ["ppo-num-epochs"] = "2", ["ppo-num-minibatch"] = "8", ["ppo-clip-param"] = "0.1", ["lr-policy"] = "0.0007",
+                    ["size-vae-buffer"] = "10000", ["precollect-len"] = "5000", ["vae-batch-num-trajs"] = "10", ["num-vae-updates"] = "1", ["kl-weight"] = "0.1",
+                    ["vae-subsample-elbos"] = "50", ["vae-subsample-decodes"] = "50", ["latent-dim"] = "5", ["encoder-gru-hidden-size"] = "128",
+                    ["action-embedding-size"] = "16", ["state-embedding-size"] = "32", ["reward-embedding-size"] = "16",
+                    ["reward-decoder-layers"] = "64,32", ["multihead-for-reward"] = "false",
+                },
+            },
         },
         new("mt-ppo", "multi-task", "multi-task PPO: one task-conditioned policy on every task of a suite, with PCGrad or GradNorm for the shared weights and the tasks' gradient conflict logged",
             () => [new CommonConfig { GaeLambda = 0.95, NumBatches = 200 }, new MultiTaskConfig(), new PpoConfig()],

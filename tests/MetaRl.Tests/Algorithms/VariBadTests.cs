@@ -67,6 +67,57 @@ public class VariBadTests : IDisposable
         ResumeCheck.ResumesExactly("varibad", "gridworld", Small(4), _root);
     }
 
+    /// <summary>
+    /// The official MuJoCo configs subsample the ELBO (E prefixes, D decoded steps each, with replacement). Averaged terms:
+    /// the subsampled loss is an unbiased estimate of the full one; summed terms: of E / (T + 1) times the full KL and
+    /// E D / ((T + 1) T) times the full reconstruction. Checked over many draws on one fixed batch of trials (the
+    /// regression decoder of a continuous family, and the grid world's multi-head one), and a run with both resumes exactly.
+    /// </summary>
+    [Theory]
+    [InlineData("2d-navigation")]
+    [InlineData("gridworld")]
+    public void ASubsampledElboEstimatesTheFullOneAndResumesExactly(string env)
+    {
+        const int draws = 200, elbos = 6, decodes = 5;
+        // No VAE update in the iteration that fills the buffer: every configuration below scores the same weights.
+        var common = new Dictionary<string, string>(Small(1)) { ["max-rollouts-per-task"] = "2", ["num-vae-updates"] = "0" };
+        (double Reward, double Kl) Mean(Dictionary<string, string> values, out double rewardSe)
+        {
+            using var run = new TrainingRun("varibad", env, values, 1);
+            run.RunIteration(); // fills the VAE buffer with trials of the family (valid cells on the grid)
+            var varibad = (VariBad)run.Learner;
+            var data = varibad.VaeBufferSample(3, new Rng(5));
+            var rewards = new List<double>();
+            double kl = 0;
+            for (int i = 0; i < draws; i++)
+            {
+                using var scope = NewDisposeScope();
+                var (r, k) = varibad.VaeLoss(data, 3);
+                rewards.Add(r.item<float>());
+                kl += k.item<float>() / draws;
+            }
+            var (mean, ci) = MetaRl.Evaluation.Statistics.MeanAndCi95(rewards);
+            rewardSe = ci / 1.96;
+            return (mean, kl);
+        }
+        var full = Mean(new(common) { ["vae-avg-elbo-terms"] = "true", ["vae-avg-reconstruction-terms"] = "true" }, out var fullSe);
+        var sub = Mean(new(common) { ["vae-avg-elbo-terms"] = "true", ["vae-avg-reconstruction-terms"] = "true",
+            ["vae-subsample-elbos"] = $"{elbos}", ["vae-subsample-decodes"] = $"{decodes}" }, out var subSe);
+        Assert.True(Math.Abs(full.Reward - sub.Reward) < 4 * Math.Sqrt(fullSe * fullSe + subSe * subSe) + 1e-6, $"reward {full.Reward} against {sub.Reward} (se {fullSe}, {subSe})");
+        Assert.True(subSe > 2 * fullSe, "the subsampled loss varies with the draw of its terms");
+        Assert.Equal(full.Kl, sub.Kl, 0.15 * Math.Abs(full.Kl) + 1e-6);
+
+        var summed = Mean(common, out var summedSe);
+        var summedSub = Mean(new(common) { ["vae-subsample-elbos"] = $"{elbos}", ["vae-subsample-decodes"] = $"{decodes}" }, out var summedSubSe);
+        int T = 2 * MetaRl.Envs.EnvRegistry.Create(env).MaxEpisodeSteps;
+        double scale = elbos * decodes / ((T + 1.0) * T);
+        Assert.True(Math.Abs(summed.Reward * scale - summedSub.Reward) < 4 * Math.Sqrt(summedSe * summedSe * scale * scale + summedSubSe * summedSubSe) + 1e-6,
+            $"summed reward {summed.Reward} x {scale} against {summedSub.Reward}");
+        Assert.Equal(summed.Kl * elbos / (T + 1.0), summedSub.Kl, 0.15 * Math.Abs(summed.Kl * elbos / (T + 1.0)) + 1e-6);
+
+        ResumeCheck.ResumesExactly("varibad", env, new Dictionary<string, string>(Small(4)) { ["vae-subsample-elbos"] = "4", ["vae-subsample-decodes"] = "3" }, _root);
+    }
+
     [Fact]
     public void AdaptingRunsOneTrialOfTheBudgetsEpisodesAndASeedFixesIt()
     {

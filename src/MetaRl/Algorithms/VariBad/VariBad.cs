@@ -39,6 +39,10 @@ public sealed class VariBadConfig
     [Key("state-embedding-size", "the encoder's (and regression decoder's) state embedding", Min = 0)] public int StateEmbeddingSize { get; set; } = 8;
     [Key("reward-embedding-size", "the encoder's reward embedding", Min = 0)] public int RewardEmbeddingSize { get; set; } = 8;
     [Key("reward-decoder-layers", "hidden layers of the reward decoder", Min = 1)] public int[] RewardDecoderLayers { get; set; } = [32, 32];
+    [Key("vae-subsample-elbos", "ELBO terms (prefixes t, drawn with replacement per trajectory) per VAE update (0: all T+1; official MuJoCo configs: 50)", Min = 0)] public int VaeSubsampleElbos { get; set; }
+    [Key("vae-subsample-decodes", "rewards decoded per ELBO term (drawn with replacement per term and trajectory; 0: the whole trial; official MuJoCo configs: 50)", Min = 0)] public int VaeSubsampleDecodes { get; set; }
+    [Key("vae-avg-elbo-terms", "average the ELBO terms instead of summing them")] public bool VaeAvgElboTerms { get; set; }
+    [Key("vae-avg-reconstruction-terms", "average the decoded rewards of an ELBO term instead of summing them")] public bool VaeAvgReconstructionTerms { get; set; }
     [Key("multihead-for-reward", "where states are cells: one Bernoulli output per cell from the latent alone (else a regression from latent and state)")] public bool MultiheadForReward { get; set; } = true;
 }
 
@@ -274,8 +278,23 @@ public sealed class VariBad : IMetaLearner
     {
         if (_vaeBuffer.Count == 0) return (0, 0);
         using var scope = NewDisposeScope();
-        int batch = Math.Min(_config.VaeBatchNumTrajs, _vaeBuffer.Count), width = _act + _encoderStateSize + 1, T = _trialLength;
+        int batch = Math.Min(_config.VaeBatchNumTrajs, _vaeBuffer.Count);
         var data = _vaeBuffer.Sample(batch, _rng); // [B, T, width]
+        var (rewardLoss, kl) = VaeLoss(data, batch);
+        var loss = rewardLoss + _config.KlWeight * kl;
+        _vaeOptimizer.zero_grad();
+        loss.backward();
+        _vaeOptimizer.step();
+        return (Losses.Finite(rewardLoss.item<float>(), "variBAD's reward reconstruction loss"), Losses.Finite(kl.item<float>(), "variBAD's KL"));
+    }
+
+    /// <summary><paramref name="n"/> trials from the VAE buffer, as <see cref="VaeLoss"/> takes them (for tests).</summary>
+    internal float[] VaeBufferSample(int n, Rng rng) => _vaeBuffer.Sample(n, rng);
+
+    /// <summary>The ELBO's two parts on <paramref name="batch"/> trials [B, T, width]: the reward reconstruction loss and the KL (one draw of z and of the subsampled terms).</summary>
+    internal (Tensor RewardLoss, Tensor Kl) VaeLoss(float[] data, int batch)
+    {
+        int width = _act + _encoderStateSize + 1, T = _trialLength;
         var d = tensor(data, [batch, T, width]).transpose(0, 1); // [T, B, width]
         var actions = d.narrow(2, 0, _act);
         var states = d.narrow(2, _act, _encoderStateSize);
@@ -286,35 +305,92 @@ public sealed class VariBad : IMetaLearner
         _noise.manual_seed(unchecked((long)_rng.NextULong()));
         var z = mean + (0.5 * logVar).exp() * randn(mean.shape, generator: _noise);
 
-        // Every belief (prefix t = 0..T) decodes every step's reward (j = 1..T): past and future.
-        Tensor reconstruction;
+        // Every belief (prefix t = 0..T) decodes every step's reward (j = 1..T): past and future. On long trials (MuJoCo's
+        // 400 steps: 401 x 400 decodes per trajectory) the official configs subsample both: E prefixes per trajectory, and
+        // D decoded steps per prefix, each drawn uniformly with replacement.
+        var (elbos, decodes) = SubsampleIndices(T, batch); // [E, B] prefixes and [E, D, B] decoded steps, or null: all
+        var kl = BeliefKl(mean, logVar, _config.KlToGaussPrior); // [T+1, B]
+        var trajectory = arange(batch, dtype: int64);
+        if (elbos is not null)
+        {
+            z = z[elbos, trajectory.unsqueeze(0)]; // [E, B, L]
+            kl = kl[elbos, trajectory.unsqueeze(0)]; // [E, B]
+        }
+        long E = z.shape[0];
+        Tensor reconstruction; // [E, D, B]
         if (Decoder.MultiHead)
         {
             var cells = new long[T * batch];
             for (int bb = 0; bb < batch; bb++)
                 for (int t = 0; t < T; t++)
                     cells[t * batch + bb] = _cells!.CellIndex(data.AsSpan((bb * T + t) * width + _act, _obs));
-            var logits = Decoder.CellLogits(z); // [T+1, B, C]
-            var index = tensor(cells, [1, T, batch, 1]).expand(T + 1, T, batch, 1);
-            var perStep = logits.unsqueeze(1).expand(T + 1, T, batch, logits.shape[2]).gather(3, index).squeeze(3); // [T+1, T, B]
-            var target = (rewards > 0).to(float32).unsqueeze(0).expand_as(perStep); // the goal's reward (+1) against the rest
+            var cellOf = tensor(cells, [T, batch]);
+            var goal = (rewards > 0).to(float32); // the goal's reward (+1) against the rest
+            var logits = Decoder.CellLogits(z); // [E, B, C]
+            Tensor index, target;
+            if (decodes is null)
+            {
+                index = cellOf.unsqueeze(0).expand(E, T, batch);
+                target = goal.unsqueeze(0).expand(E, T, batch);
+            }
+            else
+            {
+                var b3 = trajectory.view(1, 1, batch).expand_as(decodes);
+                index = cellOf[decodes, b3];
+                target = goal[decodes, b3];
+            }
+            long D = index.shape[1];
+            var perStep = logits.unsqueeze(1).expand(E, D, batch, logits.shape[2]).gather(3, index.unsqueeze(3)).squeeze(3); // [E, D, B]
             reconstruction = nn.functional.binary_cross_entropy_with_logits(perStep, target, reduction: nn.Reduction.None);
         }
         else
         {
-            var zz = z.unsqueeze(1).expand(T + 1, T, batch, _latent);
-            var ss = states.unsqueeze(0).expand(T + 1, T, batch, _encoderStateSize);
-            reconstruction = (Decoder.Reward(zz, ss) - rewards.unsqueeze(0)).pow(2);
+            Tensor ss, rr;
+            if (decodes is null)
+            {
+                ss = states.unsqueeze(0).expand(E, T, batch, _encoderStateSize);
+                rr = rewards.unsqueeze(0).expand(E, T, batch);
+            }
+            else
+            {
+                var b3 = trajectory.view(1, 1, batch).expand_as(decodes);
+                ss = states[decodes, b3];
+                rr = rewards[decodes, b3];
+            }
+            var zz = z.unsqueeze(1).expand(E, ss.shape[1], batch, _latent);
+            reconstruction = (Decoder.Reward(zz, ss) - rr).pow(2);
         }
-        var rewardLoss = reconstruction.sum([0, 1]).mean(); // summed over ELBOs and decoded steps, averaged over trajectories
+        // Per trajectory: the decoded steps summed (or averaged) within each ELBO term, the terms summed (or averaged);
+        // the reward loss averaged over trajectories, the KL summed over them (as the official code).
+        var perTerm = _config.VaeAvgReconstructionTerms ? reconstruction.mean([1]) : reconstruction.sum([1]); // [E, B]
+        var rewardLoss = (_config.VaeAvgElboTerms ? perTerm.mean([0]) : perTerm.sum([0])).mean();
+        kl = (_config.VaeAvgElboTerms ? kl.mean([0]) : kl.sum([0])).sum();
+        return (rewardLoss, kl);
+    }
 
-        // KL of each belief to the one before it (the first to the prior N(0, I)), summed over time and trajectories.
-        var kl = BeliefKl(mean, logVar, _config.KlToGaussPrior).sum();
-        var loss = rewardLoss + _config.KlWeight * kl;
-        _vaeOptimizer.zero_grad();
-        loss.backward();
-        _vaeOptimizer.step();
-        return (Losses.Finite(rewardLoss.item<float>(), "variBAD's reward reconstruction loss"), Losses.Finite(kl.item<float>(), "variBAD's KL"));
+    /// <summary>
+    /// The official code's subsampling of the ELBO: <c>vae-subsample-elbos</c> prefixes per trajectory (of its T + 1),
+    /// and <c>vae-subsample-decodes</c> decoded steps (of T) per prefix and trajectory, each uniform with replacement, from
+    /// the learner's generator (so a resumed run draws the same). Null where a key is 0: all of them.
+    /// </summary>
+    (Tensor? Elbos, Tensor? Decodes) SubsampleIndices(int T, int batch)
+    {
+        Tensor? elbos = null, decodes = null;
+        int e = _config.VaeSubsampleElbos, d = _config.VaeSubsampleDecodes;
+        if (e > 0)
+        {
+            var prefixes = new long[e * batch];
+            for (int i = 0; i < prefixes.Length; i++) prefixes[i] = _rng.NextInt(T + 1);
+            elbos = tensor(prefixes, [e, batch]);
+        }
+        if (d > 0)
+        {
+            int rows = e > 0 ? e : T + 1;
+            var steps = new long[rows * d * batch];
+            for (int i = 0; i < steps.Length; i++) steps[i] = _rng.NextInt(T);
+            decodes = tensor(steps, [rows, d, batch]);
+        }
+        return (elbos, decodes);
     }
 
     /// <summary>

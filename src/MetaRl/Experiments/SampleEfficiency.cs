@@ -118,9 +118,10 @@ public static class SampleEfficiency
     public static double DefaultTarget(IReadOnlyList<EfficiencyPoint> points)
     {
         var curves = Curves(points);
-        double untrained = points.Where(p => p.Milestone == 0).Select(p => p.Return).DefaultIfEmpty(curves.Min(c => c.Return)).Average();
-        double best = curves.Max(c => c.Return);
-        return untrained + 0.5 * (best - untrained);
+        // (Seeds whose milestones never coincide leave no curve: their points alone then.)
+        var returns = curves.Count > 0 ? curves.Select(c => c.Return).ToList() : points.Select(p => p.Return).ToList();
+        double untrained = points.Where(p => p.Milestone == 0).Select(p => p.Return).DefaultIfEmpty(returns.Min()).Average();
+        return untrained + 0.5 * (returns.Max() - untrained);
     }
 
     /// <summary>Per method and seed: the environment steps of the first evaluation at or above <paramref name="target"/>.</summary>
@@ -131,7 +132,8 @@ public static class SampleEfficiency
         {
             var perSeed = seeds.Select(s => points.Where(p => p.Method == m && p.Seed == s).OrderBy(p => p.Milestone)
                 .FirstOrDefault(p => p.Return >= target)?.EnvSteps).ToList();
-            var best = curves.Where(c => c.Method == m).MaxBy(c => c.Return)!;
+            var best = curves.Where(c => c.Method == m).MaxBy(c => c.Return)
+                ?? points.Where(p => p.Method == m).Select(p => new EfficiencyCurvePoint(m, p.EnvSteps, p.Return, double.NaN, 1)).MaxBy(c => c.Return)!;
             return new StepsToTarget(m, perSeed, best.Return, best.EnvSteps, points.Where(p => p.Method == m).Max(p => p.EnvSteps));
         }).ToList();
     }

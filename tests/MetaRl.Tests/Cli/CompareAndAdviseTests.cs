@@ -176,6 +176,35 @@ public class CompareAndAdviseTests : IDisposable
         Assert.True(coloured > 200, $"{coloured} coloured pixels in the screenshot");
     }
 
+    [Fact]
+    public void TheSampleEfficiencyTableCountsStepsToTheTargetAsByHand()
+    {
+        EfficiencyPoint P(string m, int seed, int k, long steps, double r) => new(m, seed, k, 100, k, steps, r, 0);
+        var points = new List<EfficiencyPoint>
+        {
+            P("a", 1, 0, 0, -10), P("a", 1, 1, 100, -6), P("a", 1, 2, 200, -2),
+            P("a", 2, 0, 0, -10), P("a", 2, 1, 110, -4), P("a", 2, 2, 205, -3),
+            P("b", 1, 0, 0, -12), P("b", 1, 1, 100, -11), P("b", 1, 2, 200, -9),
+            P("b", 2, 0, 0, -12), P("b", 2, 1, 100, -12), P("b", 2, 2, 200, -8),
+        };
+        var curves = SampleEfficiency.Curves(points);
+        Assert.Equal([-10, -5, -2.5], curves.Where(c => c.Method == "a").Select(c => c.Return));
+        Assert.Equal([0L, 105, 202], curves.Where(c => c.Method == "a").Select(c => c.EnvSteps));
+        // Halfway from the untrained mean (-11) to the best mean reached (-2.5).
+        Assert.Equal(-6.75, SampleEfficiency.DefaultTarget(points), 10);
+        var rows = SampleEfficiency.ToReach(points, ["a", "b"], [1, 2], -6.75);
+        Assert.Equal([100L, 110L], rows[0].PerSeed.Select(s => s!.Value));
+        Assert.Equal(105, rows[0].Mean);
+        Assert.Equal([null, null], rows[1].PerSeed);
+        string section = SampleEfficiency.Section(points, ["a", "b"], [1, 2], null, "efficiency.png");
+        Assert.Contains("**-6.75**", section);
+        Assert.Contains("| a | 2 of 2 | 105 (100 - 110) | 1.0x | -2.50 (at 202) |", section);
+        Assert.Contains("| b | 0 of 2 | not within 200 | — | -8.50 (at 200) |", section);
+        // A target of one's own: -9 both of b's seeds reach at 200 (1.9 times a's 105); -8.5 only the second.
+        Assert.Contains("| b | 2 of 2 | 200 (200 - 200) | 1.9x |", SampleEfficiency.Section(points, ["a", "b"], [1, 2], -9, null));
+        Assert.Contains("| b | 1 of 2 | 200 (200 - 200) | — |", SampleEfficiency.Section(points, ["a", "b"], [1, 2], -8.5, null));
+    }
+
     /// <summary>
     /// The held-out evaluations during meta-training leave the training untouched (every method's progress.csv as without
     /// them), land at every milestone and before the first iteration, and survive an interruption: a comparison resumed

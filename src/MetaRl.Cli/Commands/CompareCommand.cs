@@ -11,8 +11,8 @@ public static partial class Cli
         var minutes = new Option<double>("--minutes") { Description = "each run's wall-time cap in minutes (0: none); the report says which bound stopped each run", DefaultValueFactory = _ => 30 };
         var adaptEpisodes = new Option<int>("--adapt-episodes") { Description = "episodes of experience of each task at evaluation (a gradient-based learner takes as many steps as fit)", DefaultValueFactory = _ => 40 };
         var tasks = new Option<int>("--tasks") { Description = "tasks per split at evaluation (at most the split's)", DefaultValueFactory = _ => 40 };
-        var quick = new Option<bool>("--quick") { Description = "a reduced budget for a first look: 200,000 steps or 3 minutes per run, 2 seeds, 20 episodes on 20 tasks per split (flags given explicitly win)" };
-        var evalEvery = new Option<long?>("--eval-every") { Description = "held-out evaluations during meta-training every this many environment steps, for the sample-efficiency table (default: a tenth of --env-steps; 0: none)" };
+        var quick = new Option<bool>("--quick") { Description = "a reduced budget for a first look: 200,000 steps or 3 minutes per run, 2 seeds, 20 episodes on 20 tasks per split, 4 evaluations during meta-training (flags given explicitly win)" };
+        var evalEvery = new Option<long?>("--eval-every") { Description = "held-out evaluations during meta-training every this many environment steps, for the sample-efficiency table (default: a tenth of --env-steps, a quarter with --quick; 0: none)" };
         var target = new Option<double?>("--target") { Description = "the held-out return the sample-efficiency table counts environment steps to (default: halfway from the untrained learners' return to the best reached)" };
         var runs = new Option<string[]>("--runs") { Description = "compare these run directories (of 'metarl train' or an earlier comparison) instead of training; they must match --env, --methods and --seeds", AllowMultipleArgumentsPerToken = true };
         var set = new Option<string[]>("--set") { Description = "a config key of one method's runs: method.key=value (e.g. rl2.episodes-per-trial=4)" };
@@ -43,7 +43,7 @@ public static partial class Cli
             if (cap < 0) throw new UsageException("--minutes must be >= 0");
             if (episodes < 1) throw new UsageException("--adapt-episodes must be >= 1");
             if (taskCount < 1) throw new UsageException("--tasks must be >= 1");
-            long every = p.GetValue(evalEvery) ?? steps / 10;
+            long every = p.GetValue(evalEvery) ?? steps / (q ? 4 : 10); // a first look: fewer evaluations
             if (every < 0) throw new UsageException($"--eval-every must be >= 0 (0: no evaluations during meta-training); got {every}");
             if (p.GetValue(target) is { } t && !double.IsFinite(t)) throw new UsageException($"--target must be a finite return; got {t}");
             var values = new Dictionary<string, IReadOnlyDictionary<string, string>>();

@@ -13,7 +13,7 @@ public static partial class Cli
         var tasks = new Option<int>("--tasks") { Description = "tasks per split at evaluation (at most the split's)", DefaultValueFactory = _ => 40 };
         var quick = new Option<bool>("--quick") { Description = "a reduced budget for a first look: 200,000 steps or 3 minutes per run, 2 seeds, 20 episodes on 20 tasks per split, 4 evaluations during meta-training (flags given explicitly win)" };
         var evalEvery = new Option<long?>("--eval-every") { Description = "held-out evaluations during meta-training every this many environment steps, for the sample-efficiency table (default: a tenth of --env-steps, a quarter with --quick; 0: none)" };
-        var target = new Option<double?>("--target") { Description = "the held-out return the sample-efficiency table counts environment steps to (default: halfway from the untrained learners' return to the best reached)" };
+        var target = new Option<double?>("--target") { Description = "the held-out return the sample-efficiency table counts environment steps to (default: the highest return every method reached)" };
         var runs = new Option<string[]>("--runs") { Description = "compare these run directories (of 'metarl train' or an earlier comparison) instead of training; they must match --env, --methods and --seeds", AllowMultipleArgumentsPerToken = true };
         var set = new Option<string[]>("--set") { Description = "a config key of one method's runs: method.key=value (e.g. rl2.episodes-per-trial=4)" };
         var outDir = new Option<string?>("--out") { Description = "output directory (default: runs/compare-<env>); its runs/ holds the trained runs, so an interrupted comparison resumes" };

@@ -112,16 +112,15 @@ public static class SampleEfficiency
         }).ToList();
 
     /// <summary>
-    /// The default target: halfway from the untrained learners' held-out return (the mean at milestone 0 over methods and
-    /// seeds) to the best mean any method reached. Every method that learned half as much as the best reaches it.
+    /// The default target: the highest held-out return every method reached (the lowest of the methods' best means over
+    /// seeds), so that every method has a number of steps to it and the table compares how fast each got there.
     /// </summary>
     public static double DefaultTarget(IReadOnlyList<EfficiencyPoint> points)
     {
         var curves = Curves(points);
-        // (Seeds whose milestones never coincide leave no curve: their points alone then.)
-        var returns = curves.Count > 0 ? curves.Select(c => c.Return).ToList() : points.Select(p => p.Return).ToList();
-        double untrained = points.Where(p => p.Milestone == 0).Select(p => p.Return).DefaultIfEmpty(returns.Min()).Average();
-        return untrained + 0.5 * (returns.Max() - untrained);
+        // (A method whose seeds' milestones never coincide has no curve: its points alone then.)
+        return points.Select(p => p.Method).Distinct().Min(m =>
+            curves.Where(c => c.Method == m).Select(c => c.Return).DefaultIfEmpty(points.Where(p => p.Method == m).Max(p => p.Return)).Max());
     }
 
     /// <summary>Per method and seed: the environment steps of the first evaluation at or above <paramref name="target"/>.</summary>
@@ -151,7 +150,7 @@ public static class SampleEfficiency
         long every = points[0].Every;
         sb.AppendLine($"Every {N(every)} environment steps of meta-training (and before the first iteration) each run adapted to the held-out test " +
             "tasks with the evaluation's budget of experience (one evaluation seed); the runs' points are in their efficiency.csv. Target: a held-out return of " +
-            $"**{goal.ToString("0.00", inv)}** ({(target is null ? "halfway from the untrained learners' return to the best any method reached; `--target` sets it" : "--target")}). " +
+            $"**{goal.ToString("0.00", inv)}** ({(target is null ? "the highest return every method reached, the lowest of their best; `--target` sets another" : "--target")}). " +
             "Steps are those of the first evaluation at or above it, so they are known to within the interval.");
         sb.AppendLine();
         var fastest = rows.Where(r => r.Reached.Count == seeds.Count).Select(r => r.Mean!.Value).DefaultIfEmpty(double.NaN).Min();

@@ -190,16 +190,20 @@ public class CompareAndAdviseTests : IDisposable
         var curves = SampleEfficiency.Curves(points);
         Assert.Equal([-10, -5, -2.5], curves.Where(c => c.Method == "a").Select(c => c.Return));
         Assert.Equal([0L, 105, 202], curves.Where(c => c.Method == "a").Select(c => c.EnvSteps));
-        // Halfway from the untrained mean (-11) to the best mean reached (-2.5).
-        Assert.Equal(-6.75, SampleEfficiency.DefaultTarget(points), 10);
+        // The highest return both methods reached: b's best mean, -8.5.
+        Assert.Equal(-8.5, SampleEfficiency.DefaultTarget(points), 10);
         var rows = SampleEfficiency.ToReach(points, ["a", "b"], [1, 2], -6.75);
         Assert.Equal([100L, 110L], rows[0].PerSeed.Select(s => s!.Value));
         Assert.Equal(105, rows[0].Mean);
         Assert.Equal([null, null], rows[1].PerSeed);
-        string section = SampleEfficiency.Section(points, ["a", "b"], [1, 2], null, "efficiency.png");
+        string section = SampleEfficiency.Section(points, ["a", "b"], [1, 2], -6.75, "efficiency.png");
         Assert.Contains("**-6.75**", section);
         Assert.Contains("| a | 2 of 2 | 105 (100 - 110) | 1.0x | -2.50 (at 202) |", section);
         Assert.Contains("| b | 0 of 2 | not within 200 | — | -8.50 (at 200) |", section);
+        // By default (-8.5): a's seeds at 100 and 110, b's second seed alone at 200 (its first ends at -9).
+        section = SampleEfficiency.Section(points, ["a", "b"], [1, 2], null, null);
+        Assert.Contains("**-8.50**", section);
+        Assert.Contains("| b | 1 of 2 | 200 (200 - 200) | — |", section);
         // A target of one's own: -9 both of b's seeds reach at 200 (1.9 times a's 105); -8.5 only the second.
         Assert.Contains("| b | 2 of 2 | 200 (200 - 200) | 1.9x |", SampleEfficiency.Section(points, ["a", "b"], [1, 2], -9, null));
         Assert.Contains("| b | 1 of 2 | 200 (200 - 200) | — |", SampleEfficiency.Section(points, ["a", "b"], [1, 2], -8.5, null));

@@ -119,6 +119,19 @@ public class VariBadTests : IDisposable
     }
 
     [Fact]
+    public void TheGaussianPolicyStartsAtInitStd()
+    {
+        // init-std was listed in variBAD's config but not read (the policy always started at 1).
+        foreach (var (std, values) in new[] { (1.0, Small(1)), (0.25, new Dictionary<string, string>(Small(1)) { ["init-std"] = "0.25" }) })
+        {
+            using var run = new TrainingRun("varibad", "2d-navigation", values, 1);
+            var logStd = ((VariBad)run.Learner).Policy.Parameters["log_std"].data<float>().ToArray();
+            Assert.Equal(2, logStd.Length);
+            Assert.All(logStd, v => Assert.Equal(Math.Log(std), v, 5));
+        }
+    }
+
+    [Fact]
     public void AdaptingRunsOneTrialOfTheBudgetsEpisodesAndASeedFixesIt()
     {
         var run = new TrainingRun("varibad", "gridworld", Small(1), 1);

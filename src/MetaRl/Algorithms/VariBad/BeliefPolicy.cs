@@ -14,7 +14,8 @@ public sealed class BeliefPolicy
     readonly Activation _activation;
     float[] _probs = [];
 
-    public BeliefPolicy(int stateSize, int latentSize, Space actionSpace, int stateEmbed, int latentEmbed, IReadOnlyList<int> hiddenSizes, Activation activation, Rng rng)
+    /// <summary>A policy whose Gaussian (continuous actions) starts with standard deviation <paramref name="initStd"/> (the official policy_init_std).</summary>
+    public BeliefPolicy(int stateSize, int latentSize, Space actionSpace, int stateEmbed, int latentEmbed, IReadOnlyList<int> hiddenSizes, Activation activation, Rng rng, double initStd = 1.0)
     {
         StateSize = stateSize; LatentSize = latentSize; ActionSpace = actionSpace;
         _layers = hiddenSizes.Count;
@@ -28,7 +29,7 @@ public sealed class BeliefPolicy
         items.AddRange(Mlp.Init("critic.", [stateEmbed + latentEmbed, .. hiddenSizes], rng));
         items.AddRange(Mlp.Init("head.", [last, outputs], rng, lastLayerScale: 0.01)); // near-uniform first actions
         items.AddRange(Mlp.Init("value.", [last, 1], rng));
-        if (actionSpace is Box box) items.Add(("log_std", zeros(box.Dim)));
+        if (actionSpace is Box box) items.Add(("log_std", full(box.Dim, (float)Math.Log(initStd))));
         Parameters = ParameterSet.Leaves(items);
         StateStats = new RunningMeanStd(stateSize);
         LatentStats = new RunningMeanStd(2 * latentSize);

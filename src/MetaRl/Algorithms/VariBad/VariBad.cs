@@ -93,7 +93,7 @@ public sealed class VariBad : IMetaLearner
         _encoderStateSize = _obs + (config.MaxRolloutsPerTask > 1 ? 1 : 0);
         _cells = config.MultiheadForReward ? distribution as ICellStates : null;
 
-        Policy = new BeliefPolicy(_obs, _latent, distribution.ActionSpace, config.PolicyStateEmbeddingDim, config.PolicyLatentEmbeddingDim, config.PolicyLayers, config.PolicyActivation, rng.Split())
+        Policy = new BeliefPolicy(_obs, _latent, distribution.ActionSpace, config.PolicyStateEmbeddingDim, config.PolicyLatentEmbeddingDim, config.PolicyLayers, config.PolicyActivation, rng.Split(), common.InitStd)
         {
             NormaliseState = config.NormStateForPolicy, NormaliseLatent = config.NormLatentForPolicy,
         };

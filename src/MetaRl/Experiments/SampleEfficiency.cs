@@ -8,7 +8,7 @@ namespace MetaRl.Experiments;
 /// <summary>One evaluation during meta-training: the held-out return after the comparison's budget of experience, at a milestone of environment steps.</summary>
 public sealed record EfficiencyPoint(string Method, int Seed, int Milestone, long Every, int Iteration, long EnvSteps, double Return, double Success);
 
-/// <summary>The seeds' mean at one milestone of a method's meta-training (95% CI over seeds; over tasks with one seed).</summary>
+/// <summary>The seeds' mean at one milestone of a method's meta-training (95% CI over seeds; NaN with one seed).</summary>
 public sealed record EfficiencyCurvePoint(string Method, long EnvSteps, double Return, double Ci95, int Seeds);
 
 /// <summary>How many meta-training steps a method needed to reach the target held-out return: per seed (null: not reached), and its best.</summary>

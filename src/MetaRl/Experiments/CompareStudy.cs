@@ -65,8 +65,8 @@ public static class CompareStudy
         return new Result(o, distribution.Description, points, costs, clock.Elapsed.TotalSeconds, efficiency);
     }
 
-    /// <summary>The summary key of the seconds a comparison's run spent in its held-out evaluations during meta-training.</summary>
-    public const string EfficiencySecondsKey = "efficiency_seconds";
+    /// <summary>The summary keys of the seconds a comparison's run spent in its held-out evaluations during meta-training, and of what stopped it.</summary>
+    public const string EfficiencySecondsKey = "efficiency_seconds", StoppedByKey = "compare_stopped_by";
 
     /// <summary>The adaptation steps that fit <paramref name="episodes"/> episodes of experience, and the episodes per step: the method's own unit, read from a one-task probe.</summary>
     static (int Steps, int EpisodesPerStep) AdaptationSteps(IMetaLearner learner, TaskSplits<object> splits, int episodes, int seed)
@@ -133,7 +133,7 @@ public static class CompareStudy
                     if (tracker is not null) dir.AddToSummary(EfficiencySecondsKey, Evaluating());
                 }
                 else stoppedBy = run.EnvSteps >= o.EnvSteps ? "environment steps" : "wall time";
-                dir.AddToSummary("compare_stopped_by", stoppedBy);
+                dir.AddToSummary(StoppedByKey, stoppedBy);
                 runs.Add((method, seed, dir, run, stoppedBy));
             }
         return runs;
@@ -157,7 +157,7 @@ public static class CompareStudy
         var missing = o.Methods.SelectMany(m => o.Seeds.Where(s => !read.Any(r => r.Config.Algorithm == m && r.Config.Seed == s)).Select(s => $"{m} seed {s}")).ToList();
         if (missing.Count > 0) throw new UsageException($"compare: no run given for {string.Join(", ", missing)} (every method needs a run for every seed)");
         return o.Methods.SelectMany(m => o.Seeds.Select(s => read.Single(r => r.Config.Algorithm == m && r.Config.Seed == s)))
-            .Select(r => (r.Config.Algorithm, r.Config.Seed, r.Dir, Trainer.Load(r.Dir), r.Dir.SummaryNumber("compare_stopped_by") is null ? "its own num-batches" : "a comparison's budget"))
+            .Select(r => (r.Config.Algorithm, r.Config.Seed, r.Dir, Trainer.Load(r.Dir), r.Dir.SummaryText(StoppedByKey) ?? "its own num-batches"))
             .ToList();
     }
 

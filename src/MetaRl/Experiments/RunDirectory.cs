@@ -112,7 +112,14 @@ public sealed class RunDirectory
 
     /// <summary>A number recorded in summary.json, or null when there is no summary or no such property.</summary>
     public double? SummaryNumber(string key) =>
-        File.Exists(SummaryPath) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(SummaryPath))?[key] is { } value ? value.GetValue<double>() : null;
+        SummaryValue(key) is { } value && value.GetValueKind() == JsonValueKind.Number ? value.GetValue<double>() : null;
+
+    /// <summary>A text property of summary.json (null when absent or not text).</summary>
+    public string? SummaryText(string key) =>
+        SummaryValue(key) is { } value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+
+    System.Text.Json.Nodes.JsonNode? SummaryValue(string key) =>
+        File.Exists(SummaryPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(SummaryPath))?[key] : null;
 
     static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -244,6 +244,16 @@ public class CompareAndAdviseTests : IDisposable
             Assert.All(points.Zip(points.Skip(1)), pair => Assert.True(pair.Second.Milestone > pair.First.Milestone && pair.Second.EnvSteps >= pair.Second.Milestone * 400L));
             Assert.All(points, p => Assert.True(double.IsFinite(p.Return)));
         }
+        // The comparison's runs compared again by --runs (a report over runs of several comparisons): their efficiency
+        // points and what stopped them come along (this crashed on the text of compare_stopped_by).
+        var runDirs = methods.Split(',').Select(m => Path.Combine(_root, "evaluated", "runs", m, "seed2")).ToArray();
+        (code, output, err) = Run(["compare", "--env", "2d-navigation", "--methods", methods, "--seeds", "2", "--adapt-episodes", "1", "--tasks", "2",
+            "--out", Path.Combine(_root, "again"), "--runs", .. runDirs]);
+        Assert.True(code == 0, err);
+        Assert.Contains("## Sample efficiency", output);
+        Assert.All(File.ReadAllLines(Path.Combine(_root, "again", "costs.csv")).Skip(1), line => Assert.Contains(",environment steps,", line));
+        Assert.Equal(File.ReadAllLines(Path.Combine(_root, "evaluated", SampleEfficiency.FileName)), File.ReadAllLines(Path.Combine(_root, "again", SampleEfficiency.FileName)));
+
         // Interrupted at half the budget, then resumed to the whole: the same points as straight through.
         (code, _, err) = Compare("resumed", "800", "400");
         Assert.True(code == 0, err);

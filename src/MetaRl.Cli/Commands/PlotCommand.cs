@@ -42,16 +42,16 @@ public static partial class Cli
                     string text = File.Exists(report) ? File.ReadAllText(report) : "";
                     var title = System.Text.RegularExpressions.Regex.Match(text, @"^# Transfer on suite (\S+)");
                     var seeds = System.Text.RegularExpressions.Regex.Match(text, @"seeds (\d+(?:, \d+)*);");
-                    string suite = (title.Success ? title.Groups[1].Value : Path.GetFileName(Path.GetFullPath(dir)))
-                        + (seeds.Success ? $", {seeds.Groups[1].Value.Split(", ").Length} seed{(seeds.Groups[1].Value.Contains(',') ? "s" : "")}" : "");
+                    string suite = title.Success ? title.Groups[1].Value : Path.GetFileName(Path.GetFullPath(dir));
+                    string about = suite + (seeds.Success ? $", {seeds.Groups[1].Value.Split(", ").Length} seed{(seeds.Groups[1].Value.Contains(',') ? "s" : "")}" : "");
                     bool sweep = rows.Select(r => r.Width).Distinct().Count() > 1;
                     string figure = p.GetValue(output) ?? Path.Combine(dir, sweep ? "capacity" : "transfer");
-                    foreach (var f in MultiTaskPlots.Transfer(rows, rows.Select(r => r.Task).Distinct().ToList(), suite, figure)) stdout.WriteLine($"Plot: {f}");
+                    foreach (var f in MultiTaskPlots.Transfer(rows, rows.Select(r => r.Task).Distinct().ToList(), about, figure)) stdout.WriteLine($"Plot: {f}");
                     string pairwise = Path.Combine(dir, "pairwise.csv");
                     if (File.Exists(pairwise))
                     {
                         var (names, matrix) = TransferStudy.PairwiseFromCsv(pairwise);
-                        foreach (var f in MultiTaskPlots.Matrix(matrix, names, $"{(title.Success ? title.Groups[1].Value : suite)}: row task's transfer beside the column task", "transfer", p.GetValue(output) is { } o ? o + "-pairwise" : Path.Combine(dir, "pairwise"), centre: 1))
+                        foreach (var f in MultiTaskPlots.Matrix(matrix, names, $"{suite}: row task's transfer beside the column task", "transfer", p.GetValue(output) is { } o ? o + "-pairwise" : Path.Combine(dir, "pairwise"), centre: 1))
                             stdout.WriteLine($"Plot: {f}");
                     }
                 }

@@ -317,6 +317,10 @@ public sealed class VariBad : IMetaLearner
             kl = kl[elbos, trajectory.unsqueeze(0)]; // [E, B]
         }
         long E = z.shape[0];
+        // A per-step quantity [T, B, ...] at the steps each ELBO term decodes: [E, D, B, ...] (D = T without subsampling).
+        Tensor AtDecodes(Tensor x) => decodes is null
+            ? x.unsqueeze(0).expand([E, .. x.shape])
+            : x[decodes, trajectory.view(1, 1, batch).expand_as(decodes)];
         Tensor reconstruction; // [E, D, B]
         if (Decoder.MultiHead)
         {
@@ -324,41 +328,17 @@ public sealed class VariBad : IMetaLearner
             for (int bb = 0; bb < batch; bb++)
                 for (int t = 0; t < T; t++)
                     cells[t * batch + bb] = _cells!.CellIndex(data.AsSpan((bb * T + t) * width + _act, _obs));
-            var cellOf = tensor(cells, [T, batch]);
-            var goal = (rewards > 0).to(float32); // the goal's reward (+1) against the rest
+            var index = AtDecodes(tensor(cells, [T, batch]));
+            var target = AtDecodes((rewards > 0).to(float32)); // the goal's reward (+1) against the rest
             var logits = Decoder.CellLogits(z); // [E, B, C]
-            Tensor index, target;
-            if (decodes is null)
-            {
-                index = cellOf.unsqueeze(0).expand(E, T, batch);
-                target = goal.unsqueeze(0).expand(E, T, batch);
-            }
-            else
-            {
-                var b3 = trajectory.view(1, 1, batch).expand_as(decodes);
-                index = cellOf[decodes, b3];
-                target = goal[decodes, b3];
-            }
-            long D = index.shape[1];
-            var perStep = logits.unsqueeze(1).expand(E, D, batch, logits.shape[2]).gather(3, index.unsqueeze(3)).squeeze(3); // [E, D, B]
+            var perStep = logits.unsqueeze(1).expand(E, index.shape[1], batch, logits.shape[2]).gather(3, index.unsqueeze(3)).squeeze(3); // [E, D, B]
             reconstruction = nn.functional.binary_cross_entropy_with_logits(perStep, target, reduction: nn.Reduction.None);
         }
         else
         {
-            Tensor ss, rr;
-            if (decodes is null)
-            {
-                ss = states.unsqueeze(0).expand(E, T, batch, _encoderStateSize);
-                rr = rewards.unsqueeze(0).expand(E, T, batch);
-            }
-            else
-            {
-                var b3 = trajectory.view(1, 1, batch).expand_as(decodes);
-                ss = states[decodes, b3];
-                rr = rewards[decodes, b3];
-            }
+            var ss = AtDecodes(states);
             var zz = z.unsqueeze(1).expand(E, ss.shape[1], batch, _latent);
-            reconstruction = (Decoder.Reward(zz, ss) - rr).pow(2);
+            reconstruction = (Decoder.Reward(zz, ss) - AtDecodes(rewards)).pow(2);
         }
         // Per trajectory: the decoded steps summed (or averaged) within each ELBO term, the terms summed (or averaged);
         // the reward loss averaged over trajectories, the KL summed over them (as the official code).

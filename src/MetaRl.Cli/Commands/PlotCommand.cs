@@ -11,8 +11,11 @@ public static partial class Cli
         var output = new Option<string?>("--out") { Description = "output file prefix (default: adaptation, or learning with --learning, beside the first path)" };
         var learning = new Option<bool>("--learning") { Description = "plot the learning curve instead: return (before and after adaptation for a meta-learner) against iterations, from the runs' progress.csv" };
         var conflict = new Option<bool>("--conflict") { Description = "multi-task runs: heat maps of the tasks' gradient cosines in the first, middle and last third of training, from progress.csv" };
+        var xAxis = new Option<string>("--x") { Description = "with --learning: what the horizontal axis counts, iterations or env-steps (environment steps: compares learners that spend different experience per iteration)", DefaultValueFactory = _ => "iterations" };
+        xAxis.AcceptOnlyFromAmong("iterations", "env-steps");
+        var logX = new Option<bool>("--log-x") { Description = "with --learning: a logarithmic horizontal axis" };
         var transfer = new Option<bool>("--transfer") { Description = "'metarl transfer' outputs: redraw the transfer bars (one width) or the capacity sweep (several) from transfer.csv, and the pairwise heat map from pairwise.csv" };
-        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations; or, with --conflict, a multi-task run's gradient conflict; or, with --transfer, a transfer study's figures (PNG and SVG)") { paths, output, learning, conflict, transfer };
+        var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations or environment steps; or, with --conflict, a multi-task run's gradient conflict; or, with --transfer, a transfer study's figures (PNG and SVG)") { paths, output, learning, xAxis, logX, conflict, transfer };
         cmd.SetAction(p =>
         {
             if (p.GetValue(conflict))
@@ -57,6 +60,8 @@ public static partial class Cli
                 }
                 return Ok;
             }
+            if (!p.GetValue(learning) && (p.GetResult(xAxis) is { Implicit: false } || p.GetValue(logX)))
+                throw new UsageException("--x and --log-x belong to --learning (the learning curve)");
             if (p.GetValue(learning))
             {
                 var progress = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, RunDirectory.ProgressFile)).ToList();
@@ -64,7 +69,9 @@ public static partial class Cli
                     if (!File.Exists(csv)) throw new UsageException($"no {RunDirectory.ProgressFile} at '{csv}'; give run directories written by 'metarl train'");
                 var configs = p.GetValue(paths)!.Where(Directory.Exists).Select(d => RunDirectory.At(d).ReadConfig()).Select(c => $"{c.Algorithm} on {c.Env}").Distinct().ToList();
                 string learningPrefix = p.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(progress[0]))!, "learning");
-                foreach (var f in LearningCurvePlot.Write(LearningGroups(progress), $"{string.Join(", ", configs)}: learning curve", learningPrefix)) stdout.WriteLine($"Plot: {f}");
+                var axis = p.GetValue(xAxis) == "env-steps" ? LearningAxis.EnvSteps : LearningAxis.Iterations;
+                foreach (var f in LearningCurvePlot.Write(LearningGroups(progress), $"{string.Join(", ", configs)}: learning curve", learningPrefix, axis: axis, logX: p.GetValue(logX)))
+                    stdout.WriteLine($"Plot: {f}");
                 return Ok;
             }
             var csvs = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, "adaptation.csv")).ToList();
@@ -102,13 +109,19 @@ public static partial class Cli
         string Key(int i) => settings[i] is { } v ? string.Join("\n", v.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}")) : "file:" + progressFiles[i];
         var groups = Enumerable.Range(0, progressFiles.Count).GroupBy(Key).ToList();
         if (groups.Count == 1) return [("", progressFiles)];
+        // Labels name what the lines differ in: the algorithm and env where those differ, then the settings that differ
+        // among runs of the same algorithm (another algorithm's keys are not a difference).
         var configured = settings.OfType<Dictionary<string, string>>().ToList();
-        var differing = configured.SelectMany(v => v.Keys).Distinct().Where(k => configured.Select(v => v.GetValueOrDefault(k, "(unset)")).Distinct().Count() > 1)
-            .OrderBy(k => k, StringComparer.Ordinal).ToList();
+        bool Several(string key) => configured.Select(v => v[key]).Distinct().Count() > 1;
+        var differing = configured.GroupBy(v => v["algorithm"]).ToDictionary(a => a.Key, a => a.SelectMany(v => v.Keys).Distinct()
+            .Where(k => k is not "algorithm" and not "env" && a.Select(v => v.GetValueOrDefault(k, "(unset)")).Distinct().Count() > 1).OrderBy(k => k, StringComparer.Ordinal).ToList());
         return groups.Select(g =>
         {
             var v = settings[g.First()];
-            string label = v is null ? progressFiles[g.First()] : string.Join(", ", differing.Select(k => $"{k}={v.GetValueOrDefault(k, "(unset)")}"));
+            string label = v is null ? progressFiles[g.First()] : string.Join(", ",
+                (Several("algorithm") ? [v["algorithm"]] : Array.Empty<string>())
+                .Concat(Several("env") ? [v["env"]] : [])
+                .Concat(differing[v["algorithm"]].Select(k => $"{k}={v.GetValueOrDefault(k, "(unset)")}")));
             return (label, (IReadOnlyList<string>)g.Select(i => progressFiles[i]).ToList());
         }).ToList();
     }

@@ -84,6 +84,35 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void TheLearningPlotPutsLearnersOfDifferentAlgorithmsOnOneAxisOfEnvironmentSteps()
+    {
+        string ppo = Train("p", ["ppo", "--iterations", "2", .. Small]);
+        var (code, output, err) = Run("train", "maml", "--iterations", "2", "--set", "meta-batch-size=3", "--set", "fast-batch-size=2", "--set", "hidden-sizes=8", "--out", Path.Combine(_root, "m"));
+        Assert.True(code == 0, err);
+        string maml = output.Split('\n').Single(l => l.StartsWith("Results: ", StringComparison.Ordinal))["Results: ".Length..].Trim();
+        string prefix = Path.Combine(_root, "steps");
+        (code, _, err) = Run("plot", "--learning", "--x", "env-steps", "--log-x", ppo, maml, "--out", prefix);
+        Assert.True(code == 0, err);
+        string svg = File.ReadAllText(prefix + ".svg");
+        // each algorithm its own columns and a label of its name alone (not every key the other lacks)
+        Assert.Contains("maml: after adaptation (1 inner step)", svg);
+        Assert.Contains("maml: before adaptation", svg);
+        Assert.Contains("ppo: mean return", svg);
+        Assert.DoesNotContain("hidden-sizes=", svg);
+        Assert.Contains("environment steps (log scale)", svg);
+        // ticks at 1, 2, 5 x 10^k steps: ppo's iterations of 600 (6 episodes of 100 steps), maml's of 1,200 (3 tasks x 2 episodes, before and after)
+        Assert.Matches(@">\s*1k\s*<", svg);
+        Assert.Matches(@">\s*2k\s*<", svg);
+
+        (code, _, err) = Run("plot", "--learning", "--x", "episodes", ppo);
+        Assert.Equal(2, code);
+        Assert.Contains("env-steps", err);
+        (code, _, err) = Run("plot", "--x", "env-steps", ppo);
+        Assert.Equal(2, code);
+        Assert.Contains("--learning", err);
+    }
+
+    [Fact]
     public void ARunWritesItsConfigProgressTensorboardCheckpointAndSummary()
     {
         string dir = Train("a", ["vpg", "--iterations", "2", .. Small]);

@@ -117,6 +117,24 @@ public class MultiTaskTests : IDisposable
         Assert.Equal(new[] { 0.1 / mean, 0.5 / mean, 1 / mean }, state.Weights(TaskSampling.Progress, shares), new ToleranceComparer(1e-12));
     }
 
+
+    [Fact]
+    public void AdvantagesAreNormalisedOverEachTasksRowsOrOverTheWholeMinibatch()
+    {
+        // Task 0's rows (1, 3), task 1's (10, 30) and a padding row (mask 0) that must not count.
+        using var scope = NewDisposeScope();
+        var a = Rows([1, 3, 0], [10, 30, 99]);
+        var mask = Rows([1, 1, 0], [1, 1, 0]);
+        // Per task: each task's rows to -1, 1 whatever its scale.
+        var perTask = MtPpo.NormaliseAdvantages(a, mask, AdvantageNormalization.Task);
+        Assert.Equal(new[] { -1.0, 1.0 }, Row(perTask, 0)[..2], new ToleranceComparer(1e-6));
+        Assert.Equal(new[] { -1.0, 1.0 }, Row(perTask, 1)[..2], new ToleranceComparer(1e-6));
+        // Over the minibatch: mean 11, std sqrt((100 + 64 + 1 + 361) / 4) = sqrt(131.5); task 1's rows keep 10x the spread.
+        var batch = MtPpo.NormaliseAdvantages(a, mask, AdvantageNormalization.Batch);
+        double s = Math.Sqrt(131.5);
+        Assert.Equal(new[] { -10 / s, -8 / s }, Row(batch, 0)[..2], new ToleranceComparer(1e-6));
+        Assert.Equal(new[] { -1 / s, 19 / s }, Row(batch, 1)[..2], new ToleranceComparer(1e-6));
+    }
     [Fact]
     public void OneBackwardPassThroughTheTaskViewGivesEveryTasksOwnGradientOfTheSharedWeights()
     {

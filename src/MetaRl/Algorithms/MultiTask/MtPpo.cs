@@ -6,6 +6,15 @@ using static TorchSharp.torch;
 
 namespace MetaRl.Algorithms.MultiTask;
 
+/// <summary>Settings of MT-PPO alone.</summary>
+public sealed class MtPpoConfig
+{
+    [Key("advantage-normalization", "over which rows of a minibatch advantages are normalised: task (each task's rows by their own mean and std, so a task with 10x the reward does not drown the others) or batch (all rows together, as single-task PPO; the tasks' gradient magnitudes then follow their reward scales)")]
+    public AdvantageNormalization AdvantageNormalization { get; set; } = AdvantageNormalization.Task;
+}
+
+public enum AdvantageNormalization { Task, Batch }
+
 /// <summary>
 /// Multi-task PPO: one task-conditioned policy and value network (<see cref="MultiTaskConfig.Conditioning"/>) trained on
 /// every task of a suite at once. Each iteration collects episodes of every task (how many per task:
@@ -15,7 +24,8 @@ namespace MetaRl.Algorithms.MultiTask;
 /// <code>
 ///   L = sum_t pi_t u_t w_t L_t,   L_t = -mean over task t's rows of min(r A, clip(r, 1-eps, 1+eps) A) - c_ent H
 /// </code>
-/// (pi_t task t's share of the batch's steps, u_t its task-weights entry, w_t GradNorm's weight or 1). With
+/// (pi_t task t's share of the batch's steps, u_t its task-weights entry, w_t GradNorm's weight or 1; A normalised
+/// within each task's rows or over the minibatch, <see cref="MtPpoConfig.AdvantageNormalization"/>). With
 /// gradient: sum the shared weights step along the plain gradient; with pcgrad along the sum of PCGrad's projected
 /// per-task gradients; gradnorm learns w_t. Per-task gradients of the shared weights come from one backward pass
 /// (<see cref="TaskParameters.View"/>), and their cosines are logged as the conflict diagnostic. The value network
@@ -26,6 +36,7 @@ public sealed class MtPpo : IMultiTaskLearner
     readonly TaskSuite _suite;
     readonly MultiTaskConfig _config;
     readonly PpoConfig _ppo;
+    readonly MtPpoConfig _mtPpo;
     readonly CommonConfig _common;
     readonly Rng _rng;
     readonly optim.Optimizer _policyOptimizer, _valueOptimizer;
@@ -37,9 +48,9 @@ public sealed class MtPpo : IMultiTaskLearner
     int _iteration;
     Dictionary<string, double>? _lastConflict;
 
-    public MtPpo(TaskSuite suite, MultiTaskConfig config, PpoConfig ppo, CommonConfig common, Rng rng)
+    public MtPpo(TaskSuite suite, MultiTaskConfig config, PpoConfig ppo, CommonConfig common, Rng rng, MtPpoConfig? mtPpo = null)
     {
-        _suite = suite; _config = config; _ppo = ppo; _common = common; _rng = rng;
+        _suite = suite; _config = config; _ppo = ppo; _common = common; _rng = rng; _mtPpo = mtPpo ?? new MtPpoConfig();
         int t = suite.TaskCount;
         _userWeights = UserWeights(config, suite);
         if (config.Gradient != GradientCombination.Sum && config.Conditioning == Conditioning.Independent)
@@ -198,6 +209,19 @@ public sealed class MtPpo : IMultiTaskLearner
         return (tensor(index, [t, m]), tensor(mask, [t, m]));
     }
 
+    /// <summary>
+    /// Advantages [T, M] normalised over the real rows (mask 1) of each task (a task with 10x the reward scale does not
+    /// drown the others) or of the whole minibatch (the tasks' gradient magnitudes then follow their reward scales).
+    /// </summary>
+    internal static Tensor NormaliseAdvantages(Tensor a, Tensor mask, AdvantageNormalization over)
+    {
+        long[] dims = over == AdvantageNormalization.Task ? [1] : [0, 1];
+        var count = mask.sum(dims, keepdim: true).clamp_min(1);
+        var mean = (a * mask).sum(dims, keepdim: true) / count;
+        var std = ((a - mean).pow(2) * mask).sum(dims, keepdim: true).div(count).sqrt();
+        return (a - mean) / (std + 1e-8);
+    }
+
     void Step(int[][] parts, Tensor obsAll, Tensor actAll, Tensor advAll, Tensor retAll, Tensor oldLogpAll, double[] share, bool measure, UpdateAccumulator acc)
     {
         int t = _suite.TaskCount;
@@ -205,10 +229,7 @@ public sealed class MtPpo : IMultiTaskLearner
         var count = mask.sum(1).clamp_min(1);
         var o = obsAll[index];
         var a = advAll[index];
-        // Advantages normalised within each task's rows: a task with 10x the reward scale does not drown the others.
-        var mean = (a * mask).sum(1, keepdim: true) / count.unsqueeze(1);
-        var std = ((a - mean).pow(2) * mask).sum(1, keepdim: true).div(count.unsqueeze(1)).sqrt();
-        a = (a - mean) / (std + 1e-8);
+        a = NormaliseAdvantages(a, mask, _mtPpo.AdvantageNormalization);
 
         var view = Policy.Parameters.View();
         var pi = Policy.Distribution(o, view);

@@ -18,6 +18,8 @@ public static partial class Cli
         var cmd = new Command("plot", "Plot return against adaptation steps with 95% CI bands, for every method in the runs given; or, with --learning, return against training iterations or environment steps; or, with --conflict, a multi-task run's gradient conflict; or, with --transfer, a transfer study's figures (PNG and SVG)") { paths, output, learning, xAxis, logX, conflict, transfer };
         cmd.SetAction(p =>
         {
+            if (!p.GetValue(learning) && (p.GetResult(xAxis) is { Implicit: false } || p.GetValue(logX)))
+                throw new UsageException("--x and --log-x belong to --learning (the learning curve)");
             if (p.GetValue(conflict))
             {
                 foreach (var path in p.GetValue(paths)!)
@@ -60,8 +62,6 @@ public static partial class Cli
                 }
                 return Ok;
             }
-            if (!p.GetValue(learning) && (p.GetResult(xAxis) is { Implicit: false } || p.GetValue(logX)))
-                throw new UsageException("--x and --log-x belong to --learning (the learning curve)");
             if (p.GetValue(learning))
             {
                 var progress = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, RunDirectory.ProgressFile)).ToList();

@@ -110,6 +110,9 @@ public class CliTests : IDisposable
         (code, _, err) = Run("plot", "--x", "env-steps", ppo);
         Assert.Equal(2, code);
         Assert.Contains("--learning", err);
+        (code, _, err) = Run("plot", "--conflict", "--log-x", ppo);
+        Assert.Equal(2, code);
+        Assert.Contains("--learning", err);
     }
 
     [Fact]

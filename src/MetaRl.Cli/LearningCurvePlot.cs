@@ -61,7 +61,8 @@ internal static class LearningCurvePlot
                 {
                     "post_return" => "after adaptation (1 inner step)",
                     "pre_return" => "before adaptation",
-                    _ => "mean return",
+                    // RL2's and icl's statistic is a trial's return, all its episodes summed: say so beside per-episode learners
+                    _ => runs.All(r => r.ContainsKey("first_episode_return")) ? "mean return of a trial (its episodes summed)" : "mean return",
                 } + (runs.Count > 1 ? $": mean of {runs.Count} runs, band: their range" : "");
             }
         }

@@ -67,10 +67,12 @@ public static partial class Cli
                 var progress = p.GetValue(paths)!.Select(path => File.Exists(path) ? path : Path.Combine(path, RunDirectory.ProgressFile)).ToList();
                 foreach (var csv in progress)
                     if (!File.Exists(csv)) throw new UsageException($"no {RunDirectory.ProgressFile} at '{csv}'; give run directories written by 'metarl train'");
-                var configs = p.GetValue(paths)!.Where(Directory.Exists).Select(d => RunDirectory.At(d).ReadConfig()).Select(c => $"{c.Algorithm} on {c.Env}").Distinct().ToList();
+                // The title: "maml, pearl on halfcheetah-vel" (the algorithms of each env)
+                var configs = p.GetValue(paths)!.Where(Directory.Exists).Select(d => RunDirectory.At(d).ReadConfig()).GroupBy(c => c.Env)
+                    .Select(e => $"{string.Join(", ", e.Select(c => c.Algorithm).Distinct())} on {e.Key}").ToList();
                 string learningPrefix = p.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(progress[0]))!, "learning");
                 var axis = p.GetValue(xAxis) == "env-steps" ? LearningAxis.EnvSteps : LearningAxis.Iterations;
-                foreach (var f in LearningCurvePlot.Write(LearningGroups(progress), $"{string.Join(", ", configs)}: learning curve", learningPrefix, axis: axis, logX: p.GetValue(logX)))
+                foreach (var f in LearningCurvePlot.Write(LearningGroups(progress), $"{string.Join("; ", configs)}: learning curve", learningPrefix, axis: axis, logX: p.GetValue(logX)))
                     stdout.WriteLine($"Plot: {f}");
                 return Ok;
             }

@@ -98,6 +98,7 @@ public class CliTests : IDisposable
         Assert.Contains("maml: after adaptation (1 inner step)", svg);
         Assert.Contains("maml: before adaptation", svg);
         Assert.Contains("ppo: mean return", svg);
+        Assert.Contains("ppo, maml on 2d-navigation: learning curve", svg); // the algorithms of the one env, in the order given
         Assert.DoesNotContain("hidden-sizes=", svg);
         Assert.Contains("environment steps (log scale)", svg);
         // ticks at 1, 2, 5 x 10^k steps: ppo's iterations of 600 (6 episodes of 100 steps), maml's of 1,200 (3 tasks x 2 episodes, before and after)

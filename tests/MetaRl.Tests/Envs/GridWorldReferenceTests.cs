@@ -169,6 +169,40 @@ public class GridWorldReferenceTests
         Assert.Equal(ceiling, bayes.Sum(), 9);
     }
 
+    /// <summary>
+    /// The rest of a trial from the cells a first episode left, checked by hand: two opposite corners (4 steps from the
+    /// start, 8 from each other) are found at steps 4 and 12 of the next episode, 16.1 - 1.1 t each: (11.7 + 2.9) / 2,
+    /// and both earn the goal-known 11.7 in the episode after. Cells on one shortest sweep are all found at their own
+    /// distance; cells scattered as a learner's perimeter sweep left them cannot be, so that episode falls short.
+    /// </summary>
+    [Fact]
+    public void TheBayesOptimalRestOfATrialFromTheCellsLeftMatchesHandComputedCases()
+    {
+        var corners = GridWorldReference.BayesOptimalReturnsFrom([new GridTask(4, 0), new GridTask(0, 4)], 2);
+        Assert.Equal(7.3, corners[0], 9);
+        Assert.Equal(11.7, corners[1], 9);
+
+        GridTask[] sweep = [new(2, 0), new(3, 0), new(4, 0)];
+        Assert.Equal((13.9 + 12.8 + 11.7) / 3, GridWorldReference.BayesOptimalReturnsFrom(sweep, 1)[0], 9);
+
+        // The cells variBAD's seed-1 first episode (a perimeter sweep) left unchecked: no one path reaches all at their distance.
+        GridTask[] interior = [new(1, 2), new(1, 3), new(2, 2), new(2, 3), new(3, 1), new(3, 2), new(3, 3)];
+        double ceiling = interior.Average(GridWorldReference.GoalKnownReturn);
+        var rest = GridWorldReference.BayesOptimalReturnsFrom(interior, 3);
+        Assert.True(rest[0] < ceiling - 0.5, $"episode 2 {rest[0]} vs goal known {ceiling}");
+        Assert.Equal(ceiling, rest[1], 9);
+
+        // From every goal it is the trial's own Bayes-optimal returns; after the Bayes-optimal first episode, the goal-known ones.
+        Assert.Equal(GridWorldReference.BayesOptimalReturns(), GridWorldReference.BayesOptimalReturnsFrom(Goals, 4));
+        var path = GridWorldReference.BayesOptimalFirstSearchPath();
+        var left = Goals.Where(g => !path.Contains((g.GoalX, g.GoalY))).ToArray();
+        Assert.Equal(left.Average(GridWorldReference.GoalKnownReturn), GridWorldReference.BayesOptimalReturnsFrom(left, 3)[0], 9);
+
+        var start = Assert.Throws<ArgumentException>(() => GridWorldReference.BayesOptimalReturnsFrom([new GridTask(0, 0)], 1));
+        Assert.Contains("(0, 0)", start.Message);
+        Assert.Throws<ArgumentException>(() => GridWorldReference.BayesOptimalReturnsFrom([], 1));
+    }
+
     [Fact]
     public void BayesOptimalBeatsFixedSweeps()
     {

@@ -80,6 +80,29 @@ public static class GridWorldReference
     /// <returns>A new array; element j is the expected return of episode j + 1, averaged over the 21 goals.</returns>
     public static double[] BayesOptimalReturns(int episodes = 4) => (double[])Solve(episodes).Returns.Clone();
 
+    /// <summary>
+    /// The Bayes-optimal rest of a trial whose earlier episodes left the goals <paramref name="remaining"/> unfound, so
+    /// that the belief is uniform over them: the expected return of each of the <paramref name="episodes"/> episodes left,
+    /// averaged over those goals. It measures a learner's later episodes against what its own first episode made
+    /// possible: with the cells a search path left unchecked, the best any policy can do from there (the same exact
+    /// search as <see cref="BayesOptimalReturns"/>, started from that set; with all 21 goals the two are equal).
+    /// </summary>
+    public static double[] BayesOptimalReturnsFrom(IEnumerable<GridTask> remaining, int episodes)
+    {
+        ArgumentNullException.ThrowIfNull(remaining);
+        ArgumentOutOfRangeException.ThrowIfLessThan(episodes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(episodes, 8);
+        int set = 0;
+        foreach (var g in remaining)
+        {
+            int bit = g.GoalX is >= 0 and < Size && g.GoalY is >= 0 and < Size ? CandidateBit[g.GoalX * Size + g.GoalY] : -1;
+            if (bit < 0) throw new ArgumentException($"({g.GoalX}, {g.GoalY}) is not one of the 21 candidate goals", nameof(remaining));
+            set |= 1 << bit;
+        }
+        if (set == 0) throw new ArgumentException("no goal remains: every later episode earns the goal-known return", nameof(remaining));
+        return new BayesSolver().Run(episodes, set).Returns;
+    }
+
     /// <summary>The Bayes-optimal first episode's search path (for a trial of <paramref name="episodes"/> episodes):
     /// the cell after each of the 15 steps, followed until the goal is found (then the agent stays on it).</summary>
     public static IReadOnlyList<(int X, int Y)> BayesOptimalFirstSearchPath(int episodes = 4) => Solve(episodes).Paths[0];
@@ -182,12 +205,15 @@ public static class GridWorldReference
             return d;
         }
 
-        public BayesSolution Run(int episodes)
+        public BayesSolution Run(int episodes) => Run(episodes, AllCandidates);
+
+        /// <summary>The trial from the belief uniform over the candidate set <paramref name="set"/>.</summary>
+        public BayesSolution Run(int episodes, int set)
         {
             var paths = new List<IReadOnlyList<(int X, int Y)>>();
             // perEpisode[j]: sum over the goals of episode j's return, in tenths, under the policy the search found.
             var perEpisode = new long[episodes];
-            int set = AllCandidates;
+            int start = set, goals = BitOperations.PopCount((uint)set);
             int root = Search(episodes, 0, 0, set, int.MinValue);
             long check = 0;
             var firstFound = new (int Episode, int Step)?[Candidates.Length];
@@ -202,7 +228,7 @@ public static class GridWorldReference
                 }
             }
             for (int g = 0; g < Candidates.Length; g++)
-                for (int k = 0; k < episodes; k++)
+                for (int k = 0; k < episodes && (start >> g & 1) != 0; k++)
                 {
                     int r = firstFound[g] is not { } f || k < f.Episode ? EpisodeSteps * MissTenths
                         : k == f.Episode ? FoundAtTenths(f.Step) : GoalKnownOf[g];
@@ -210,7 +236,7 @@ public static class GridWorldReference
                     check += r;
                 }
             if (check != root) throw new InvalidOperationException($"Bayes-optimal search inconsistent: {check} != {root}");
-            return new BayesSolution(perEpisode.Select(s => s / 10.0 / Candidates.Length).ToArray(), paths);
+            return new BayesSolution(perEpisode.Select(s => s / 10.0 / goals).ToArray(), paths);
         }
 
         /// <summary>The search path of an episode with <paramref name="left"/> episodes left (this one included) starting from candidate set <paramref name="set"/>.</summary>

@@ -228,13 +228,16 @@ public static class GridWorldReference
                 }
             }
             for (int g = 0; g < Candidates.Length; g++)
-                for (int k = 0; k < episodes && (start >> g & 1) != 0; k++)
+            {
+                if ((start >> g & 1) == 0) continue; // ruled out before this trial's rest began
+                for (int k = 0; k < episodes; k++)
                 {
                     int r = firstFound[g] is not { } f || k < f.Episode ? EpisodeSteps * MissTenths
                         : k == f.Episode ? FoundAtTenths(f.Step) : GoalKnownOf[g];
                     perEpisode[k] += r;
                     check += r;
                 }
+            }
             if (check != root) throw new InvalidOperationException($"Bayes-optimal search inconsistent: {check} != {root}");
             return new BayesSolution(perEpisode.Select(s => s / 10.0 / goals).ToArray(), paths);
         }

@@ -22,8 +22,10 @@ public static class GradientStudy
     /// <summary>Seeds, iterations per run, and <c>Values</c>: config keys for every run (a width, say), named in the report and the output directory.</summary>
     public sealed record Options(IReadOnlyList<int> Seeds, int Iterations, bool Quick, string OutRoot, IReadOnlyDictionary<string, string>? Values = null);
 
+    /// <summary>A gradient combination's results; <c>SeedSuccess</c> and <c>SeedReturn</c> hold each seed's, in the order of the seeds.</summary>
     public sealed record ModeResult(string Mode, double Success, double SuccessCi95, double Return, double ReturnCi95, IReadOnlyList<double> TaskSuccess,
-        double EarlyCosine, double LateCosine, double EarlyConflict, double LateConflict, double Spread, double Projections, double SecondsPerRun);
+        double EarlyCosine, double LateCosine, double EarlyConflict, double LateConflict, double Spread, double Projections, double SecondsPerRun,
+        IReadOnlyList<double> SeedSuccess, IReadOnlyList<double> SeedReturn);
 
     public static string Run(Options o, TextWriter log)
     {
@@ -63,7 +65,7 @@ public static class GradientStudy
                 Phase("conflict_fraction", false), Phase("conflict_fraction", true),
                 progress.Average(rows => rows.Average(x => x.GetValueOrDefault("gradnorm_spread", double.NaN))),
                 mode == "pcgrad" ? progress.Average(rows => rows.Average(x => x.GetValueOrDefault("pcgrad_projections", double.NaN))) : double.NaN,
-                seconds / o.Seeds.Count));
+                seconds / o.Seeds.Count, success, returns));
         }
         string report = Report(results, suite, o);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
@@ -94,6 +96,20 @@ public static class GradientStudy
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
             sb.AppendLine($"| {r.Mode} | {P(r.Success)} ± {P(r.SuccessCi95)} | {F(r.Return)} ± {F(r.ReturnCi95)} | {F(r.EarlyCosine)} / {F(r.LateCosine)} | {P(r.EarlyConflict)} / {P(r.LateConflict)} | {F(r.Spread)} | {F(r.Projections)} | {F(r.SecondsPerRun / 60)} |");
+        sb.AppendLine();
+        // Seeds vary far more than the combinations differ; the difference on each seed, with a CI over seeds, is the sharper test.
+        var sum = results.Single(r => r.Mode == "sum");
+        string Signed(double x, Func<double, string> f) => (x > 0 ? "+" : "") + f(x);
+        sb.AppendLine("Paired by seed: each combination's success and return minus the plain sum's on the same seed, mean and 95% CI over seeds (a CI that excludes 0 is a difference the seeds resolve):");
+        sb.AppendLine();
+        sb.AppendLine("| gradient | success minus sum's | return minus sum's |");
+        sb.AppendLine("|---|---|---|");
+        foreach (var r in results.Where(r => r != sum))
+        {
+            var (ds, dsCi) = Statistics.MeanAndCi95(r.SeedSuccess.Zip(sum.SeedSuccess, (a, b) => a - b).ToList());
+            var (dr, drCi) = Statistics.MeanAndCi95(r.SeedReturn.Zip(sum.SeedReturn, (a, b) => a - b).ToList());
+            sb.AppendLine($"| {r.Mode} | {Signed(ds, P)} ± {P(dsCi)} | {Signed(dr, F)} ± {F(drCi)} |");
+        }
         sb.AppendLine();
         sb.AppendLine("Success per task (mean over seeds):");
         sb.AppendLine();

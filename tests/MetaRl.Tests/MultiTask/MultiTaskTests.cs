@@ -439,6 +439,35 @@ public class MultiTaskTests : IDisposable
         var e = Assert.Throws<NonFiniteException>(() => run.RunIteration());
         Assert.Contains("task broken", e.Message);
     }
+
+    /// <summary>
+    /// `metarl reproduce mt-point-conflict --quick` with two seeds: every combination in the main table, and the paired
+    /// table's mean differences equal the differences of the main table's means (a mean of differences is a difference
+    /// of means), each with a CI over the seeds.
+    /// </summary>
+    [Fact]
+    public void TheGradientStudyPairsEachCombinationWithThePlainSumSeedBySeed()
+    {
+        set_num_threads(1);
+        string root = GradientStudy.Run(new GradientStudy.Options([1, 2], 2, Quick: true, _root), TextWriter.Null);
+        var lines = File.ReadAllLines(Path.Combine(root, "report.md"));
+        double Percent(string cell) => double.Parse(cell.Split(' ')[0].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture);
+        string[] Cells(string line) => line.Split('|', StringSplitOptions.TrimEntries)[1..^1];
+        var main = lines.Where(l => l.StartsWith("| sum |") || l.StartsWith("| pcgrad |") || l.StartsWith("| gradnorm |")).Take(3).Select(Cells).ToDictionary(c => c[0]);
+        Assert.Equal(["sum", "pcgrad", "gradnorm"], main.Keys);
+        int paired = Array.FindIndex(lines, l => l.StartsWith("| gradient | success minus sum's |"));
+        Assert.True(paired > 0, "no paired table");
+        foreach (var row in lines.Skip(paired + 2).TakeWhile(l => l.StartsWith('|')).Select(Cells))
+        {
+            Assert.Contains(row[0], new[] { "pcgrad", "gradnorm" });
+            // Percentages are rounded to whole points in both tables: within 1 of each other.
+            Assert.InRange(Percent(row[1]) - (Percent(main[row[0]][1]) - Percent(main["sum"][1])), -1, 1);
+            Assert.InRange(Percent(row[2]) - (Percent(main[row[0]][2]) - Percent(main["sum"][2])), -0.011, 0.011);
+            Assert.Contains(" ± ", row[1]);
+            Assert.Contains(" ± ", row[2]);
+        }
+        Assert.Equal(2, lines.Skip(paired + 2).TakeWhile(l => l.StartsWith('|')).Count());
+    }
 }
 
 /// <summary>Compares doubles to within an absolute tolerance.</summary>

@@ -62,7 +62,10 @@ internal static class LearningCurvePlot
                     "post_return" => "after adaptation (1 inner step)",
                     "pre_return" => "before adaptation",
                     // RL2's and icl's statistic is a trial's return, all its episodes summed: say so beside per-episode learners
-                    _ => runs.All(r => r.ContainsKey("first_episode_return")) ? "mean return of a trial (its episodes summed)" : "mean return",
+                    _ when runs.All(r => r.ContainsKey("first_episode_return")) => "mean return of a trial (its episodes summed)",
+                    // PEARL's is of the episodes with z from the posterior (its prior episodes explore, logged as return_prior)
+                    _ when runs.All(r => r.ContainsKey("return_prior")) => "return of its posterior-sampling episodes",
+                    _ => "mean return",
                 } + (runs.Count > 1 ? $": mean of {runs.Count} runs, band: their range" : "");
             }
         }

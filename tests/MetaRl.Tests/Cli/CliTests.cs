@@ -84,6 +84,20 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void TheLearningPlotSaysWhichEpisodesPearlsReturnIsOf()
+    {
+        string pearl = Train("pearl", ["pearl", "--env", "2d-navigation", "--iterations", "2", "--set", "hidden-sizes=16", "--set", "encoder-hidden-sizes=16",
+            "--set", "num-train-tasks=4", "--set", "num-initial-steps=40", "--set", "num-tasks-sample=2", "--set", "num-steps-prior=20", "--set", "num-extra-rl-steps-posterior=20",
+            "--set", "num-train-steps-per-itr=2", "--set", "meta-batch=2", "--set", "batch-size=8", "--set", "embedding-batch-size=8"]);
+        string prefix = Path.Combine(_root, "pearl-curve");
+        var (code, _, err) = Run("plot", "--learning", "--x", "env-steps", pearl, "--out", prefix);
+        Assert.True(code == 0, err);
+        string svg = File.ReadAllText(prefix + ".svg");
+        Assert.Contains("return of its posterior-sampling episodes", svg);
+        Assert.DoesNotContain("mean return", svg);
+    }
+
+    [Fact]
     public void TheLearningPlotPutsLearnersOfDifferentAlgorithmsOnOneAxisOfEnvironmentSteps()
     {
         string ppo = Train("p", ["ppo", "--iterations", "2", .. Small]);

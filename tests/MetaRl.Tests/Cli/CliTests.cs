@@ -429,6 +429,14 @@ public class ReproductionCliTests : IDisposable
             Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, $"{method}-seed1", RunDirectory.ProgressFile)).Length);
         }
         Assert.Contains("| (4, 4) | -1.50 |", report); // the goal the optimal search leaves to episode 2
+        // No policy beats the best episode 2 from what its own first episode left: each method's is at most that.
+        var second = report.Split('\n').SkipWhile(l => !l.StartsWith("## Episode 2 against what episode 1 left")).Where(l => l.StartsWith("| varibad |") || l.StartsWith("| rl2 |")).ToList();
+        Assert.Equal(2, second.Count);
+        foreach (var cells in second.Select(l => l.Split('|', StringSplitOptions.TrimEntries)))
+        {
+            double best = double.Parse(cells[3], System.Globalization.CultureInfo.InvariantCulture), own = double.Parse(cells[4], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(own <= best + 0.005, $"{cells[1]}: episode 2 {own} above the best possible {best}");
+        }
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
     }
 

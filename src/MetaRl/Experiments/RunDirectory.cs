@@ -103,10 +103,13 @@ public sealed class RunDirectory
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     /// <summary>Adds (or replaces) one property of summary.json, keeping the rest.</summary>
-    public void AddToSummary(string key, object value)
+    public void AddToSummary(string key, object value) => AddToSummary((key, value));
+
+    /// <summary>Sets several properties of summary.json in one write.</summary>
+    public void AddToSummary(params (string Key, object Value)[] entries)
     {
         var node = File.Exists(SummaryPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(SummaryPath))!.AsObject() : new System.Text.Json.Nodes.JsonObject();
-        node[key] = JsonSerializer.SerializeToNode(value, Json);
+        foreach (var (key, value) in entries) node[key] = JsonSerializer.SerializeToNode(value, Json);
         File.WriteAllText(SummaryPath, node.ToJsonString(Json));
     }
 

@@ -45,7 +45,8 @@ public static class Trainer
     /// <summary>
     /// Runs the remaining iterations. A non-finite loss stops the run before anything is written for that iteration, so the last checkpoint stays good.
     /// summary.json's <c>training_seconds</c> is the training loop's wall time over every session that trained the
-    /// run, up to its last checkpoint (kept at each checkpoint, so a session that is killed still counts up to there).
+    /// run, up to its last checkpoint (kept at each checkpoint with the iteration, env steps and last return there, so a
+    /// session that is killed still counts up to there).
     /// <paramref name="stop"/>, if given, is asked after every iteration (with the session's elapsed time) whether to stop
     /// before num-batches (a budget of environment steps or wall time, as `metarl compare` trains to); the run then ends
     /// as at num-batches, with a checkpoint and its summary.
@@ -65,7 +66,9 @@ public static class Trainer
             if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches || stopping)
             {
                 run.SaveCheckpoint(dir.CheckpointPath);
-                dir.AddToSummary(TrainingSecondsKey, earlierSeconds + clock.Elapsed.TotalSeconds);
+                // where the checkpoint stands, so that a session killed after it leaves a summary that says so
+                dir.AddToSummary((TrainingSecondsKey, earlierSeconds + clock.Elapsed.TotalSeconds), ("iterations", run.Iteration), ("env_steps", run.EnvSteps),
+                    ("final_mean_return", last.MeanReturn), ("final_success_rate", last.SuccessRate));
             }
             double sps = (run.EnvSteps - stepsAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             onIteration?.Invoke(new TrainingProgress(last, run.Common.NumBatches, sps, clock.Elapsed, startIteration));

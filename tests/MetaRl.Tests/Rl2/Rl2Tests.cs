@@ -569,6 +569,11 @@ public class Rl2Tests : IDisposable
         // The killed session's training time counts up to its last checkpoint (iteration 2), and the resumed one adds its own.
         double killedSession = split!.SummaryNumber(Trainer.TrainingSecondsKey)!.Value;
         Assert.True(killedSession > 0);
+        // and its summary says where that checkpoint stands (iteration 2 of the uninterrupted run's rows)
+        var row2 = File.ReadAllLines(straight.ProgressPath)[2].Split(',');
+        Assert.Equal(2, split.SummaryNumber("iterations"));
+        Assert.Equal(double.Parse(row2[1], System.Globalization.CultureInfo.InvariantCulture), split.SummaryNumber("env_steps"));
+        Assert.Equal(double.Parse(row2[2], System.Globalization.CultureInfo.InvariantCulture), split.SummaryNumber("final_mean_return")!.Value, 9);
         var (code, _, err) = Run("train", "--resume", split.Path);
         Assert.True(code == 0, err);
         string expected = File.ReadAllText(straight.ProgressPath);

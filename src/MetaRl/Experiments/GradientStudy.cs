@@ -22,10 +22,15 @@ public static class GradientStudy
     /// <summary>Seeds, iterations per run, and <c>Values</c>: config keys for every run (a width, say), named in the report and the output directory.</summary>
     public sealed record Options(IReadOnlyList<int> Seeds, int Iterations, bool Quick, string OutRoot, IReadOnlyDictionary<string, string>? Values = null);
 
-    /// <summary>A gradient combination's results; <c>SeedSuccess</c> and <c>SeedReturn</c> hold each seed's, in the order of the seeds.</summary>
-    public sealed record ModeResult(string Mode, double Success, double SuccessCi95, double Return, double ReturnCi95, IReadOnlyList<double> TaskSuccess,
-        double EarlyCosine, double LateCosine, double EarlyConflict, double LateConflict, double Spread, double Projections, double SecondsPerRun,
-        IReadOnlyList<double> SeedSuccess, IReadOnlyList<double> SeedReturn);
+    /// <summary>A gradient combination's results: each seed's success and return (in the order of the seeds), and what the report derives from them.</summary>
+    public sealed record ModeResult(string Mode, IReadOnlyList<double> SeedSuccess, IReadOnlyList<double> SeedReturn, IReadOnlyList<double> TaskSuccess,
+        double EarlyCosine, double LateCosine, double EarlyConflict, double LateConflict, double Spread, double Projections, double SecondsPerRun)
+    {
+        /// <summary>Mean success over seeds and its 95% CI.</summary>
+        public (double Mean, double HalfWidth) Success => Statistics.MeanAndCi95(SeedSuccess);
+        /// <summary>Mean return over seeds and its 95% CI.</summary>
+        public (double Mean, double HalfWidth) Return => Statistics.MeanAndCi95(SeedReturn);
+    }
 
     public static string Run(Options o, TextWriter log)
     {
@@ -53,19 +58,17 @@ public static class GradientStudy
                 for (int k = 0; k < scores.Count; k++) taskSuccess[k] += scores[k].SuccessRate / o.Seeds.Count;
                 progress.Add(ReadProgress(Path.Combine(root, $"{mode}-seed{seed}", RunDirectory.ProgressFile)));
             }
-            var (s, sCi) = Statistics.MeanAndCi95(success);
-            var (r, rCi) = Statistics.MeanAndCi95(returns);
             double Phase(string column, bool late) => progress.Average(rows =>
             {
                 int third = Math.Max(1, rows.Count / 3);
                 var part = late ? rows.Skip(rows.Count - third) : rows.Take(third);
                 return part.Average(x => x.GetValueOrDefault(column, double.NaN));
             });
-            results.Add(new ModeResult(mode, s, sCi, r, rCi, taskSuccess, Phase("conflict_mean_cosine", false), Phase("conflict_mean_cosine", true),
+            results.Add(new ModeResult(mode, success, returns, taskSuccess, Phase("conflict_mean_cosine", false), Phase("conflict_mean_cosine", true),
                 Phase("conflict_fraction", false), Phase("conflict_fraction", true),
                 progress.Average(rows => rows.Average(x => x.GetValueOrDefault("gradnorm_spread", double.NaN))),
                 mode == "pcgrad" ? progress.Average(rows => rows.Average(x => x.GetValueOrDefault("pcgrad_projections", double.NaN))) : double.NaN,
-                seconds / o.Seeds.Count, success, returns));
+                seconds / o.Seeds.Count));
         }
         string report = Report(results, suite, o);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
@@ -95,7 +98,7 @@ public static class GradientStudy
         sb.AppendLine("| gradient | success | return | cosine first / last third | conflict first / last third | GradNorm spread | PCGrad projections per minibatch | minutes per run |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
-            sb.AppendLine($"| {r.Mode} | {P(r.Success)} ± {P(r.SuccessCi95)} | {F(r.Return)} ± {F(r.ReturnCi95)} | {F(r.EarlyCosine)} / {F(r.LateCosine)} | {P(r.EarlyConflict)} / {P(r.LateConflict)} | {F(r.Spread)} | {F(r.Projections)} | {F(r.SecondsPerRun / 60)} |");
+            sb.AppendLine($"| {r.Mode} | {P(r.Success.Mean)} ± {P(r.Success.HalfWidth)} | {F(r.Return.Mean)} ± {F(r.Return.HalfWidth)} | {F(r.EarlyCosine)} / {F(r.LateCosine)} | {P(r.EarlyConflict)} / {P(r.LateConflict)} | {F(r.Spread)} | {F(r.Projections)} | {F(r.SecondsPerRun / 60)} |");
         sb.AppendLine();
         // Seeds vary far more than the combinations differ; the difference on each seed, with a CI over seeds, is the sharper test.
         var sum = results.Single(r => r.Mode == "sum");

@@ -58,5 +58,6 @@ public static partial class Cli
         [InContextStudy.Context] = "the in-context learner's return against its context length (past episodes it attends to) on bandits and 2D navigation",
         [PearlReproduction.Name] = "PEARL on the sparse point robot with oyster's settings: success and return after 0, 1, 2, ... episodes of context",
         [GradientStudy.Name] = "MT-PPO with the summed gradient, PCGrad and GradNorm on the point-conflict suite, 3 seeds: success per task, gradient cosines, GradNorm's spread",
+        [LocomotionStudy.Name] = "MT-SAC, MT-SAC + PCGrad and one SAC per task on locomotion-10 (half-cheetah and ant), 3 seeds, the same per-task budget: success and return per task",
     };
 }

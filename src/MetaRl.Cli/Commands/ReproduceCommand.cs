@@ -6,8 +6,8 @@ public static partial class Cli
 {
     static Command ReproduceCommand(TextWriter stdout)
     {
-        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot) {GradientStudy.Name} (MT-PPO's summed gradient, PCGrad and GradNorm on a suite built to conflict), {InContextStudy.Bandits} (the in-context learner against RL2 on 10-armed bandits, n = 100) or {InContextStudy.Context} (the in-context learner's return against its context length)" };
-        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name, GradientStudy.Name,
+        var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot) {GradientStudy.Name} (MT-PPO's summed gradient, PCGrad and GradNorm on a suite built to conflict), {LocomotionStudy.Name} (MT-SAC, MT-SAC + PCGrad and one SAC per task on locomotion-10), {InContextStudy.Bandits} (the in-context learner against RL2 on 10-armed bandits, n = 100) or {InContextStudy.Context} (the in-context learner's return against its context length)" };
+        name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name, GradientStudy.Name, LocomotionStudy.Name,
             InContextStudy.Bandits, InContextStudy.Context);
         var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
         var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
@@ -18,7 +18,7 @@ public static partial class Cli
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
-        var set = new Option<string[]>("--set") { Description = "RL2 tables and mt-point-conflict: set a config key for every run (mt-point-conflict: e.g. hidden-sizes=8,8, in the report and the output directory's name); RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
+        var set = new Option<string[]>("--set") { Description = "RL2 tables, mt-point-conflict and mt-locomotion: set a config key for every run (mt-point-conflict, mt-locomotion: e.g. hidden-sizes=8,8, in the report and the output directory's name); RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
         var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
         var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, trainOnly };
         cmd.SetAction(p =>
@@ -33,6 +33,13 @@ public static partial class Cli
             {
                 if (p.GetValue(jobs) != 1) throw new UsageException($"--jobs applies to the RL2 tables; {GradientStudy.Name} runs in one process");
                 GradientStudy.Run(new GradientStudy.Options(seedList, its ?? (isQuick ? 2 : GradientStudy.DefaultIterations), isQuick, p.GetValue(outDir)!,
+                    Config.ParseOverrides(p.GetValue(set) ?? []).ToDictionary(kv => kv.Key, kv => kv.Value)), stdout);
+                return Ok;
+            }
+            if (experiment == LocomotionStudy.Name)
+            {
+                if (p.GetValue(jobs) != 1) throw new UsageException($"--jobs applies to the RL2 tables; {LocomotionStudy.Name} runs in one process");
+                LocomotionStudy.Run(new LocomotionStudy.Options(seedList, its ?? (isQuick ? 2 : LocomotionStudy.DefaultIterations), isQuick, p.GetValue(outDir)!,
                     Config.ParseOverrides(p.GetValue(set) ?? []).ToDictionary(kv => kv.Key, kv => kv.Value)), stdout);
                 return Ok;
             }

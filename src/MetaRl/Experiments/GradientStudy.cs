@@ -102,17 +102,9 @@ public static class GradientStudy
         sb.AppendLine();
         // Seeds vary far more than the combinations differ; the difference on each seed, with a CI over seeds, is the sharper test.
         var sum = results.Single(r => r.Mode == "sum");
-        string Signed(double x, Func<double, string> f) => (x > 0 ? "+" : "") + f(x);
         sb.AppendLine("Paired by seed: each combination's success and return minus the plain sum's on the same seed, mean and 95% CI over seeds (a CI that excludes 0 is a difference the seeds resolve):");
         sb.AppendLine();
-        sb.AppendLine("| gradient | success minus sum's | return minus sum's |");
-        sb.AppendLine("|---|---|---|");
-        foreach (var r in results.Where(r => r != sum))
-        {
-            var (ds, dsCi) = Statistics.MeanAndCi95(r.SeedSuccess.Zip(sum.SeedSuccess, (a, b) => a - b).ToList());
-            var (dr, drCi) = Statistics.MeanAndCi95(r.SeedReturn.Zip(sum.SeedReturn, (a, b) => a - b).ToList());
-            sb.AppendLine($"| {r.Mode} | {Signed(ds, P)} ± {P(dsCi)} | {Signed(dr, F)} ± {F(drCi)} |");
-        }
+        sb.Append(PairedBySeed.Table("gradient", "sum", results.Where(r => r != sum).Select(r => (r.Mode, r.SeedSuccess, r.SeedReturn)), sum.SeedSuccess, sum.SeedReturn, P, F));
         sb.AppendLine();
         sb.AppendLine("Success per task (mean over seeds):");
         sb.AppendLine();

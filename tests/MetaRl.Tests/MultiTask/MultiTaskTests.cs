@@ -468,6 +468,45 @@ public class MultiTaskTests : IDisposable
         }
         Assert.Equal(2, lines.Skip(paired + 2).TakeWhile(l => l.StartsWith('|')).Count());
     }
+
+    /// <summary>
+    /// `metarl reproduce mt-locomotion --quick` with two seeds: the three methods in the main table; the paired table's
+    /// means equal the differences of the main table's (one SAC per task the baseline); results.csv holds every method,
+    /// seed and task; a second invocation resumes the finished runs and writes the same report; and a --set of the key
+    /// the study varies is refused.
+    /// </summary>
+    [Fact]
+    public void TheLocomotionStudyPairsEachMultiTaskMethodWithOneSacPerTaskAndResumesItsRuns()
+    {
+        set_num_threads(1);
+        var options = new LocomotionStudy.Options([1, 2], 2, Quick: true, _root);
+        string root = LocomotionStudy.Run(options, TextWriter.Null);
+        string report = File.ReadAllText(Path.Combine(root, "report.md"));
+        var lines = report.Split('\n');
+        double Percent(string cell) => double.Parse(cell.Split(' ')[0].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture);
+        double Number(string cell) => double.Parse(cell.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        string[] Cells(string line) => line.Split('|', StringSplitOptions.TrimEntries)[1..^1];
+        int header = Array.FindIndex(lines, l => l.StartsWith("| method | success | return |"));
+        var main = lines.Skip(header + 2).TakeWhile(l => l.StartsWith('|')).Select(Cells).ToDictionary(c => c[0]);
+        Assert.Equal(["one SAC per task", "MT-SAC", "MT-SAC + PCGrad"], main.Keys);
+        int paired = Array.FindIndex(lines, l => l.StartsWith("| method | success minus one SAC per task's |"));
+        Assert.True(paired > 0, "no paired table");
+        var rows = lines.Skip(paired + 2).TakeWhile(l => l.StartsWith('|')).Select(Cells).ToList();
+        Assert.Equal(["MT-SAC", "MT-SAC + PCGrad"], rows.Select(r => r[0]));
+        foreach (var row in rows)
+        {
+            Assert.InRange(Percent(row[1]) - (Percent(main[row[0]][1]) - Percent(main["one SAC per task"][1])), -1, 1);
+            Assert.InRange(Number(row[2]) - (Number(main[row[0]][2]) - Number(main["one SAC per task"][2])), -0.11, 0.11);
+        }
+        var csv = File.ReadAllLines(Path.Combine(root, "results.csv"));
+        Assert.Equal(1 + 3 * 2 * 10, csv.Length);
+        Assert.Equal(10, csv.Skip(1).Select(l => l.Split(',')[2]).Distinct().Count());
+
+        // The runs are finished: the second invocation loads their checkpoints and evaluates them again, the same.
+        Assert.Equal(report, File.ReadAllText(Path.Combine(LocomotionStudy.Run(options, TextWriter.Null), "report.md")));
+        var e = Assert.Throws<UsageException>(() => LocomotionStudy.Run(options with { Values = new Dictionary<string, string> { ["gradient"] = "pcgrad" } }, TextWriter.Null));
+        Assert.Contains("gradient", e.Message);
+    }
 }
 
 /// <summary>Compares doubles to within an absolute tolerance.</summary>

@@ -60,11 +60,7 @@ public static class LocomotionStudy
             double seconds = 0;
             foreach (int seed in o.Seeds)
             {
-                var values = new Dictionary<string, string>(StudyValues);
-                foreach (var (k, v) in extra) values[k] = v;
-                values[key] = value;
-                values["num-batches"] = $"{o.Iterations}";
-                if (o.Quick) { values["learning-starts"] = "100"; values["batch-size"] = "16"; values["hidden-sizes"] = "16,16"; }
+                var values = new Dictionary<string, string>(RunValues(o)) { [key] = value, ["num-batches"] = $"{o.Iterations}" };
                 var trained = Reproduction.TrainOrResume("mt-sac", Suite, values, seed, Path.Combine(root, $"{mode}-seed{seed}"), label, log);
                 seconds += trained.TrainingSeconds;
                 var scores = ((IMultiTaskLearner)trained.Run.Learner).Evaluate(o.Quick ? 1 : EvaluationEpisodes, new Rng(Seeds.Evaluation(seed, 1)));
@@ -81,6 +77,15 @@ public static class LocomotionStudy
         return root;
     }
 
+    /// <summary>The config keys every run of the study gets: the study's width, --set's keys, and quick mode's small sizes.</summary>
+    static Dictionary<string, string> RunValues(Options o)
+    {
+        var values = new Dictionary<string, string>(StudyValues);
+        foreach (var (k, v) in o.Values ?? new Dictionary<string, string>()) values[k] = v;
+        if (o.Quick) { values["learning-starts"] = "100"; values["batch-size"] = "16"; values["hidden-sizes"] = "16,16"; }
+        return values;
+    }
+
     static string Csv(List<MethodResult> results, TaskSuite suite, IReadOnlyList<int> seeds)
     {
         var sb = new StringBuilder("method,seed,task,success,return\n");
@@ -93,10 +98,10 @@ public static class LocomotionStudy
 
     static string Report(List<MethodResult> results, TaskSuite suite, Options o)
     {
-        string F(double x) => x.ToString("0.0", CultureInfo.InvariantCulture);
-        string P(double x) => (100 * x).ToString("0", CultureInfo.InvariantCulture) + "%";
-        var values = new Dictionary<string, string>(StudyValues);
-        foreach (var (k, v) in o.Values ?? new Dictionary<string, string>()) values[k] = v;
+        // One seed has no CI: "-".
+        string F(double x) => double.IsNaN(x) ? "-" : x.ToString("0.0", CultureInfo.InvariantCulture);
+        string P(double x) => double.IsNaN(x) ? "-" : (100 * x).ToString("0", CultureInfo.InvariantCulture) + "%";
+        var values = RunValues(o);
         int episodes = o.Quick ? 1 : EvaluationEpisodes;
         var sb = new StringBuilder();
         sb.AppendLine($"# MT-SAC, MT-SAC + PCGrad and one SAC per task on {suite.Name}{(o.Quick ? " (quick mode: not the study's budget)" : "")}");

@@ -14,8 +14,12 @@ namespace MetaRl.Torch;
 /// </summary>
 public sealed class NativeCallGuard : IDisposable
 {
-    // The managed allocation of a MAML meta-iteration on 2D navigation is a few tens of megabytes.
-    const long Budget = 200L << 20;
+    /// <summary>
+    /// Bytes a stretch may allocate before the region ends by itself (and a collection may run mid-call). The managed
+    /// allocation of a MAML meta-iteration on 2D navigation is a few tens of megabytes; loops of many small steps
+    /// (off-policy gradient steps) must end their stretch well before it (<see cref="AllocatedSince"/>).
+    /// </summary>
+    public const long Budget = 200L << 20;
     readonly bool _active;
 
     NativeCallGuard()
@@ -27,6 +31,12 @@ public sealed class NativeCallGuard : IDisposable
 
     /// <summary>Starts a no-GC region (where the runtime allows one) until the guard is disposed.</summary>
     public static NativeCallGuard Enter() => new();
+
+    /// <summary>The process's managed allocation so far, in bytes (what counts against a region's budget), to compare with a later reading.</summary>
+    public static long Allocated() => GC.GetTotalAllocatedBytes(precise: false);
+
+    /// <summary>Managed bytes allocated since <paramref name="start"/> (an <see cref="Allocated"/> reading).</summary>
+    public static long AllocatedSince(long start) => Allocated() - start;
 
     public void Dispose()
     {

@@ -38,6 +38,40 @@ public class NativeCallGuardTests
         Assert.NotEqual(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
     }
 
+    /// <summary>
+    /// An off-policy learner's gradient steps that allocate 5 MB each (MT-SAC's locomotion-10 minibatches take about 3):
+    /// every step still runs inside a no-GC region (with 50 steps per stretch, the old rule, the region's 200 MB ran
+    /// out mid-stretch and a collection could free a Scalar under a native call), and every step is taken.
+    /// </summary>
+    [Fact]
+    public void OffPolicyGradientStepsThatAllocateMuchStayInsideNoGcRegions()
+    {
+        var learner = new AllocatingLearner(steps: 120, bytesPerStep: 5 << 20);
+        learner.Iterate();
+        Assert.Equal(120, learner.Modes.Count);
+        Assert.All(learner.Modes, m => Assert.Equal(GCLatencyMode.NoGCRegion, m));
+        Assert.Equal(120, learner.GradientStepsTaken);
+    }
+
+    sealed class AllocatingLearner(int steps, int bytesPerStep) : MetaRl.Algorithms.OffPolicyLearner
+    {
+        public List<GCLatencyMode> Modes { get; } = [];
+        public byte[]? Last;
+        public override ParameterSet Parameters => throw new NotSupportedException();
+        protected override MetaRl.Algorithms.Collection Collect() => new(0, 0, 1, steps);
+
+        protected override IReadOnlyDictionary<string, double> GradientStep()
+        {
+            Last = new byte[bytesPerStep];
+            Last[^1] = 1; // touched, so the allocation is real
+            Modes.Add(GCSettings.LatencyMode);
+            return new Dictionary<string, double>();
+        }
+
+        protected override void Save(BinaryWriter w) { }
+        protected override void Load(BinaryReader r) { }
+    }
+
     [Fact]
     public void ACollectionRunsWhenAGuardedStretchEnds()
     {

@@ -63,7 +63,8 @@ public static class LocomotionStudy
                 var values = new Dictionary<string, string>(RunValues(o)) { [key] = value, ["num-batches"] = $"{o.Iterations}" };
                 var trained = Reproduction.TrainOrResume("mt-sac", Suite, values, seed, Path.Combine(root, $"{mode}-seed{seed}"), label, log);
                 seconds += trained.TrainingSeconds;
-                var scores = ((IMultiTaskLearner)trained.Run.Learner).Evaluate(o.Quick ? 1 : EvaluationEpisodes, new Rng(Seeds.Evaluation(seed, 1)));
+                using var run = trained.Run; // its replay buffers and env threads go with it
+                var scores = ((IMultiTaskLearner)run.Learner).Evaluate(o.Quick ? 1 : EvaluationEpisodes, new Rng(Seeds.Evaluation(seed, 1)));
                 success.Add(scores.Select(s => s.SuccessRate).ToArray());
                 returns.Add(scores.Select(s => s.MeanReturn).ToArray());
             }

@@ -53,14 +53,36 @@ public static class PearlReproduction
         };
         var points = MetaEvaluator.AcrossRuns(curves);
         File.WriteAllText(Path.Combine(root, "adaptation.csv"), MetaEvaluator.ToCsv(points));
-        string report = Report(points, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
+        var found = ExplorationSplit(pearl, splits.Test.Take(maxTasks).ToList(), exploration, seeds);
+        string report = Report(points, found, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);
         log.WriteLine($"Results: {root} (report.md, adaptation.csv, the run directory)");
         return root;
     }
 
-    static string Report(List<AdaptationPoint> points, TrainingRun run, double seconds, int exploration, Options o)
+    /// <summary>
+    /// Success after exploration split on whether an exploration episode reached the goal, so that the context holds a
+    /// sparse reward: over goal-seed pairs, how many reached it and how many of those succeeded in the first posterior
+    /// episode, and the same for the others. The same episodes as the main table's (same seeds, same draws).
+    /// </summary>
+    public static (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) ExplorationSplit(Pearl pearl, IReadOnlyList<object> tasks, int exploration, IReadOnlyList<int> seeds)
+    {
+        int reached = 0, successReached = 0, missed = 0, successMissed = 0;
+        foreach (int seed in seeds)
+        {
+            var r = pearl.AdaptTo(tasks, exploration, new Rng(seed));
+            for (int k = 0; k < tasks.Count; k++)
+            {
+                int after = r.SuccessRates[exploration][k] > 0 ? 1 : 0;
+                if (Enumerable.Range(0, exploration).Any(j => r.SuccessRates[j][k] > 0)) { reached++; successReached += after; }
+                else { missed++; successMissed += after; }
+            }
+        }
+        return (reached, successReached, missed, successMissed);
+    }
+
+    static string Report(List<AdaptationPoint> points, (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) found, TrainingRun run, double seconds, int exploration, Options o)
     {
         string F(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
         string P(double x) => (100 * x).ToString("0", CultureInfo.InvariantCulture) + "%";
@@ -100,6 +122,11 @@ public static class PearlReproduction
             sb.AppendLine($"Success after the {exploration} exploration episodes at least 70% and rising with context: episode {exploration + 1} {P(after[0].SuccessRate)} "
                 + $"({(after[0].SuccessRate >= 0.7 ? "at least 70%" : "below 70%")}; {(rising ? "above" : "not above")} every exploration episode's "
                 + $"{P(test.Take(exploration).Max(p => p.SuccessRate))}), later episodes {string.Join(", ", after.Skip(1).Select(p => P(p.SuccessRate)))}.");
+            sb.AppendLine();
+            // With sparse rewards a context without any reward says only where the goal is not.
+            string Share(int n, int of) => of == 0 ? "-" : $"{n} of {of} ({P((double)n / of)})";
+            sb.AppendLine($"Where exploration found the goal: on {Share(found.Reached, found.Reached + found.Missed)} held-out goal-seed pairs an exploration episode reached it; "
+                + $"episode {exploration + 1} succeeded on {Share(found.SuccessWhereReached, found.Reached)} of those and on {Share(found.SuccessWhereMissed, found.Missed)} of the others.");
         }
         return sb.ToString();
     }

@@ -408,6 +408,13 @@ public class ReproductionCliTests : IDisposable
         Assert.Contains("| goal known success | 100% |", report);
         Assert.Contains("| pearl return |", report);
         Assert.Contains("## The bar", report);
+        // The split by whether exploration found the goal covers every goal-seed pair (10 goals, 2 seeds) of the same
+        // episodes as the table: its successes after exploration are the table's episode-6 success on held-out goals.
+        var split = System.Text.RegularExpressions.Regex.Match(report, @"on (\d+) of 20 \([^)]*\) held-out goal-seed pairs an exploration episode reached it; episode 6 succeeded on (?:(\d+) of \d+ \([^)]*\)|-) of those and on (?:(\d+) of \d+ \([^)]*\)|-) of the others");
+        Assert.True(split.Success, report);
+        int successes = (split.Groups[2].Success ? int.Parse(split.Groups[2].Value) : 0) + (split.Groups[3].Success ? int.Parse(split.Groups[3].Value) : 0);
+        var episode6 = File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Select(l => l.Split(',')).Single(c => c[0] == "pearl" && c[1] == "test" && c[2] == "5");
+        Assert.Equal(double.Parse(episode6[6], System.Globalization.CultureInfo.InvariantCulture), successes / 20.0, 9);
         Assert.True(new FileInfo(Path.Combine(dir, "posterior.png")).Length > 1000);
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
     }

@@ -25,7 +25,21 @@ public static partial class Cli
             SetThreads(p.GetValue(threads));
             var values = new ConfigValues();
             if (p.GetValue(preset) is { } presetName) values.Set(TrainingRun.PresetKey, presetName, "--preset");
-            if (p.GetValue(config) is { } file) values.Merge(Config.ReadYaml(file));
+            // A run's own config.yaml names its algorithm, env and seed beside the keys: given as --config it reruns that
+            // run, the command line winning where it names them too (an algorithm it names must be the file's).
+            string? fileAlgorithm = null, fileEnv = null;
+            int? fileSeed = null;
+            if (p.GetValue(config) is { } file)
+            {
+                var fromFile = Config.ReadYaml(file);
+                fromFile.Remove("algorithm", out fileAlgorithm);
+                fromFile.Remove("env", out fileEnv);
+                if (fromFile.Remove("seed", out var s))
+                    fileSeed = int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int k) ? k : throw new UsageException($"'seed' in {file} must be an integer, not '{s}'");
+                if (fileAlgorithm is not null && p.GetValue(algorithm) is { } named && named != fileAlgorithm)
+                    throw new UsageException($"{file} is a {fileAlgorithm} run's config ('algorithm: {fileAlgorithm}'), not {named}'s");
+                values.Merge(fromFile);
+            }
             values.Merge(Config.ParseOverrides(p.GetValue(set) ?? []));
             if (p.GetValue(iterations) is { } n) values.Set("num-batches", n.ToString(CultureInfo.InvariantCulture), "--iterations");
 
@@ -40,15 +54,16 @@ public static partial class Cli
                 stdout.WriteLine($"Results: {dir.Path}");
                 return Ok;
             }
-            string algo = p.GetValue(algorithm) ?? throw new UsageException($"name an algorithm ({string.Join(", ", LearnerRegistry.Names)}) or give --resume <run-dir>");
-            string? family = p.GetValue(env);
+            string algo = p.GetValue(algorithm) ?? fileAlgorithm ?? throw new UsageException($"name an algorithm ({string.Join(", ", LearnerRegistry.Names)}) or give --resume <run-dir>");
+            string? family = p.GetValue(env) ?? (p.GetValue(suite) is null ? fileEnv : null);
             if (p.GetValue(suite) is { } suiteName)
             {
                 if (family is not null) throw new UsageException("give --env or --suite, not both");
                 if (!SuiteRegistry.Contains(suiteName)) throw new UsageException($"unknown suite '{suiteName}'; valid suites: {string.Join(", ", SuiteRegistry.Names)}");
                 family = suiteName;
             }
-            using var newRun = new TrainingRun(algo, family, values, p.GetValue(seed));
+            int runSeed = p.GetResult(seed) is { Implicit: false } || fileSeed is null ? p.GetValue(seed) : fileSeed.Value;
+            using var newRun = new TrainingRun(algo, family, values, runSeed);
             RunDirectory? created = null;
             stdout.WriteLine($"Training {newRun.Algorithm} on {newRun.Distribution.Name}{(newRun.Task is { } t ? $", task {t}" : "")}, seed {newRun.Seed}, {newRun.Common.NumBatches} iterations");
             WithProgress(stdout, interactive, newRun, report => created = Trainer.Start(newRun, p.GetValue(outDir)!, report));

@@ -41,20 +41,48 @@ public static class Oracles
     {
         var returns = new double[tasks.Count];
         var success = new double[tasks.Count];
-        var obs = new float[2];
         for (int k = 0; k < tasks.Count; k++)
         {
             var goal = (GoalTask)tasks[k];
-            var env = new SparsePointRobotEnv(goal, maxEpisodeSteps);
-            env.Reset(null, obs);
-            for (int t = 0; t < maxEpisodeSteps; t++)
-            {
-                var r = env.Step([goal.GoalX - obs[0], goal.GoalY - obs[1]], obs);
-                returns[k] += r.Reward;
-                if (r.Success) success[k] = 1;
-                if (r.Done) break;
-            }
+            (returns[k], bool reached) = SparsePointRobotHeadingFor(goal, goal, maxEpisodeSteps);
+            success[k] = reached ? 1 : 0;
         }
         return new AdaptationResult(Enumerable.Repeat(returns, budget + 1).ToArray(), Enumerable.Repeat(success, budget + 1).ToArray(), 1);
+    }
+
+    /// <summary>One episode of the goal-known agent of <paramref name="heading"/> on the task whose goal is <paramref name="goal"/>: its return and whether it came within the goal radius.</summary>
+    public static (double Return, bool Success) SparsePointRobotHeadingFor(GoalTask heading, GoalTask goal, int maxEpisodeSteps = 20)
+    {
+        var obs = new float[2];
+        var env = new SparsePointRobotEnv(goal, maxEpisodeSteps);
+        env.Reset(null, obs);
+        double ret = 0;
+        bool success = false;
+        for (int t = 0; t < maxEpisodeSteps; t++)
+        {
+            var r = env.Step([heading.GoalX - obs[0], heading.GoalY - obs[1]], obs);
+            ret += r.Reward;
+            success |= r.Success;
+            if (r.Done) break;
+        }
+        return (ret, success);
+    }
+
+    /// <summary>
+    /// Posterior sampling at its best on the sparse point robot, for judging exploration: an agent that, in each episode,
+    /// heads for one goal drawn uniformly from the training half-circle (as the goal-known agent would for that goal)
+    /// reaches <paramref name="goal"/> with the probability returned (the share of <paramref name="hypotheses"/> evenly
+    /// spaced angles on [0, pi] whose episode comes within the goal radius). With the prior over goals exact and the
+    /// hypotheses independent, <c>1 - (1 - p)^n</c> is then the chance that n episodes find the goal.
+    /// </summary>
+    public static double SparsePointRobotSampledGoalReach(GoalTask goal, int hypotheses = 1000, int maxEpisodeSteps = 20)
+    {
+        int hits = 0;
+        for (int i = 0; i < hypotheses; i++)
+        {
+            double angle = Math.PI * (i + 0.5) / hypotheses;
+            if (SparsePointRobotHeadingFor(new GoalTask((float)Math.Cos(angle), (float)Math.Sin(angle)), goal, maxEpisodeSteps).Success) hits++;
+        }
+        return (double)hits / hypotheses;
     }
 }

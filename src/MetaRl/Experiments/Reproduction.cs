@@ -75,6 +75,22 @@ public static class Reproduction
     }
 
     /// <summary>Every config key of an algorithm with its default, as text.</summary>
+    /// <summary>
+    /// The settings by which a trained run (<paramref name="trained"/>: its config's values) departs from the reference
+    /// implementation's settings for its learner and family (<see cref="ReferenceSettings"/> over the learner's defaults),
+    /// the run's length and checkpointing aside: what a reproduction's report must say it changed.
+    /// </summary>
+    public static List<(string Key, string Run, string Reference)> DifferencesFromReference(string algorithm, string env, IReadOnlyDictionary<string, string> trained)
+    {
+        var reference = LearnerRegistry.Get(algorithm).NewConfigs();
+        Config.Bind(ReferenceSettings.For(algorithm, env)?.Values ?? new Dictionary<string, string>(), reference);
+        var run = LearnerRegistry.Get(algorithm).NewConfigs();
+        Config.Bind(trained, run);
+        var want = Config.Values(reference);
+        return Config.Values(run).Where(kv => kv.Key is not ("num-batches" or "checkpoint-every") && want.GetValueOrDefault(kv.Key) != kv.Value)
+            .Select(kv => (kv.Key, kv.Value, want.GetValueOrDefault(kv.Key) ?? "-")).OrderBy(d => d.Key, StringComparer.Ordinal).ToList();
+    }
+
     public static IReadOnlyDictionary<string, string> Defaults(string algorithm) => Config.Values(LearnerRegistry.Get(algorithm).NewConfigs());
 
     /// <summary>

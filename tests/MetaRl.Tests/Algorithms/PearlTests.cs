@@ -139,6 +139,18 @@ public class PearlTests : IDisposable
     }
 
     [Fact]
+    public void AReproductionNamesTheSettingsARunChangedFromTheReferences()
+    {
+        var reference = ReferenceSettings.For("pearl", "sparse-point-robot")!.Values;
+        Assert.Empty(Reproduction.DifferencesFromReference("pearl", "sparse-point-robot", new Dictionary<string, string>(reference) { ["num-batches"] = "100" }));
+        var reduced = new Dictionary<string, string>(reference) { ["hidden-sizes"] = "128,128,128", ["embedding-batch-size"] = "256", ["kl-lambda"] = "1" };
+        var changed = Reproduction.DifferencesFromReference("pearl", "sparse-point-robot", reduced);
+        Assert.Equal(["embedding-batch-size", "hidden-sizes"], changed.Select(d => d.Key)); // kl-lambda 1 is oyster's 1.0
+        Assert.Equal(("256", "1024"), (changed[0].Run, changed[0].Reference));
+        Assert.Contains("300", changed[1].Reference);
+    }
+
+    [Fact]
     public void PearlRefusesDiscreteActionsAndBadKeysAndStopsOnANonFiniteEncoder()
     {
         var e = Assert.Throws<UsageException>(() => new TrainingRun("pearl", "gridworld", new Dictionary<string, string>(), 1));

@@ -42,6 +42,22 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ARunsOwnConfigFileRerunsItExactly()
+    {
+        string first = Train("a", ["ppo", "--env", "sparse-point-robot", "--iterations", "2", .. Small]);
+        string config = Path.Combine(first, "config.yaml");
+        string again = Train("b", ["--config", config]); // algorithm, env and seed from the file
+        string Progress(string d) => File.ReadAllText(Path.Combine(d, RunDirectory.ProgressFile));
+        Assert.Equal(File.ReadAllText(config), File.ReadAllText(Path.Combine(again, "config.yaml")));
+        Assert.Equal(Progress(first), Progress(again));
+        string other = Train("c", ["ppo", "--config", config, "--seed", "6"]); // the command line wins
+        Assert.Contains("seed: 6", File.ReadAllText(Path.Combine(other, "config.yaml")));
+        var (code, _, err) = Run("train", "trpo", "--config", config);
+        Assert.Equal(2, code);
+        Assert.Contains("is a ppo run's config ('algorithm: ppo'), not trpo's", err);
+    }
+
+    [Fact]
     public void TheEtaKeepsItsDays()
     {
         Assert.Equal("00:01:30", MetaRl.Cli.Cli.Duration(TimeSpan.FromSeconds(90)));
@@ -404,10 +420,18 @@ public class ReproductionCliTests : IDisposable
         Assert.True(code == 0, e.ToString());
         string dir = Path.Combine(_root, "reproduce-pearl-point-robot-quick");
         string report = File.ReadAllText(Path.Combine(dir, "report.md"));
-        Assert.Contains("| episode 1 | episode 2 | episode 3 | episode 4 | episode 5 | episode 6 | episode 7 | episode 8 |", report); // 5 exploration episodes, then 3
-        Assert.Contains("| goal known success | 100% |", report);
-        Assert.Contains("| pearl return |", report);
+        // 5 exploration episodes, then 3, each beside the goal-known return
+        Assert.Matches(@"\| 1 \| prior \| -?\d+\.\d\d ± \d+\.\d\d \| \d+% \| 1\d\.\d\d \|", report);
+        Assert.Matches(@"\| 6 \| posterior of 5 episodes \| ", report);
+        Assert.Matches(@"\| 8 \| posterior of 7 episodes \| ", report);
+        Assert.DoesNotMatch(@"\| 9 \| ", report);
         Assert.Contains("## The bar", report);
+        Assert.Contains("this run differs from it in batch-size 32 (oyster: 256), embedding-batch-size 64 (oyster: 1024)", report); // the quick mode's shrinking
+        // Posterior sampling at its best, from the env's dynamics: about 13% of the half-circle per episode (more or less by where a goal lies), about half in 5.
+        var ideal = System.Text.RegularExpressions.Regex.Match(report, @"reaches a goal with probability (\d+)% per episode and finds (\d+)% of the goals in 5 episodes");
+        Assert.True(ideal.Success, report);
+        Assert.InRange(int.Parse(ideal.Groups[1].Value), 10, 16);
+        Assert.InRange(int.Parse(ideal.Groups[2].Value), 40, 60);
         // The split by whether exploration found the goal covers every goal-seed pair (10 goals, 2 seeds) of the same
         // episodes as the table: its successes after exploration are the table's episode-6 success on held-out goals.
         var split = System.Text.RegularExpressions.Regex.Match(report, @"on (\d+) of 20 \([^)]*\) held-out goal-seed pairs an exploration episode reached it; episode 6 succeeded on (?:(\d+) of \d+ \([^)]*\)|-) of those and on (?:(\d+) of \d+ \([^)]*\)|-) of the others");

@@ -73,6 +73,19 @@ public class EnvDynamicsTests
         Assert.True(env.Step([0f, 0f], obs).Truncated); // the 20th step
     }
 
+    [Theory]
+    // Heading for a goal at angle phi ends on the circle at phi; the path comes nearest the goal at theta there, at the
+    // chord 2 sin(|phi - theta| / 2), within 0.2 for |phi - theta| <= 2 asin(0.1) = 0.20034: an arc of 0.40067 of the
+    // half-circle's pi around a goal at the top, half that at an end of the half-circle.
+    [InlineData(Math.PI / 2, 2 * 0.2003348423231196 / Math.PI)]
+    [InlineData(0.0, 0.2003348423231196 / Math.PI)]
+    public void ASampledGoalIsReachedOnTheArcWhoseChordIsTheRadius(double angle, double expected)
+    {
+        var goal = new GoalTask((float)Math.Cos(angle), (float)Math.Sin(angle));
+        Assert.Equal(expected, MetaRl.Evaluation.Oracles.SparsePointRobotSampledGoalReach(goal, hypotheses: 10_000), 3);
+        Assert.True(MetaRl.Evaluation.Oracles.SparsePointRobotHeadingFor(goal, goal).Success);
+    }
+
     [Fact]
     public void SparsePointRobotGoalsLieOnTheirHalfCircles()
     {

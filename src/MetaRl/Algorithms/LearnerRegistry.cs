@@ -92,8 +92,10 @@ public static class LearnerRegistry
             () => [new CommonConfig { HiddenSizes = [300, 300, 300], Nonlinearity = Activation.Relu, NumBatches = 500 }, new PearlConfig()],
             c => new Pearl.Pearl(c.Distribution, c.SquashedGaussianPolicy("pearl", c.Get<PearlConfig>().LatentSize), c.Get<PearlConfig>(), c.Common, c.Rng)),
         new("varibad", "probabilistic", "variBAD: a GRU belief q(m | trajectory) trained as a VAE (reward decoder, ELBO over past and future) and a PPO policy on state and belief (Zintgraf et al. 2020)",
-            // the official grid-world discount and GAE (policy_gamma 0.95, policy_tau 0.95)
-            () => [new CommonConfig { Gamma = 0.95, GaeLambda = 0.95, NumBatches = 2000 }, new VariBadConfig()],
+            // the official grid-world discount and GAE (policy_gamma 0.95, policy_tau 0.95); a checkpoint every 100 updates
+            // (about 10 s on the grid world): one holds the VAE's buffer of trials (120 MB once full), and every 10 updates
+            // wrote 250 GB over the official 20,834
+            () => [new CommonConfig { Gamma = 0.95, GaeLambda = 0.95, NumBatches = 2000, CheckpointEvery = 100 }, new VariBadConfig()],
             c => new VariBad.VariBad(c.Distribution, c.Get<VariBadConfig>(), c.Common, c.Rng))
         {
             // The official 2e7 frames at 16 trials of 4 x 15 steps per update; "mujoco": the official cheetah-vel config

@@ -127,7 +127,7 @@ public static class PearlReproduction
         var sb = new StringBuilder();
         sb.AppendLine($"# PEARL on the sparse point robot: reproduction{(o.Quick ? " (quick mode: not the official settings)" : "")}");
         sb.AppendLine();
-        sb.AppendLine(FormattableString.Invariant($"Seed {o.Seed}; {run.Iteration} iterations of {c.NumTrainStepsPerItr} gradient steps, {run.EnvSteps:N0} env steps, {seconds / 60:0} min of training ({seconds / Math.Max(1, run.Iteration):0.0} s per iteration)."));
+        sb.AppendLine(FormattableString.Invariant($"Seed {o.Seed}; {run.Iteration} iteration{(run.Iteration == 1 ? "" : "s")} of {c.NumTrainStepsPerItr} gradient steps, {run.EnvSteps:N0} env steps, {seconds / 60:0} min of training ({seconds / Math.Max(1, run.Iteration):0.0} s per iteration)."));
         sb.AppendLine(FormattableString.Invariant($"Settings: oyster's configs/sparse-point-robot.json (meta-batch {c.MetaBatch}, context batch {c.EmbeddingBatchSize}, reward scale {c.RewardScale}, kl-lambda {c.KlLambda}, gamma {run.Common.Gamma}, {c.NumTrainTasks} training tasks){(o.Quick ? " shrunk for the quick mode" : "")}")
             + (changed.Count == 0 ? "." : $"; this run differs from it in {string.Join(", ", changed.Select(d => $"{d.Key} {d.Run} (oyster: {d.Reference})"))}."));
         sb.AppendLine();

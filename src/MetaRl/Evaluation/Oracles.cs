@@ -85,4 +85,50 @@ public static class Oracles
         }
         return (double)hits / hypotheses;
     }
+
+    /// <summary>
+    /// PEARL's evaluation protocol on the sparse point robot played with the exact posterior over goals: posterior sampling
+    /// at its best, the reference a PEARL agent's success per episode can be held against. Goals are uniform on the
+    /// half-circle (<paramref name="candidates"/> evenly spaced angles stand for it). The first <paramref name="exploration"/>
+    /// episodes head for a goal drawn from the prior, as the goal-known agent would (oyster's z from the prior); each later
+    /// one goes straight to the goal if an earlier episode found it, else heads for a goal drawn from the posterior: uniform
+    /// over the candidates that no episode so far came within the goal radius of (a sparse reward of 0 there rules them
+    /// out). Returns the success rate of each of <paramref name="episodes"/> episodes, over the goals and
+    /// <paramref name="trials"/> trials per goal.
+    /// </summary>
+    public static double[] SparsePointRobotPosteriorSampling(IReadOnlyList<GoalTask> goals, int exploration, int episodes, int trials, Rng rng, int candidates = 500, int maxEpisodeSteps = 20)
+    {
+        var angles = Enumerable.Range(0, candidates).Select(i => Math.PI * (i + 0.5) / candidates).ToArray();
+        var points = angles.Select(a => new GoalTask((float)Math.Cos(a), (float)Math.Sin(a))).ToArray();
+        // rules[h][c]: heading for candidate h comes within the radius of candidate c.
+        var rules = points.Select(h => points.Select(c => SparsePointRobotHeadingFor(h, c, maxEpisodeSteps).Success).ToArray()).ToArray();
+        var success = new double[episodes];
+        var excluded = new bool[candidates];
+        var open = new List<int>(candidates);
+        foreach (var goal in goals)
+        {
+            var finds = points.Select(h => SparsePointRobotHeadingFor(h, goal, maxEpisodeSteps).Success).ToArray();
+            for (int trial = 0; trial < trials; trial++)
+            {
+                Array.Clear(excluded);
+                bool found = false;
+                for (int e = 0; e < episodes; e++)
+                {
+                    int h;
+                    if (e < exploration) h = rng.NextInt(candidates);
+                    else if (found) { success[e]++; continue; }
+                    else
+                    {
+                        open.Clear();
+                        for (int c = 0; c < candidates; c++) if (!excluded[c]) open.Add(c);
+                        h = open.Count > 0 ? open[rng.NextInt(open.Count)] : rng.NextInt(candidates);
+                    }
+                    if (finds[h]) { success[e]++; found = true; }
+                    for (int c = 0; c < candidates; c++) excluded[c] |= rules[h][c];
+                }
+            }
+        }
+        for (int e = 0; e < episodes; e++) success[e] /= goals.Count * trials;
+        return success;
+    }
 }

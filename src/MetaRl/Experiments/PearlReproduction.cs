@@ -32,6 +32,9 @@ public static class PearlReproduction
     /// <summary>Prior draws per goal for the exploration reach.</summary>
     const int ReachDraws = 50;
 
+    /// <summary>Trials per goal of posterior sampling at its best (<see cref="Oracles.SparsePointRobotPosteriorSampling"/>).</summary>
+    const int IdealTrials = 200;
+
     public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null);
 
     public static Dictionary<string, string> Values(Options o)
@@ -67,8 +70,9 @@ public static class PearlReproduction
         var heldOut = splits.Test.Take(maxTasks).ToList();
         var found = ExplorationSplit(pearl, heldOut, exploration, seeds);
         var reach = Reach(pearl, heldOut, exploration, o.Quick ? 5 : ReachDraws, Seeds.Evaluation(o.Seed, 3));
+        var ideal = Oracles.SparsePointRobotPosteriorSampling(heldOut.Cast<GoalTask>().ToList(), exploration, episodes, o.Quick ? 20 : IdealTrials, new Rng(Seeds.Evaluation(o.Seed, 4)));
         var changed = Reproduction.DifferencesFromReference(run.Algorithm, run.Distribution.Name, RunDirectory.At(runPath).ReadConfig().Values);
-        string report = Report(points, found, reach, changed, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
+        string report = Report(points, found, reach, ideal, changed, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);
         log.WriteLine($"Results: {root} (report.md, adaptation.csv, the run directory)");
@@ -118,7 +122,7 @@ public static class PearlReproduction
     }
 
     static string Report(List<AdaptationPoint> points, (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) found,
-        (double Episode, double Exploration, double IdealEpisode, double IdealExploration) reach, IReadOnlyList<(string Key, string Run, string Reference)> changed,
+        (double Episode, double Exploration, double IdealEpisode, double IdealExploration) reach, double[] ideal, IReadOnlyList<(string Key, string Run, string Reference)> changed,
         TrainingRun run, double seconds, int exploration, Options o)
     {
         string F(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
@@ -141,10 +145,19 @@ public static class PearlReproduction
             var known = points.Where(p => p.Split == split && p.Method == "goal known").ToDictionary(p => p.Step);
             sb.AppendLine($"## {(split == "ood" ? "out of distribution (goals on the lower half circle)" : split == "test" ? "held-out goals" : "training goals")}");
             sb.AppendLine();
-            sb.AppendLine("| episode | z from | pearl return | pearl success | goal known return |");
-            sb.AppendLine("|---|---|---|---|---|");
+            // Posterior sampling at its best is computed on the held-out goals.
+            bool heldOut = split == "test";
+            sb.AppendLine($"| episode | z from | pearl return | pearl success | goal known return |{(heldOut ? " posterior sampling at its best: success |" : "")}");
+            sb.AppendLine($"|---|---|---|---|---|{(heldOut ? "---|" : "")}");
             foreach (var p in rows)
-                sb.AppendLine($"| {p.Step + 1} | {(p.Step < exploration ? "prior" : $"posterior of {p.Step} episodes")} | {F(p.MeanReturn)} ± {F(p.Ci95)} | {P(p.SuccessRate)} | {(known.TryGetValue(p.Step, out var g) ? F(g.MeanReturn) : "")} |");
+                sb.AppendLine($"| {p.Step + 1} | {(p.Step < exploration ? "prior" : $"posterior of {p.Step} episodes")} | {F(p.MeanReturn)} ± {F(p.Ci95)} | {P(p.SuccessRate)} | {(known.TryGetValue(p.Step, out var g) ? F(g.MeanReturn) : "")} |"
+                    + (heldOut ? $" {P(ideal[p.Step])} |" : ""));
+            if (heldOut)
+            {
+                sb.AppendLine();
+                sb.AppendLine($"Posterior sampling at its best: the same protocol played with the exact posterior over goals ({(o.Quick ? 20 : IdealTrials)} trials per goal): each exploration episode heads for a goal drawn uniformly from the half-circle, "
+                    + "each later one for the goal found, or else for one drawn from the goals no episode so far came within 0.2 of (computed from the env's dynamics).");
+            }
             sb.AppendLine();
         }
         var test = points.Where(p => p.Split == "test" && p.Method == "pearl").OrderBy(p => p.Step).ToList();
@@ -158,7 +171,9 @@ public static class PearlReproduction
             sb.AppendLine();
             sb.AppendLine($"Success after the {exploration} exploration episodes at least 70% and rising with context: episode {exploration + 1} {P(after[0].SuccessRate)} "
                 + $"({(after[0].SuccessRate >= 0.7 ? "at least 70%" : "below 70%")}; exploration episodes at most {P(explorationBest)}), episode {test.Count} (the last) {P(after[^1].SuccessRate)}, "
-                + $"highest {P(best.SuccessRate)} at episode {best.Step + 1}: {(after[0].SuccessRate >= 0.7 && rising ? "met" : "not met")}.");
+                + $"highest {P(best.SuccessRate)} at episode {best.Step + 1}: {(after[0].SuccessRate >= 0.7 && rising ? "met" : "not met")}. "
+                + $"Posterior sampling at its best: episode {exploration + 1} {P(ideal[exploration])}, episode {ideal.Length} {P(ideal[^1])}"
+                + (ideal[exploration] < 0.7 ? $"; 70% right after {exploration} exploration episodes that each chase one goal from the prior is above what even the exact posterior reaches there." : "."));
             sb.AppendLine();
             // With sparse rewards a context without any reward says only where the goal is not.
             string Share(int n, int of) => of == 0 ? "-" : $"{n} of {of} ({P((double)n / of)})";

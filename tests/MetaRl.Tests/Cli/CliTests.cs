@@ -421,7 +421,8 @@ public class ReproductionCliTests : IDisposable
         string dir = Path.Combine(_root, "reproduce-pearl-point-robot-quick");
         string report = File.ReadAllText(Path.Combine(dir, "report.md"));
         // 5 exploration episodes, then 3, each beside the goal-known return
-        Assert.Matches(@"\| 1 \| prior \| -?\d+\.\d\d ± \d+\.\d\d \| \d+% \| 1\d\.\d\d \|", report);
+        Assert.Matches(@"\| 1 \| prior \| -?\d+\.\d\d ± \d+\.\d\d \| \d+% \| 1\d\.\d\d \| \d+% \|", report); // posterior sampling at its best beside it on held-out goals
+        Assert.Matches(@"Posterior sampling at its best: episode 6 \d+%, episode 8 \d+%", report);
         Assert.Matches(@"\| 6 \| posterior of 5 episodes \| ", report);
         Assert.Matches(@"\| 8 \| posterior of 7 episodes \| ", report);
         Assert.DoesNotMatch(@"\| 9 \| ", report);

@@ -87,6 +87,22 @@ public class EnvDynamicsTests
     }
 
     [Fact]
+    public void PosteriorSamplingAtItsBestExploresFromThePriorThenRulesOutWhatItSaw()
+    {
+        var top = new GoalTask(0f, 1f);
+        double reach = MetaRl.Evaluation.Oracles.SparsePointRobotSampledGoalReach(top); // 0.1275, see above
+        var success = MetaRl.Evaluation.Oracles.SparsePointRobotPosteriorSampling([top], exploration: 5, episodes: 20, trials: 2000, new Rng(3));
+        // Exploration episodes are independent draws from the prior: each finds the goal with the single-episode reach.
+        for (int e = 0; e < 5; e++) Assert.InRange(success[e], reach - 0.03, reach + 0.03);
+        // After exploration the found goal is kept and the rest of the half-circle searched without repeats: above the
+        // chance that 5 prior draws found it, never falling, and every goal found well before the 20th episode.
+        Assert.True(success[5] > 1 - Math.Pow(1 - reach, 5) + 0.05, $"{success[5]}");
+        for (int e = 6; e < 20; e++) Assert.True(success[e] >= success[e - 1], $"episode {e + 1}");
+        Assert.Equal(1.0, success[19]);
+        Assert.Equal(success, MetaRl.Evaluation.Oracles.SparsePointRobotPosteriorSampling([top], 5, 20, 2000, new Rng(3)));
+    }
+
+    [Fact]
     public void SparsePointRobotGoalsLieOnTheirHalfCircles()
     {
         var splits = new SparsePointRobotDistribution().DefaultSplits();

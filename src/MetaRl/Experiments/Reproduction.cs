@@ -74,7 +74,6 @@ public static class Reproduction
         }
     }
 
-    /// <summary>Every config key of an algorithm with its default, as text.</summary>
     /// <summary>
     /// The settings by which a trained run (<paramref name="trained"/>: its config's values) departs from the reference
     /// implementation's settings for its learner and family (<see cref="ReferenceSettings"/> over the learner's defaults),
@@ -91,6 +90,7 @@ public static class Reproduction
             .Select(kv => (kv.Key, kv.Value, want.GetValueOrDefault(kv.Key) ?? "-")).OrderBy(d => d.Key, StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>Every config key of an algorithm with its default, as text.</summary>
     public static IReadOnlyDictionary<string, string> Defaults(string algorithm) => Config.Values(LearnerRegistry.Get(algorithm).NewConfigs());
 
     /// <summary>

@@ -77,14 +77,12 @@ public static class Oracles
     /// </summary>
     public static double SparsePointRobotSampledGoalReach(GoalTask goal, int hypotheses = 1000, int maxEpisodeSteps = 20)
     {
-        int hits = 0;
-        for (int i = 0; i < hypotheses; i++)
-        {
-            double angle = Math.PI * (i + 0.5) / hypotheses;
-            if (SparsePointRobotHeadingFor(new GoalTask((float)Math.Cos(angle), (float)Math.Sin(angle)), goal, maxEpisodeSteps).Success) hits++;
-        }
-        return (double)hits / hypotheses;
+        return (double)HalfCircle(hypotheses).Count(h => SparsePointRobotHeadingFor(h, goal, maxEpisodeSteps).Success) / hypotheses;
     }
+
+    /// <summary><paramref name="n"/> goals at evenly spaced angles on the upper half of the unit circle, standing for the uniform distribution over it.</summary>
+    static GoalTask[] HalfCircle(int n) =>
+        [.. Enumerable.Range(0, n).Select(i => Math.PI * (i + 0.5) / n).Select(a => new GoalTask((float)Math.Cos(a), (float)Math.Sin(a)))];
 
     /// <summary>
     /// PEARL's evaluation protocol on the sparse point robot played with the exact posterior over goals: posterior sampling
@@ -98,8 +96,7 @@ public static class Oracles
     /// </summary>
     public static double[] SparsePointRobotPosteriorSampling(IReadOnlyList<GoalTask> goals, int exploration, int episodes, int trials, Rng rng, int candidates = 500, int maxEpisodeSteps = 20)
     {
-        var angles = Enumerable.Range(0, candidates).Select(i => Math.PI * (i + 0.5) / candidates).ToArray();
-        var points = angles.Select(a => new GoalTask((float)Math.Cos(a), (float)Math.Sin(a))).ToArray();
+        var points = HalfCircle(candidates);
         // rules[h][c]: heading for candidate h comes within the radius of candidate c.
         var rules = points.Select(h => points.Select(c => SparsePointRobotHeadingFor(h, c, maxEpisodeSteps).Success).ToArray()).ToArray();
         var success = new double[episodes];

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Pearl;
+using MetaRl.Configuration;
 using MetaRl.Envs.Navigation;
 using MetaRl.Evaluation;
 
@@ -50,8 +51,7 @@ public static class PearlReproduction
     public static string Run(Options o, TextWriter log)
     {
         string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Quick ? "-quick" : "")}");
-        string runPath = Path.Combine(root, $"pearl-seed{o.Seed}");
-        var trained = Reproduction.TrainOrResume("pearl", "sparse-point-robot", Values(o), o.Seed, runPath, "pearl", log);
+        var trained = Reproduction.TrainOrResume("pearl", "sparse-point-robot", Values(o), o.Seed, Path.Combine(root, $"pearl-seed{o.Seed}"), "pearl", log);
         var run = trained.Run;
         var pearl = (Pearl)run.Learner;
         int exploration = run.Get<PearlConfig>().NumExpTrajEval;
@@ -71,7 +71,7 @@ public static class PearlReproduction
         var found = ExplorationSplit(pearl, heldOut, exploration, seeds);
         var reach = Reach(pearl, heldOut, exploration, o.Quick ? 5 : ReachDraws, Seeds.Evaluation(o.Seed, 3));
         var ideal = Oracles.SparsePointRobotPosteriorSampling(heldOut.Cast<GoalTask>().ToList(), exploration, episodes, o.Quick ? 20 : IdealTrials, new Rng(Seeds.Evaluation(o.Seed, 4)));
-        var changed = Reproduction.DifferencesFromReference(run.Algorithm, run.Distribution.Name, RunDirectory.At(runPath).ReadConfig().Values);
+        var changed = Reproduction.DifferencesFromReference(run.Algorithm, run.Distribution.Name, Config.Values(run.Configs));
         string report = Report(points, found, reach, ideal, changed, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);

@@ -10,7 +10,8 @@ public static partial class Cli
         var runDirs = new Argument<string[]>("run-dir") { Description = "run directories written by 'metarl train' (several runs of a meta-learner are combined, CI over runs)", Arity = ArgumentArity.OneOrMore };
         var episodes = new Option<int>("--episodes") { Description = "single-task and multi-task runs: episodes per task", DefaultValueFactory = _ => 10 };
         var steps = new Option<int>("--steps") { Description = "meta-learners: adaptation steps to evaluate", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("eval", "Evaluate runs: single-task policies on their task and the splits; meta-learners after 0..k adaptation steps on the train / test / out-of-distribution splits; multi-task runs task by task on their suite") { runDirs, episodes, steps };
+        var iteration = new Option<int?>("--iteration") { Description = "evaluate the checkpoint each run kept at this iteration (trained with --set keep-checkpoint-every=N), not its latest; the files written are named for it (adaptation-iteration-N.csv)" };
+        var cmd = new Command("eval", "Evaluate runs: single-task policies on their task and the splits; meta-learners after 0..k adaptation steps on the train / test / out-of-distribution splits; multi-task runs task by task on their suite") { runDirs, episodes, steps, iteration };
         cmd.SetAction(p =>
         {
             SetThreads(1);
@@ -18,10 +19,13 @@ public static partial class Cli
             int eps = p.GetValue(episodes), budget = p.GetValue(steps);
             if (eps < 1) throw new UsageException("--episodes must be >= 1");
             if (budget < 0) throw new UsageException("--steps must be >= 0");
-            var runs = dirs.Select(d => (Dir: d, Run: Trainer.Load(d))).ToList();
+            int? at = p.GetValue(iteration);
+            // Evaluating a kept checkpoint leaves the latest one's results (and summary.json) as they are.
+            string Named(string file) => at is { } i ? $"{Path.GetFileNameWithoutExtension(file)}-iteration-{i}{Path.GetExtension(file)}" : file;
+            var runs = dirs.Select(d => (Dir: d, Run: Trainer.Load(d, iteration: at))).ToList();
             if (runs.All(r => r.Run.Learner is IMultiTaskLearner))
             {
-                EvaluateSuite(stdout, runs, eps);
+                EvaluateSuite(stdout, runs, eps, Named("evaluation-tasks.csv"));
                 return Ok;
             }
             if (runs.All(r => r.Run.Learner is IMetaLearner))
@@ -30,12 +34,12 @@ public static partial class Cli
                 foreach (var (dir, run) in runs)
                 {
                     var curve = MetaEvaluator.Evaluate(run.Algorithm, (IMetaLearner)run.Learner, run.Distribution.Splits(), budget, [Seeds.Evaluation(run.Seed, 1), Seeds.Evaluation(run.Seed, 2)]);
-                    File.WriteAllText(Path.Combine(dir.Path, "adaptation.csv"), MetaEvaluator.ToCsv(curve));
-                    dir.AddToSummary("adaptation", curve);
+                    File.WriteAllText(Path.Combine(dir.Path, Named("adaptation.csv")), MetaEvaluator.ToCsv(curve));
+                    if (at is null) dir.AddToSummary("adaptation", curve);
                     curves.Add(curve);
                 }
                 var points = MetaEvaluator.AcrossRuns(curves);
-                var table = new Table().Title($"return after k adaptation steps ({runs.Count} run{(runs.Count > 1 ? "s, CI over runs" : ", CI over tasks")})")
+                var table = new Table().Title($"return after k adaptation steps ({runs.Count} run{(runs.Count > 1 ? "s, CI over runs" : ", CI over tasks")}{(at is { } i ? $", iteration {i}" : "")})")
                     .AddColumn("method").AddColumn("split");
                 for (int k = 0; k <= budget; k++) table.AddColumn($"step {k}");
                 table.AddColumn("success");
@@ -47,7 +51,7 @@ public static partial class Cli
                     table.AddRow(row.ToArray());
                 }
                 ConsoleFor(stdout).Write(table);
-                stdout.WriteLine($"Written: adaptation.csv in each run directory; plot with 'metarl plot {string.Join(" ", dirs.Select(d => d.Path))}'");
+                stdout.WriteLine($"Written: {Named("adaptation.csv")} in each run directory" + (at is null ? $"; plot with 'metarl plot {string.Join(" ", dirs.Select(d => d.Path))}'" : ""));
                 return Ok;
             }
             if (runs.Count > 1) throw new UsageException("several run directories can be combined only for meta-learners");
@@ -68,21 +72,21 @@ public static partial class Cli
                 .AddColumn("tasks").AddColumn("n").AddColumn("mean return").AddColumn("95% CI").AddColumn("success");
             foreach (var r in rows) t.AddRow(r.Split, $"{r.Tasks}", $"{r.Mean:0.00}", $"±{r.Ci:0.00}", $"{r.Success:P0}");
             ConsoleFor(stdout).Write(t);
-            single.WriteEvaluation(rows.Select(r => new EvaluationRow(r.Split, r.Tasks, eps, r.Mean, r.Ci, r.Success)).ToList());
+            single.WriteEvaluation(rows.Select(r => new EvaluationRow(r.Split, r.Tasks, eps, r.Mean, r.Ci, r.Success)).ToList(), Named("evaluation.csv"));
             return Ok;
         });
         return cmd;
     }
 
     /// <summary>Multi-task runs: return and success of every task of the suite (most likely actions); several runs of one suite give means with a CI over runs.</summary>
-    static void EvaluateSuite(TextWriter stdout, List<(RunDirectory Dir, TrainingRun Run)> runs, int episodes)
+    static void EvaluateSuite(TextWriter stdout, List<(RunDirectory Dir, TrainingRun Run)> runs, int episodes, string file)
     {
         if (runs.Select(r => r.Run.Distribution.Name).Distinct().Count() > 1) throw new UsageException("multi-task runs can be combined only on one suite");
         var scores = new List<IReadOnlyList<TaskScore>>();
         foreach (var (dir, run) in runs)
         {
             var s = ((IMultiTaskLearner)run.Learner).Evaluate(episodes, new Rng(Seeds.Evaluation(run.Seed, 1)));
-            File.WriteAllLines(Path.Combine(dir.Path, "evaluation-tasks.csv"),
+            File.WriteAllLines(Path.Combine(dir.Path, file),
                 ["task,episodes,mean_return,ci95,success_rate", .. s.Select(x => FormattableString.Invariant($"{x.Task},{x.Episodes},{x.MeanReturn:R},{x.Ci95:R},{x.SuccessRate:R}"))]);
             scores.Add(s);
         }
@@ -99,6 +103,6 @@ public static partial class Cli
             t.AddRow(all ? "[bold]mean over tasks[/]" : Markup.Escape(names[k]), $"{mean:0.00}", double.IsNaN(ci) ? "" : $"±{ci:0.00}", $"{success:P0}");
         }
         ConsoleFor(stdout).Write(t);
-        stdout.WriteLine("Written: evaluation-tasks.csv in each run directory");
+        stdout.WriteLine($"Written: {file} in each run directory");
     }
 }

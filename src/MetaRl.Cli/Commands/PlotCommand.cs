@@ -94,7 +94,6 @@ public static partial class Cli
     /// </summary>
     static IReadOnlyList<(string Label, IReadOnlyList<string> ProgressFiles)> LearningGroups(IReadOnlyList<string> progressFiles)
     {
-        string[] ignored = ["checkpoint-every"];
         var settings = progressFiles.Select(csv =>
         {
             string dir = Path.GetDirectoryName(Path.GetFullPath(csv))!;
@@ -105,7 +104,7 @@ public static partial class Cli
                 foreach (var (key, value) in Reproduction.Defaults(algorithm)) values.TryAdd(key, value);
             values["algorithm"] = algorithm;
             values["env"] = env;
-            foreach (var key in ignored) values.Remove(key);
+            foreach (var key in CommonConfig.BookkeepingKeys) values.Remove(key);
             return values;
         }).ToList();
         string Key(int i) => settings[i] is { } v ? string.Join("\n", v.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}")) : "file:" + progressFiles[i];

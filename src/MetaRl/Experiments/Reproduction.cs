@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MetaRl.Algorithms;
+using MetaRl.Algorithms.SingleTask;
 
 namespace MetaRl.Experiments;
 
@@ -86,7 +87,7 @@ public static class Reproduction
         var run = LearnerRegistry.Get(algorithm).NewConfigs();
         Config.Bind(trained, run);
         var want = Config.Values(reference);
-        return Config.Values(run).Where(kv => kv.Key is not ("num-batches" or "checkpoint-every") && want.GetValueOrDefault(kv.Key) != kv.Value)
+        return Config.Values(run).Where(kv => kv.Key != "num-batches" && !CommonConfig.BookkeepingKeys.Contains(kv.Key) && want.GetValueOrDefault(kv.Key) != kv.Value)
             .Select(kv => (kv.Key, kv.Value, want.GetValueOrDefault(kv.Key) ?? "-")).OrderBy(d => d.Key, StringComparer.Ordinal).ToList();
     }
 

@@ -11,7 +11,8 @@ public sealed record EvaluationRow(string Split, int Tasks, int EpisodesPerTask,
 /// <summary>
 /// runs/&lt;experiment&gt;/&lt;time&gt;-seed&lt;k&gt;/: config.yaml (resolved), progress.csv (one row per
 /// iteration, no wall-clock columns, so a seed reproduces it byte for byte), TensorBoard events under tb/,
-/// checkpoint.bin (written to a temporary file and renamed), summary.json.
+/// checkpoint.bin (written to a temporary file and renamed), summary.json; with keep-checkpoint-every, copies of
+/// the checkpoint at those iterations under checkpoints/ (iteration-N.bin), to evaluate the run as it was then.
 /// </summary>
 public sealed class RunDirectory
 {
@@ -44,6 +45,41 @@ public sealed class RunDirectory
     }
 
     public bool HasCheckpoint => File.Exists(CheckpointPath);
+
+    /// <summary>Where the checkpoint kept at <paramref name="iteration"/> is (keep-checkpoint-every).</summary>
+    public string KeptCheckpointPath(int iteration) => System.IO.Path.Combine(Path, KeptCheckpointsFolder, $"iteration-{iteration}.bin");
+
+    public const string KeptCheckpointsFolder = "checkpoints";
+
+    /// <summary>Keeps a copy of the latest checkpoint, which is at <paramref name="iteration"/>.</summary>
+    public void KeepCheckpoint(int iteration)
+    {
+        string path = KeptCheckpointPath(iteration), tmp = path + $".tmp-{Environment.ProcessId}";
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        File.Copy(CheckpointPath, tmp, overwrite: true);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>The iterations whose checkpoints are kept, in order.</summary>
+    public IReadOnlyList<int> KeptIterations()
+    {
+        string folder = System.IO.Path.Combine(Path, KeptCheckpointsFolder);
+        if (!Directory.Exists(folder)) return [];
+        return Directory.GetFiles(folder, "iteration-*.bin")
+            .Select(f => int.TryParse(System.IO.Path.GetFileNameWithoutExtension(f)["iteration-".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int i) ? i : -1)
+            .Where(i => i >= 0).Order().ToList();
+    }
+
+    /// <summary>The checkpoint a run is loaded from: the latest, or the one kept at <paramref name="iteration"/>.</summary>
+    public string CheckpointAt(int? iteration)
+    {
+        if (iteration is not { } i) return CheckpointPath;
+        if (File.Exists(KeptCheckpointPath(i))) return KeptCheckpointPath(i);
+        var kept = KeptIterations();
+        throw new UsageException($"run '{Path}' keeps no checkpoint at iteration {i}; " + (kept.Count > 0
+            ? $"kept: {string.Join(", ", kept)}"
+            : "it keeps none (train with --set keep-checkpoint-every=N to keep one every N iterations)"));
+    }
 
     public static RunDirectory Open(string path)
     {
@@ -89,12 +125,12 @@ public sealed class RunDirectory
         File.WriteAllLines(ProgressPath, lines.Take(1 + iteration));
     }
 
-    /// <summary>Writes an evaluation table to evaluation.csv.</summary>
-    public void WriteEvaluation(IReadOnlyList<EvaluationRow> rows)
+    /// <summary>Writes an evaluation table to evaluation.csv (or the file named).</summary>
+    public void WriteEvaluation(IReadOnlyList<EvaluationRow> rows, string file = "evaluation.csv")
     {
         var lines = new List<string> { "tasks,num_tasks,episodes_per_task,mean_return,ci95,success_rate" };
         lines.AddRange(rows.Select(r => string.Join(",", r.Split, r.Tasks.ToString(CultureInfo.InvariantCulture), r.EpisodesPerTask.ToString(CultureInfo.InvariantCulture), F(r.MeanReturn), F(r.Ci95), F(r.SuccessRate))));
-        File.WriteAllLines(System.IO.Path.Combine(Path, "evaluation.csv"), lines);
+        File.WriteAllLines(System.IO.Path.Combine(Path, file), lines);
     }
 
     public void WriteSummary(object summary) => File.WriteAllText(SummaryPath, JsonSerializer.Serialize(summary, Json));

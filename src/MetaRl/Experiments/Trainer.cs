@@ -32,13 +32,17 @@ public static class Trainer
         return run;
     }
 
-    /// <summary>Rebuilds a run from its directory and last checkpoint without changing any file (for evaluation).</summary>
-    public static TrainingRun Load(RunDirectory dir, IReadOnlyDictionary<string, string>? overrides = null)
+    /// <summary>
+    /// Rebuilds a run from its directory and last checkpoint without changing any file (for evaluation); or from the
+    /// checkpoint kept at <paramref name="iteration"/> (keep-checkpoint-every), to evaluate the run as it was then.
+    /// </summary>
+    public static TrainingRun Load(RunDirectory dir, IReadOnlyDictionary<string, string>? overrides = null, int? iteration = null)
     {
         var (algorithm, env, seed, values) = dir.ReadConfig();
         foreach (var (k, v) in overrides ?? new Dictionary<string, string>()) values[k] = v;
+        string checkpoint = dir.CheckpointAt(iteration);
         var run = new TrainingRun(algorithm, env, values, seed);
-        run.LoadCheckpoint(dir.CheckpointPath);
+        run.LoadCheckpoint(checkpoint);
         return run;
     }
 
@@ -63,9 +67,11 @@ public static class Trainer
             last = run.RunIteration();
             dir.AppendProgress(last);
             bool stopping = stop?.Invoke(run, clock.Elapsed) ?? false;
-            if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches || stopping)
+            bool keep = run.Common.KeepCheckpointEvery > 0 && run.Iteration % run.Common.KeepCheckpointEvery == 0;
+            if (run.Iteration % run.Common.CheckpointEvery == 0 || run.Iteration == run.Common.NumBatches || stopping || keep)
             {
                 run.SaveCheckpoint(dir.CheckpointPath);
+                if (keep) dir.KeepCheckpoint(run.Iteration);
                 // where the checkpoint stands, so that a session killed after it leaves a summary that says so
                 dir.AddToSummary((TrainingSecondsKey, earlierSeconds + clock.Elapsed.TotalSeconds), ("iterations", run.Iteration), ("env_steps", run.EnvSteps),
                     ("final_mean_return", last.MeanReturn), ("final_success_rate", last.SuccessRate));

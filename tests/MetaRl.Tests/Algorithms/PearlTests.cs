@@ -112,7 +112,7 @@ public class PearlTests : IDisposable
     [Fact]
     public void PosteriorSamplesAreDrawnAfterEachAmountOfContextAndPictured()
     {
-        var run = new TrainingRun("pearl", "sparse-point-robot", Tiny(1), 1);
+        var run = new TrainingRun("pearl", "sparse-point-robot", new Dictionary<string, string>(Tiny(1)) { ["keep-checkpoint-every"] = "1" }, 1);
         var pearl = (Pearl)run.Learner;
         var goal = new GoalTask(0.6f, 0.8f);
         var rollouts = pearl.SamplePosterior(goal, 2, 4, new Rng(5));
@@ -136,6 +136,9 @@ public class PearlTests : IDisposable
         Assert.True(MetaRl.Cli.Cli.Run(["belief", dir.Path, "--goal", "0.6,0.8", "--samples", "3", "--out", Path.Combine(_root, "posterior")], o, e) == 0, e.ToString());
         Assert.True(new FileInfo(Path.Combine(_root, "posterior.png")).Length > 1000);
         Assert.Contains("<svg", File.ReadAllText(Path.Combine(_root, "posterior.svg")));
+        // the agent as it was at a kept checkpoint, drawn beside the run's own files under a name that says so
+        Assert.True(MetaRl.Cli.Cli.Run(["belief", dir.Path, "--iteration", "1", "--samples", "3"], o, e) == 0, e.ToString());
+        Assert.True(new FileInfo(Path.Combine(dir.Path, "posterior-iteration-1.png")).Length > 1000);
     }
 
     [Fact]

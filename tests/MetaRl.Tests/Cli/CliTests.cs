@@ -167,7 +167,7 @@ public class CliTests : IDisposable
     [Fact]
     public void AMetaLearnerRunIsEvaluatedByAdaptationStepsAndPlotted()
     {
-        var (code, output, err) = Run("train", "maml", "--iterations", "2", "--set", "meta-batch-size=3", "--set", "fast-batch-size=2", "--set", "hidden-sizes=8", "--out", Path.Combine(_root, "m"));
+        var (code, output, err) = Run("train", "maml", "--iterations", "2", "--set", "meta-batch-size=3", "--set", "fast-batch-size=2", "--set", "hidden-sizes=8", "--set", "keep-checkpoint-every=1", "--out", Path.Combine(_root, "m"));
         Assert.True(code == 0, err);
         Assert.Contains("return pre ", output);
         Assert.Contains(" post ", output);
@@ -180,12 +180,47 @@ public class CliTests : IDisposable
         Assert.Equal(1 + 3 * 3, File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Length); // header + 3 splits x steps 0..2
         Assert.Contains("\"adaptation\"", File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile)));
         Assert.Contains("\"final_mean_return\"", File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile)));
+        string summary = File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile));
+        (code, output, err) = Run("eval", dir, "--steps", "1", "--iteration", "1"); // the run as it was after its first meta-update
+        Assert.True(code == 0, err);
+        Assert.Contains("adaptation-iteration-1.csv", output);
+        Assert.Equal(1 + 3 * 2, File.ReadAllLines(Path.Combine(dir, "adaptation-iteration-1.csv")).Length);
+        Assert.Equal(summary, File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile))); // the latest checkpoint's adaptation stays
 
         (code, output, err) = Run("plot", dir);
         Assert.True(code == 0, err);
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
         Assert.True(File.Exists(Path.Combine(dir, "adaptation-ood.svg")));
         Assert.Equal(global::MetaRl.Cli.Cli.UsageError, Run("plot", Path.Combine(_root, "nothing-here")).Code);
+    }
+
+    [Fact]
+    public void AKeptCheckpointIsTheRunAsItWasAtThatIterationAndEvaluatesLikeIt()
+    {
+        // kept every 2 iterations, checkpointed every 3 (Small): iterations 2 and 4 are kept, 3 is not
+        string run = Train("a", ["ppo", "--iterations", "4", "--set", "keep-checkpoint-every=2", .. Small]);
+        string shorter = Train("b", ["ppo", "--iterations", "2", .. Small]);
+        var kept = RunDirectory.Open(run);
+        Assert.Equal([2, 4], kept.KeptIterations());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(shorter, RunDirectory.CheckpointFile)), File.ReadAllBytes(kept.KeptCheckpointPath(2)));
+        Assert.Equal(File.ReadAllBytes(kept.CheckpointPath), File.ReadAllBytes(kept.KeptCheckpointPath(4)));
+
+        var (code, output, err) = Run("eval", run, "--episodes", "2", "--iteration", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("iteration 2", output);
+        Assert.False(File.Exists(Path.Combine(run, "evaluation.csv"))); // the latest checkpoint's results are not overwritten
+        (code, _, err) = Run("eval", shorter, "--episodes", "2");
+        Assert.True(code == 0, err);
+        Assert.Equal(File.ReadAllText(Path.Combine(shorter, "evaluation.csv")), File.ReadAllText(Path.Combine(run, "evaluation-iteration-2.csv")));
+
+        (code, _, err) = Run("eval", run, "--iteration", "3");
+        Assert.Equal(2, code);
+        Assert.Contains("keeps no checkpoint at iteration 3; kept: 2, 4", err);
+        (code, _, err) = Run("eval", shorter, "--iteration", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("it keeps none (train with --set keep-checkpoint-every=N", err);
+        // the cadence of keeping is bookkeeping, not a setting a reproduction's run changed
+        Assert.Empty(Reproduction.DifferencesFromReference("ppo", "2d-navigation", new Dictionary<string, string> { ["keep-checkpoint-every"] = "2" }));
     }
 
     [Theory]

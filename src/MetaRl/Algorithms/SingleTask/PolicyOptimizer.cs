@@ -37,6 +37,11 @@ public sealed class CommonConfig
     [Key("gamma", "discount factor", Min = 0, Max = 1)] public double Gamma { get; set; } = 0.99;
     [Key("gae-lambda", "GAE lambda (1 = Monte-Carlo returns minus the baseline)", Min = 0, Max = 1)] public double GaeLambda { get; set; } = 1.0;
     [Key("checkpoint-every", "iterations between checkpoints", Min = 1)] public int CheckpointEvery { get; set; } = 10;
+    [Key("keep-checkpoint-every", "iterations between checkpoints kept for good under checkpoints/ (iteration-N.bin), to evaluate the run as it was at each (metarl eval --iteration N); 0 keeps none", Min = 0)]
+    public int KeepCheckpointEvery { get; set; }
+
+    /// <summary>The keys that say when a run writes its state, not how it learns: runs that differ only in these are the same run.</summary>
+    public static readonly IReadOnlySet<string> BookkeepingKeys = new HashSet<string> { "checkpoint-every", "keep-checkpoint-every" };
 }
 
 /// <summary>Settings of single-task runs: which task, how many episodes per update.</summary>

@@ -3,6 +3,7 @@ using System.Text;
 using MetaRl.Algorithms;
 using MetaRl.Algorithms.Pearl;
 using MetaRl.Configuration;
+using MetaRl.Envs;
 using MetaRl.Envs.Navigation;
 using MetaRl.Evaluation;
 
@@ -36,11 +37,14 @@ public static class PearlReproduction
     /// <summary>Trials per goal of posterior sampling at its best (<see cref="Oracles.SparsePointRobotPosteriorSampling"/>).</summary>
     const int IdealTrials = 200;
 
+    /// <summary>Iterations between the checkpoints the run keeps, for the report's "across training" table (each holds the replay buffers: about 40 MB at iteration 120 of the reduced run).</summary>
+    const int KeepEvery = 50;
+
     public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null);
 
     public static Dictionary<string, string> Values(Options o)
     {
-        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 3 : PaperIterations)}" };
+        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 3 : PaperIterations)}", ["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}" };
         if (o.Quick)
             foreach (var (k, x) in new[] { ("hidden-sizes", "32,32"), ("encoder-hidden-sizes", "32,32"), ("num-train-steps-per-itr", "20"), ("meta-batch", "4"),
                 ("batch-size", "32"), ("embedding-batch-size", "64"), ("num-tasks-sample", "2"), ("num-steps-posterior", "100") })
@@ -51,7 +55,8 @@ public static class PearlReproduction
     public static string Run(Options o, TextWriter log)
     {
         string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Quick ? "-quick" : "")}");
-        var trained = Reproduction.TrainOrResume("pearl", "sparse-point-robot", Values(o), o.Seed, Path.Combine(root, $"pearl-seed{o.Seed}"), "pearl", log);
+        string runPath = Path.Combine(root, $"pearl-seed{o.Seed}");
+        var trained = Reproduction.TrainOrResume("pearl", "sparse-point-robot", Values(o), o.Seed, runPath, "pearl", log);
         var run = trained.Run;
         var pearl = (Pearl)run.Learner;
         int exploration = run.Get<PearlConfig>().NumExpTrajEval;
@@ -72,7 +77,8 @@ public static class PearlReproduction
         var reach = Reach(pearl, heldOut, exploration, o.Quick ? 5 : ReachDraws, Seeds.Evaluation(o.Seed, 3));
         var ideal = Oracles.SparsePointRobotPosteriorSampling(heldOut.Cast<GoalTask>().ToList(), exploration, episodes, o.Quick ? 20 : IdealTrials, new Rng(Seeds.Evaluation(o.Seed, 4)));
         var changed = Reproduction.DifferencesFromReference(run.Algorithm, run.Distribution.Name, Config.Values(run.Configs));
-        string report = Report(points, found, reach, ideal, changed, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
+        var history = AcrossTraining(RunDirectory.At(runPath), run, heldOut, budget, exploration, seeds);
+        string report = Report(points, found, reach, ideal, changed, history, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);
         log.WriteLine($"Results: {root} (report.md, adaptation.csv, the run directory)");
@@ -121,9 +127,34 @@ public static class PearlReproduction
         return (p.Average(), p.Average(Found), ideal.Average(), ideal.Average(Found));
     }
 
+    /// <summary>One row of the "across training" table: held-out success right after exploration and in the last episode, and the last episode's return.</summary>
+    public sealed record Checkpoint(int Iteration, long EnvSteps, double SuccessAfterExploration, double SuccessLast, double ReturnLast);
+
+    /// <summary>
+    /// How the run's adaptation grew with training: the held-out evaluation (the same goals, seeds and protocol as the
+    /// main table) at every checkpoint the run kept (keep-checkpoint-every) before its latest, then at the latest.
+    /// </summary>
+    public static List<Checkpoint> AcrossTraining(RunDirectory dir, TrainingRun latest, IReadOnlyList<object> heldOut, int budget, int exploration, IReadOnlyList<int> seeds)
+    {
+        var splits = new TaskSplits<object>([], heldOut, []);
+        Checkpoint Evaluate(TrainingRun run)
+        {
+            var p = MetaEvaluator.Evaluate("pearl", (Pearl)run.Learner, splits, budget, seeds, heldOut.Count);
+            return new Checkpoint(run.Iteration, run.EnvSteps, p[exploration].SuccessRate, p[budget].SuccessRate, p[budget].MeanReturn);
+        }
+        var rows = new List<Checkpoint>();
+        foreach (int iteration in dir.KeptIterations().Where(i => i < latest.Iteration))
+        {
+            using var then = Trainer.Load(dir, iteration: iteration);
+            rows.Add(Evaluate(then));
+        }
+        rows.Add(Evaluate(latest));
+        return rows;
+    }
+
     static string Report(List<AdaptationPoint> points, (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) found,
         (double Episode, double Exploration, double IdealEpisode, double IdealExploration) reach, double[] ideal, IReadOnlyList<(string Key, string Run, string Reference)> changed,
-        TrainingRun run, double seconds, int exploration, Options o)
+        IReadOnlyList<Checkpoint> history, TrainingRun run, double seconds, int exploration, Options o)
     {
         string F(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
         string P(double x) => (100 * x).ToString("0", CultureInfo.InvariantCulture) + "%";
@@ -187,6 +218,16 @@ public static class PearlReproduction
                 + $"uniformly from the half-circle in each episode (exact, from the env's dynamics), reaches a goal with probability {P(reach.IdealEpisode)} per episode and finds "
                 + $"{P(reach.IdealExploration)} of the goals in {exploration} episodes: where exploration episodes each chase one sampled goal, success in episode {exploration + 1} "
                 + "exceeds this only where that episode finds a goal exploration missed.");
+            sb.AppendLine();
+            sb.AppendLine("## Across training");
+            sb.AppendLine();
+            sb.AppendLine($"Held-out goals, the same evaluation at every checkpoint the run kept (keep-checkpoint-every {run.Common.KeepCheckpointEvery}) and at its latest:");
+            sb.AppendLine();
+            sb.AppendLine($"| iteration | env steps | success, episode {exploration + 1} | success, episode {test.Count} | return, episode {test.Count} |");
+            sb.AppendLine("|---|---|---|---|---|");
+            foreach (var h in history)
+                sb.AppendLine(FormattableString.Invariant($"| {h.Iteration} | {h.EnvSteps:N0} | {P(h.SuccessAfterExploration)} | {P(h.SuccessLast)} | {F(h.ReturnLast)} |"));
+            sb.AppendLine($"| posterior sampling at its best | | {P(ideal[exploration])} | {P(ideal[^1])} | |");
         }
         return sb.ToString();
     }

@@ -63,7 +63,7 @@ public static class Reproduction
         var defaults = Defaults(algorithm);
         foreach (var (key, value) in values)
         {
-            if (key == "num-batches") continue;
+            if (key == "num-batches" || CommonConfig.BookkeepingKeys.Contains(key)) continue; // length and checkpointing are not settings of the learning
             // A key missing from the run's config did not exist when it was trained: it ran with the key's default.
             string? was = trained.GetValueOrDefault(key) ?? defaults.GetValueOrDefault(key);
             bool same = was is not null && (was.Equals(value, StringComparison.OrdinalIgnoreCase)

@@ -451,7 +451,7 @@ public class ReproductionCliTests : IDisposable
     public void QuickPearlReproductionReportsEveryEpisodeOfContextBesideTheGoalKnownReturn()
     {
         var o = new StringWriter(); var e = new StringWriter();
-        int code = MetaRl.Cli.Cli.Run(["reproduce", "pearl-point-robot", "--quick", "--iterations", "1", "--out", _root], o, e);
+        int code = MetaRl.Cli.Cli.Run(["reproduce", "pearl-point-robot", "--quick", "--iterations", "2", "--out", _root], o, e);
         Assert.True(code == 0, e.ToString());
         string dir = Path.Combine(_root, "reproduce-pearl-point-robot-quick");
         string report = File.ReadAllText(Path.Combine(dir, "report.md"));
@@ -475,6 +475,13 @@ public class ReproductionCliTests : IDisposable
         int successes = (split.Groups[2].Success ? int.Parse(split.Groups[2].Value) : 0) + (split.Groups[3].Success ? int.Parse(split.Groups[3].Value) : 0);
         var episode6 = File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Select(l => l.Split(',')).Single(c => c[0] == "pearl" && c[1] == "test" && c[2] == "5");
         Assert.Equal(double.Parse(episode6[6], System.Globalization.CultureInfo.InvariantCulture), successes / 20.0, 9);
+        // Across training: the checkpoint kept at iteration 1, then the latest, whose row is the main table's.
+        var across = report.Split('\n').SkipWhile(l => !l.StartsWith("## Across training")).Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\| \d+ \|")).ToList();
+        Assert.Equal(["1", "2"], across.Select(l => l.Split('|', StringSplitOptions.TrimEntries)[1]));
+        var episode8 = File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Select(l => l.Split(',')).Single(c => c[0] == "pearl" && c[1] == "test" && c[2] == "7");
+        string Percent(string[] csv) => $"{100 * double.Parse(csv[6], System.Globalization.CultureInfo.InvariantCulture):0}%";
+        Assert.Equal([Percent(episode6), Percent(episode8)], across[1].Split('|', StringSplitOptions.TrimEntries)[3..5]);
+        Assert.True(File.Exists(Path.Combine(dir, "pearl-seed1", "checkpoints", "iteration-1.bin")));
         Assert.True(new FileInfo(Path.Combine(dir, "posterior.png")).Length > 1000);
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
     }

@@ -221,7 +221,7 @@ public static class PearlReproduction
             sb.AppendLine();
             sb.AppendLine("## Across training");
             sb.AppendLine();
-            sb.AppendLine($"Held-out goals, the same evaluation at every checkpoint the run kept (keep-checkpoint-every {run.Common.KeepCheckpointEvery}) and at its latest:");
+            sb.AppendLine("Held-out goals, the same evaluation at every checkpoint the run kept (keep-checkpoint-every) and at its latest:");
             sb.AppendLine();
             sb.AppendLine($"| iteration | env steps | success, episode {exploration + 1} | success, episode {test.Count} | return, episode {test.Count} |");
             sb.AppendLine("|---|---|---|---|---|");

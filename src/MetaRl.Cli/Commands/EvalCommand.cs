@@ -41,14 +41,19 @@ public static partial class Cli
                 var points = MetaEvaluator.AcrossRuns(curves);
                 var table = new Table().Title($"return after k adaptation steps ({runs.Count} run{(runs.Count > 1 ? "s, CI over runs" : ", CI over tasks")}{(at is { } i ? $", iteration {i}" : "")})")
                     .AddColumn("method").AddColumn("split");
-                for (int k = 0; k <= budget; k++) table.AddColumn($"step {k}");
-                table.AddColumn("success");
-                foreach (var g in points.GroupBy(x => (x.Method, x.Split)))
+                string Return(AdaptationPoint x) => FormattableString.Invariant($"{x.MeanReturn:0.00} ±{x.Ci95:0.00}");
+                if (budget < WideSteps)
                 {
-                    var row = new List<string> { g.Key.Method, g.Key.Split };
-                    row.AddRange(g.OrderBy(x => x.Step).Select(x => FormattableString.Invariant($"{x.MeanReturn:0.00} ±{x.Ci95:0.00}")));
-                    row.Add($"{g.OrderBy(x => x.Step).Last().SuccessRate:P0}");
-                    table.AddRow(row.ToArray());
+                    for (int k = 0; k <= budget; k++) table.AddColumn($"step {k}");
+                    table.AddColumn("success");
+                    foreach (var g in points.GroupBy(x => (x.Method, x.Split)))
+                        table.AddRow([g.Key.Method, g.Key.Split, .. g.OrderBy(x => x.Step).Select(Return), $"{g.OrderBy(x => x.Step).Last().SuccessRate:P0}"]);
+                }
+                else // a column per step would not fit a terminal: a row per step, with its success
+                {
+                    table.AddColumn("step").AddColumn("return").AddColumn("success");
+                    foreach (var x in points.GroupBy(x => (x.Method, x.Split)).SelectMany(g => g.OrderBy(x => x.Step)))
+                        table.AddRow(x.Method, x.Split, $"{x.Step}", Return(x), $"{x.SuccessRate:P0}");
                 }
                 ConsoleFor(stdout).Write(table);
                 stdout.WriteLine($"Written: {Named("adaptation.csv")} in each run directory" + (at is null ? $"; plot with 'metarl plot {string.Join(" ", dirs.Select(d => d.Path))}'" : ""));
@@ -77,6 +82,9 @@ public static partial class Cli
         });
         return cmd;
     }
+
+    /// <summary>Up to this many adaptation steps the table has a column per step; beyond, a row per step.</summary>
+    const int WideSteps = 5;
 
     /// <summary>Multi-task runs: return and success of every task of the suite (most likely actions); several runs of one suite give means with a CI over runs.</summary>
     static void EvaluateSuite(TextWriter stdout, List<(RunDirectory Dir, TrainingRun Run)> runs, int episodes, string file)

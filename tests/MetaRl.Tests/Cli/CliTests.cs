@@ -181,10 +181,14 @@ public class CliTests : IDisposable
         Assert.Contains("\"adaptation\"", File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile)));
         Assert.Contains("\"final_mean_return\"", File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile)));
         string summary = File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile));
-        (code, output, err) = Run("eval", dir, "--steps", "1", "--iteration", "1"); // the run as it was after its first meta-update
+        (code, output, err) = Run("eval", dir, "--steps", "5", "--iteration", "1"); // the run as it was after its first meta-update
         Assert.True(code == 0, err);
         Assert.Contains("adaptation-iteration-1.csv", output);
-        Assert.Equal(1 + 3 * 2, File.ReadAllLines(Path.Combine(dir, "adaptation-iteration-1.csv")).Length);
+        Assert.Equal(1 + 3 * 6, File.ReadAllLines(Path.Combine(dir, "adaptation-iteration-1.csv")).Length);
+        // Six steps would not fit as columns: a row per step, each split's steps 0 to 5 in order, lines within a terminal's width.
+        var testRows = output.Split('\n').Where(l => l.Contains("│ test ")).Select(l => l.Split('│', StringSplitOptions.TrimEntries)[3]).ToList();
+        Assert.Equal(["0", "1", "2", "3", "4", "5"], testRows);
+        Assert.All(output.Split('\n'), l => Assert.True(l.Length <= 80, l));
         Assert.Equal(summary, File.ReadAllText(Path.Combine(dir, RunDirectory.SummaryFile))); // the latest checkpoint's adaptation stays
 
         (code, output, err) = Run("plot", dir);

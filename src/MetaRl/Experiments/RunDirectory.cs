@@ -16,7 +16,8 @@ public sealed record EvaluationRow(string Split, int Tasks, int EpisodesPerTask,
 /// </summary>
 public sealed class RunDirectory
 {
-    public const string ConfigFile = "config.yaml", ProgressFile = "progress.csv", CheckpointFile = "checkpoint.bin", SummaryFile = "summary.json";
+    public const string ConfigFile = "config.yaml", ProgressFile = "progress.csv", CheckpointFile = "checkpoint.bin", SummaryFile = "summary.json",
+        KeptCheckpointsFolder = "checkpoints";
     SummaryWriter? _tensorboard;
 
     RunDirectory(string path) => Path = System.IO.Path.GetFullPath(path);
@@ -48,8 +49,6 @@ public sealed class RunDirectory
 
     /// <summary>Where the checkpoint kept at <paramref name="iteration"/> is (keep-checkpoint-every).</summary>
     public string KeptCheckpointPath(int iteration) => System.IO.Path.Combine(Path, KeptCheckpointsFolder, $"iteration-{iteration}.bin");
-
-    public const string KeptCheckpointsFolder = "checkpoints";
 
     /// <summary>Keeps a copy of the latest checkpoint, which is at <paramref name="iteration"/>.</summary>
     public void KeepCheckpoint(int iteration)

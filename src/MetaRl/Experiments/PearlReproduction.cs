@@ -77,7 +77,9 @@ public static class PearlReproduction
         var reach = Reach(pearl, heldOut, exploration, o.Quick ? 5 : ReachDraws, Seeds.Evaluation(o.Seed, 3));
         var ideal = Oracles.SparsePointRobotPosteriorSampling(heldOut.Cast<GoalTask>().ToList(), exploration, episodes, o.Quick ? 20 : IdealTrials, new Rng(Seeds.Evaluation(o.Seed, 4)));
         var changed = Reproduction.DifferencesFromReference(run.Algorithm, run.Distribution.Name, Config.Values(run.Configs));
-        var history = AcrossTraining(RunDirectory.At(runPath), run, heldOut, budget, exploration, seeds);
+        // The latest row is the main table's held-out evaluation, not run again.
+        var history = AcrossTraining(RunDirectory.At(runPath), run.Iteration, heldOut, budget, exploration, seeds);
+        history.Add(ToCheckpoint(run, points.Where(p => p.Method == "pearl" && p.Split == "test"), exploration, budget));
         string report = Report(points, found, reach, ideal, changed, history, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);
@@ -132,24 +134,24 @@ public static class PearlReproduction
 
     /// <summary>
     /// How the run's adaptation grew with training: the held-out evaluation (the same goals, seeds and protocol as the
-    /// main table) at every checkpoint the run kept (keep-checkpoint-every) before its latest, then at the latest.
+    /// main table) at every checkpoint the run kept (keep-checkpoint-every) before its latest, <paramref name="latestIteration"/>.
     /// </summary>
-    public static List<Checkpoint> AcrossTraining(RunDirectory dir, TrainingRun latest, IReadOnlyList<object> heldOut, int budget, int exploration, IReadOnlyList<int> seeds)
+    public static List<Checkpoint> AcrossTraining(RunDirectory dir, int latestIteration, IReadOnlyList<object> heldOut, int budget, int exploration, IReadOnlyList<int> seeds)
     {
         var splits = new TaskSplits<object>([], heldOut, []);
-        Checkpoint Evaluate(TrainingRun run)
-        {
-            var p = MetaEvaluator.Evaluate("pearl", (Pearl)run.Learner, splits, budget, seeds, heldOut.Count);
-            return new Checkpoint(run.Iteration, run.EnvSteps, p[exploration].SuccessRate, p[budget].SuccessRate, p[budget].MeanReturn);
-        }
         var rows = new List<Checkpoint>();
-        foreach (int iteration in dir.KeptIterations().Where(i => i < latest.Iteration))
+        foreach (int iteration in dir.KeptIterations().Where(i => i < latestIteration))
         {
             using var then = Trainer.Load(dir, iteration: iteration);
-            rows.Add(Evaluate(then));
+            rows.Add(ToCheckpoint(then, MetaEvaluator.Evaluate("pearl", (Pearl)then.Learner, splits, budget, seeds, heldOut.Count), exploration, budget));
         }
-        rows.Add(Evaluate(latest));
         return rows;
+    }
+
+    static Checkpoint ToCheckpoint(TrainingRun run, IEnumerable<AdaptationPoint> heldOut, int exploration, int budget)
+    {
+        var byStep = heldOut.ToDictionary(p => p.Step);
+        return new Checkpoint(run.Iteration, run.EnvSteps, byStep[exploration].SuccessRate, byStep[budget].SuccessRate, byStep[budget].MeanReturn);
     }
 
     static string Report(List<AdaptationPoint> points, (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) found,

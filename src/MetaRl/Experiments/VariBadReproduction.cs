@@ -22,11 +22,21 @@ public static class VariBadReproduction
     /// <summary>The official 2e7 frames: 16 processes x 60 steps per update.</summary>
     public const int PaperUpdates = 20834;
 
-    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null);
+    /// <summary>
+    /// Updates between the checkpoints each run keeps for the "across training" table: a quarter of the official frames
+    /// (a variBAD checkpoint holds its VAE buffer, about 120 MB, so three kept ones cost about 360 MB).
+    /// </summary>
+    const int KeepEvery = 5209;
+
+    /// <summary>The methods the reproduction trains, in the report's order.</summary>
+    public static readonly IReadOnlyList<string> Methods = ["varibad", "rl2"];
+
+    /// <summary>What to run; <c>Only</c> names the <see cref="Methods"/> to train and evaluate (all of them when null).</summary>
+    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, IReadOnlyList<string>? Only = null);
 
     public static Dictionary<string, string> VariBadValues(Options o)
     {
-        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}" };
+        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}", ["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}" };
         if (o.Quick) { v["num-processes"] = "4"; v["precollect-len"] = "240"; v["vae-batch-num-trajs"] = "4"; }
         return v;
     }
@@ -43,12 +53,16 @@ public static class VariBadReproduction
             ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}", ["optimizer"] = "ppo", ["episodes-per-trial"] = $"{Episodes}",
             ["batch-size"] = o.Quick ? "240" : "960", ["hidden-size"] = "64", ["lr"] = "7e-4", ["epochs"] = "2", ["minibatches"] = "4", ["clip"] = "0.05",
             ["ent-coef"] = "0.01", ["vf-coef"] = "0.5", ["max-grad-norm"] = "0.5", ["gamma"] = "0.95", ["gae-lambda"] = "0.95",
+            ["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}",
         };
         return v;
     }
 
     /// <summary>Per-episode returns [goal][episode] of a method on every one of the 21 goals.</summary>
     sealed record PerGoal(string Method, double[][] Returns, double Seconds, long Frames);
+
+    /// <summary>One row of the "across training" table: a method's mean return in each episode of the trial over the 21 goals at one checkpoint.</summary>
+    public sealed record Checkpoint(string Method, int Iteration, long Frames, double[] EpisodeReturns);
 
     public static string Run(Options o, TextWriter log)
     {
@@ -57,36 +71,68 @@ public static class VariBadReproduction
         var splits = new GridWorldDistribution().Splits();
         var curves = new List<List<AdaptationPoint>>();
         var results = new List<PerGoal>();
+        var history = new List<Checkpoint>();
         int evalSeed = Seeds.Evaluation(o.Seed, 1);
 
-        var vb = Reproduction.TrainOrResume("varibad", "gridworld", VariBadValues(o), o.Seed, Path.Combine(root, $"varibad-seed{o.Seed}"), "varibad", log);
-        var varibad = (IMetaLearner)vb.Run.Learner;
-        log.WriteLine("evaluating varibad ...");
-        var r = varibad.AdaptTo(goals, Episodes - 1, new Rng(evalSeed));
-        results.Add(new("varibad", Transpose(r.Returns), vb.TrainingSeconds, vb.Run.EnvSteps));
-        curves.Add(MetaEvaluator.Evaluate("varibad", varibad, splits, Episodes - 1, [evalSeed]));
-
-        var rl = Reproduction.TrainOrResume("rl2", "gridworld", Rl2Values(o), o.Seed, Path.Combine(root, $"rl2-seed{o.Seed}"), "rl2", log);
-        var rl2 = (Rl2)rl.Run.Learner;
-        log.WriteLine("evaluating rl2 ...");
-        AdaptationResult Rl2Greedy(IReadOnlyList<object> tasks, Rng rng)
+        foreach (string method in Methods.Where(m => o.Only is null || o.Only.Contains(m)))
         {
-            var b = rl2.RunTrials(tasks, Episodes, rng, mostLikely: true);
-            return new AdaptationResult(
-                Enumerable.Range(0, Episodes).Select(e => Enumerable.Range(0, tasks.Count).Select(t => b.EpisodeReturns[t, e]).ToArray()).ToArray(),
-                Enumerable.Range(0, Episodes).Select(e => Enumerable.Range(0, tasks.Count).Select(t => b.EpisodeSuccess[t, e] ? 1.0 : 0.0).ToArray()).ToArray(), 1);
+            string runPath = Path.Combine(root, $"{method}-seed{o.Seed}");
+            var trained = Reproduction.TrainOrResume(method, "gridworld", method == "varibad" ? VariBadValues(o) : Rl2Values(o), o.Seed, runPath, method, log);
+            log.WriteLine($"evaluating {method} ...");
+            var adapt = OfficialEvaluation(trained.Run);
+            var perGoal = Transpose(adapt(goals, new Rng(evalSeed)).Returns);
+            results.Add(new(method, perGoal, trained.TrainingSeconds, trained.Run.EnvSteps));
+            curves.Add(MetaEvaluator.Evaluate(method, adapt, splits, Episodes - 1, [evalSeed]));
+            // The latest row is the main table's evaluation, not run again.
+            history.AddRange(AcrossTraining(RunDirectory.At(runPath), trained.Run.Iteration, goals, evalSeed));
+            history.Add(new(method, trained.Run.Iteration, trained.Run.EnvSteps, EpisodeMeans(perGoal)));
         }
-        results.Add(new("rl2", Transpose(Rl2Greedy(goals, new Rng(evalSeed)).Returns), rl.TrainingSeconds, rl.Run.EnvSteps));
-        curves.Add(MetaEvaluator.Evaluate("rl2", Rl2Greedy, splits, Episodes - 1, [evalSeed]));
 
         var points = MetaEvaluator.AcrossRuns(curves);
         File.WriteAllText(Path.Combine(root, "adaptation.csv"), MetaEvaluator.ToCsv(points));
-        string report = Report(results, o) + Reproduction.Notes(root);
+        string report = Report(results, history, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);
         log.WriteLine($"Results: {root} (report.md, adaptation.csv, one run directory per method)");
         return root;
     }
+
+    /// <summary>
+    /// The official evaluation of a trained run (utils/evaluation.py): one trial of 4 episodes per task from the prior
+    /// (variBAD's belief, RL2's GRU state), the most likely action at every step.
+    /// </summary>
+    static Func<IReadOnlyList<object>, Rng, AdaptationResult> OfficialEvaluation(TrainingRun run)
+    {
+        if (run.Learner is not Rl2 rl2)
+        {
+            var learner = (IMetaLearner)run.Learner;
+            return (tasks, rng) => learner.AdaptTo(tasks, Episodes - 1, rng);
+        }
+        return (tasks, rng) =>
+        {
+            var b = rl2.RunTrials(tasks, Episodes, rng, mostLikely: true);
+            return new AdaptationResult(
+                Enumerable.Range(0, Episodes).Select(e => Enumerable.Range(0, tasks.Count).Select(t => b.EpisodeReturns[t, e]).ToArray()).ToArray(),
+                Enumerable.Range(0, Episodes).Select(e => Enumerable.Range(0, tasks.Count).Select(t => b.EpisodeSuccess[t, e] ? 1.0 : 0.0).ToArray()).ToArray(), 1);
+        };
+    }
+
+    /// <summary>
+    /// How a run's trials grew with training: the main table's evaluation (every goal, the same seed) at every checkpoint
+    /// the run kept (keep-checkpoint-every) before its latest, <paramref name="latestIteration"/>.
+    /// </summary>
+    public static List<Checkpoint> AcrossTraining(RunDirectory dir, int latestIteration, IReadOnlyList<object> goals, int evalSeed)
+    {
+        var rows = new List<Checkpoint>();
+        foreach (int iteration in dir.KeptIterations().Where(i => i < latestIteration))
+        {
+            using var then = Trainer.Load(dir, iteration: iteration);
+            rows.Add(new(then.Algorithm, iteration, then.EnvSteps, EpisodeMeans(Transpose(OfficialEvaluation(then)(goals, new Rng(evalSeed)).Returns))));
+        }
+        return rows;
+    }
+
+    static double[] EpisodeMeans(double[][] perGoal) => Enumerable.Range(0, Episodes).Select(e => perGoal.Average(g => g[e])).ToArray();
 
     /// <summary>
     /// Each method's episode 2 beside the best any policy could do after its own first episode: the goals it found earn
@@ -117,6 +163,26 @@ public static class VariBadReproduction
             + "episodes that leave the unchecked cells on one shortest sweep let episode 2 reach the goal-known return.");
     }
 
+    /// <summary>The "across training" table: each method's trial at every kept checkpoint and at its latest, with the bars met or not.</summary>
+    static void AppendAcrossTraining(StringBuilder sb, IReadOnlyList<Checkpoint> history, double bar1, double barLater)
+    {
+        string F(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
+        sb.AppendLine("## Across training");
+        sb.AppendLine();
+        sb.AppendLine("The same evaluation (every goal, the same seed, the most likely actions) at every checkpoint each run kept "
+            + "(keep-checkpoint-every) and at its latest; the last column names the bars it meets (episode 1, episodes 2-4, both or none):");
+        sb.AppendLine();
+        sb.AppendLine("| method | update | frames | episode 1 | episode 2 | episode 3 | episode 4 | bars |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var c in history)
+        {
+            bool first = c.EpisodeReturns[0] >= bar1, later = c.EpisodeReturns.Skip(1).All(x => x >= barLater);
+            string bars = first && later ? "both" : first ? "episode 1" : later ? "episodes 2-4" : "none";
+            sb.AppendLine($"| {c.Method} | {c.Iteration} | {c.Frames:N0} | {string.Join(" | ", c.EpisodeReturns.Select(F))} | {bars} |");
+        }
+        sb.AppendLine();
+    }
+
     static double[][] Transpose(double[][] byEpisode) =>
         Enumerable.Range(0, byEpisode[0].Length).Select(g => byEpisode.Select(e => e[g]).ToArray()).ToArray();
 
@@ -138,7 +204,7 @@ public static class VariBadReproduction
         return (random + 0.9 * (bayes1 - random), 0.95 * GridWorldReference.GoalKnownMeanReturn());
     }
 
-    static string Report(List<PerGoal> results, Options o)
+    static string Report(List<PerGoal> results, IReadOnlyList<Checkpoint> history, Options o)
     {
         string F(double x) => x.ToString("0.00", CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
@@ -176,13 +242,17 @@ public static class VariBadReproduction
                 + $"episodes 2-4 {string.Join(", ", later.Select(F))} ({(later.All(x => x >= barLater) ? "met" : "not met")}).");
         }
         sb.AppendLine();
-        sb.AppendLine("## What variBAD believes");
-        sb.AppendLine();
-        sb.AppendLine("Its belief over the goal cell at every step of the first two episodes on a held-out goal (`metarl belief <run>`; "
-            + "the reproduction writes it beside this report):");
-        sb.AppendLine();
-        sb.AppendLine("![variBAD's belief](belief.png)");
-        sb.AppendLine();
+        AppendAcrossTraining(sb, history, bar1, barLater);
+        if (results.Any(m => m.Method == "varibad"))
+        {
+            sb.AppendLine("## What variBAD believes");
+            sb.AppendLine();
+            sb.AppendLine("Its belief over the goal cell at every step of the first two episodes on a held-out goal (`metarl belief <run>`; "
+                + "the reproduction writes it beside this report):");
+            sb.AppendLine();
+            sb.AppendLine("![variBAD's belief](belief.png)");
+            sb.AppendLine();
+        }
         sb.AppendLine("## Goal by goal: episode 1");
         sb.AppendLine();
         var bayesFirst = BayesOptimalFirstEpisode();
@@ -196,8 +266,8 @@ public static class VariBadReproduction
         sb.AppendLine();
         var near = results.Select(m => (m.Method, Gap: m.Returns.Select((x, g) => Math.Abs(x[0] - bayesFirst[g])).Average())).ToList();
         sb.AppendLine("Mean distance of episode 1 from the Bayes-optimal return, goal by goal: "
-            + string.Join(", ", near.Select(n => $"{n.Method} {F(n.Gap)}")) + ". The variBAD paper reports variBAD nearer Bayes-optimal than RL2 in episode 1; "
-            + (near.Count == 2 ? (near[0].Gap <= near[1].Gap ? "ours agrees" : "ours does not agree") : "")
+            + string.Join(", ", near.Select(n => $"{n.Method} {F(n.Gap)}")) + ". The variBAD paper reports variBAD nearer Bayes-optimal than RL2 in episode 1"
+            + (near.Count == 2 ? (near[0].Gap <= near[1].Gap ? "; ours agrees" : "; ours does not agree") : " (this reproduction ran one of them)")
             + ", with a caveat: several search paths reach the Bayes-optimal episode-1 return (the first episode's expected return is "
             + "the same for any path that checks 14 new candidate cells, one per step after the first), and the goal-by-goal column is "
             + "the one path the exact search found, which also sets up episode 2 best. A learner whose episode 1 is optimal along "

@@ -516,6 +516,32 @@ public class ReproductionCliTests : IDisposable
             Assert.True(own <= best + 0.005, $"{cells[1]}: episode 2 {own} above the best possible {best}");
         }
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
+
+        // Across training: every kept checkpoint (quick mode keeps each) and the latest, whose row is the main table's.
+        List<string> Across(string text) => text.Split('\n').SkipWhile(l => !l.StartsWith("## Across training")).Skip(1).TakeWhile(l => !l.StartsWith("## "))
+            .Where(l => l.StartsWith("| varibad |") || l.StartsWith("| rl2 |")).ToList();
+        var across = Across(report);
+        Assert.Equal(["varibad 1", "varibad 2", "varibad 3", "rl2 1", "rl2 2", "rl2 3"], across.Select(l => string.Join(" ", l.Split('|', StringSplitOptions.TrimEntries)[1..3])));
+        foreach (var method in new[] { "varibad", "rl2" })
+        {
+            Assert.True(File.Exists(Path.Combine(dir, $"{method}-seed1", "checkpoints", "iteration-2.bin")));
+            var main = report.Split('\n').First(l => l.StartsWith($"| {method} | ")).Split('|', StringSplitOptions.TrimEntries)[2..6];
+            Assert.Equal(main, across.Single(l => l.StartsWith($"| {method} | 3 |")).Split('|', StringSplitOptions.TrimEntries)[4..8]);
+        }
+
+        // --method evaluates one method alone: the runs are complete, so nothing trains, and its rows are the same.
+        var o2 = new StringWriter();
+        Assert.Equal(0, MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--iterations", "3", "--method", "rl2", "--out", _root], o2, e));
+        Assert.Contains("rl2: resuming at iteration 3", o2.ToString());
+        Assert.DoesNotContain("varibad: resuming", o2.ToString());
+        string alone = File.ReadAllText(Path.Combine(dir, "report.md"));
+        Assert.DoesNotContain("| varibad |", alone);
+        Assert.Equal(across.Where(l => l.StartsWith("| rl2 |")), Across(alone));
+        var e2 = new StringWriter();
+        Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--method", "pearl", "--out", _root], new StringWriter(), e2));
+        Assert.Contains("--method must be one of: varibad, rl2 (got 'pearl')", e2.ToString());
+        Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "maml-2d-navigation", "--quick", "--method", "rl2", "--out", _root], new StringWriter(), e2));
+        Assert.Contains("--method applies to varibad-gridworld", e2.ToString());
     }
 
     [Fact]

@@ -20,8 +20,9 @@ public static partial class Cli
         var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
         var set = new Option<string[]>("--set") { Description = "RL2 tables, mt-point-conflict and mt-locomotion: set a config key for every run (mt-point-conflict, mt-locomotion: e.g. hidden-sizes=8,8, in the report and the output directory's name); RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
         var method = new Option<string[]>("--method") { Description = $"{VariBadReproduction.Name}: train and evaluate only this method, {string.Join(" or ", VariBadReproduction.Methods)} (repeatable; default both)" };
+        var preset = new Option<string?>("--preset") { Description = $"{VariBadReproduction.Name}: {VariBadReproduction.Official2020}, the official grid-world configs as they were on 2020-09-28 (1e8 frames, entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5; RL2 with entropy 0.1 on the same frames); default: today's" };
         var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
-        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, method, trainOnly };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, method, preset, trainOnly };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
@@ -35,6 +36,11 @@ public static partial class Cli
                 throw new UsageException($"--method applies to {VariBadReproduction.Name}");
             if (methods.FirstOrDefault(m => !VariBadReproduction.Methods.Contains(m)) is { } unknown)
                 throw new UsageException($"--method must be one of: {string.Join(", ", VariBadReproduction.Methods)} (got '{unknown}')");
+            string? presetName = p.GetValue(preset);
+            if (presetName is not null && experiment != VariBadReproduction.Name)
+                throw new UsageException($"--preset applies to {VariBadReproduction.Name}");
+            if (presetName is not null && presetName != VariBadReproduction.Official2020)
+                throw new UsageException($"--preset must be {VariBadReproduction.Official2020} (got '{presetName}')");
             if (experiment == GradientStudy.Name)
             {
                 if (p.GetValue(jobs) != 1) throw new UsageException($"--jobs applies to the RL2 tables; {GradientStudy.Name} runs in one process");
@@ -76,7 +82,7 @@ public static partial class Cli
             {
                 if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
                     throw new UsageException($"--jobs and --set apply to the RL2 tables; {VariBadReproduction.Name} trains the official settings");
-                string vbRoot = VariBadReproduction.Run(new VariBadReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its, methods.Length > 0 ? methods : null), stdout);
+                string vbRoot = VariBadReproduction.Run(new VariBadReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its, methods.Length > 0 ? methods : null, presetName), stdout);
                 foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(vbRoot, "adaptation.csv")), Path.Combine(vbRoot, "adaptation")))
                     stdout.WriteLine($"Plot: {f}");
                 if (methods.Length > 0 && !methods.Contains("varibad")) return Ok;

@@ -13,7 +13,7 @@ public static partial class Cli
         var config = new Option<string?>("--config") { Description = "YAML file of config keys (same names as the reference implementations)" };
         var set = new Option<string[]>("--set") { Description = "override a config key: --set max-kl=0.02 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<int>("--seed") { Description = "the one seed that fixes the whole run", DefaultValueFactory = _ => 1 };
-        var preset = new Option<string?>("--preset") { Description = "a named set of config values, under --config and --set (rl2: paper, the paper's scale: TRPO, 250,000 steps per update, 256 units)" };
+        var preset = new Option<string?>("--preset") { Description = "a named set of config values, under --config and --set (rl2: paper, the paper's scale: TRPO, 250,000 steps per update, 256 units; varibad: paper, the official grid-world config's 2e7 frames; official-2020, that config as of 2020-09-28: 1e8 frames, entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5; mujoco, the official cheetah-vel config)" };
         var iterations = new Option<int?>("--iterations") { Description = "number of policy updates (config key num-batches)" };
         var outDir = new Option<string>("--out") { Description = "root directory of runs", DefaultValueFactory = _ => "runs" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this directory from its last checkpoint" };

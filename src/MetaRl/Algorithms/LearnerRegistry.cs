@@ -100,10 +100,16 @@ public static class LearnerRegistry
         {
             // The official 2e7 frames at 16 trials of 4 x 15 steps per update; "mujoco": the official cheetah-vel config
             // (config/mujoco/args_cheetah_vel_varibad.py, ../shared/reference/pearl-varibad-numbers.md), 1e8 frames at 16
-            // trials of 2 x 200 steps per update, the ELBO subsampled to 50 prefixes x 50 decoded rewards.
+            // trials of 2 x 200 steps per update, the ELBO subsampled to 50 prefixes x 50 decoded rewards. "official-2020": the
+            // official grid-world config as it was on 2020-09-28 (a36d251, the year of the paper; today's is ff26cd4 of
+            // 2021-06-08): 1e8 frames, entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5.
             Presets = new Dictionary<string, IReadOnlyDictionary<string, string>>
             {
                 ["paper"] = new Dictionary<string, string> { ["num-batches"] = "20834" },
+                ["official-2020"] = new Dictionary<string, string>
+                {
+                    ["num-batches"] = "104167", ["policy-entropy-coef"] = "0.1", ["kl-weight"] = "1", ["state-embedding-size"] = "32", ["policy-eps"] = "1e-5",
+                },
                 ["mujoco"] = new Dictionary<string, string>
                 {
                     ["num-batches"] = "15625", ["max-rollouts-per-task"] = "2", ["num-processes"] = "16", ["gamma"] = "0.97", ["gae-lambda"] = "0.9",

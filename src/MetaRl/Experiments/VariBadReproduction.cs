@@ -23,20 +23,34 @@ public static class VariBadReproduction
     public const int PaperUpdates = 20834;
 
     /// <summary>
-    /// Updates between the checkpoints each run keeps for the "across training" table: a quarter of the official frames
-    /// (a variBAD checkpoint holds its VAE buffer, about 120 MB, so three kept ones cost about 360 MB).
+    /// The official grid-world config as it was on 2020-09-28 (a36d251; variBAD's preset of that name): 1e8 frames,
+    /// entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5. Today's config (ff26cd4) is the default.
     /// </summary>
-    const int KeepEvery = 5209;
+    public const string Official2020 = "official-2020";
+
+    /// <summary>
+    /// Updates between the checkpoints each run keeps for the "across training" table: a quarter of today's 2e7 frames,
+    /// every 2e7 frames of 2020's 1e8 (a variBAD checkpoint holds its VAE buffer, about 120 MB).
+    /// </summary>
+    static int KeepEvery(Options o) => o.Quick ? 1 : o.Preset == Official2020 ? PaperUpdates : PaperUpdates / 4 + 1;
 
     /// <summary>The methods the reproduction trains, in the report's order.</summary>
     public static readonly IReadOnlyList<string> Methods = ["varibad", "rl2"];
 
-    /// <summary>What to run; <c>Only</c> names the <see cref="Methods"/> to train and evaluate (all of them when null).</summary>
-    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, IReadOnlyList<string>? Only = null);
+    /// <summary>
+    /// What to run; <c>Preset</c> is null (today's official config) or <see cref="Official2020"/>, <c>Only</c> names the
+    /// <see cref="Methods"/> to train and evaluate (all of them when null).
+    /// </summary>
+    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, IReadOnlyList<string>? Only = null, string? Preset = null);
+
+    static string Updates(Options o) => $"{o.Iterations ?? (o.Quick ? 20 : o.Preset == Official2020 ? 104167 : PaperUpdates)}";
 
     public static Dictionary<string, string> VariBadValues(Options o)
     {
-        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}", ["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}" };
+        // The preset's values are written out (not the preset's name), so that a run is resumed only with each of them.
+        var v = o.Preset is { } preset ? new Dictionary<string, string>(LearnerRegistry.Get("varibad").Presets[preset]) : [];
+        v["num-batches"] = Updates(o);
+        v["keep-checkpoint-every"] = $"{KeepEvery(o)}";
         if (o.Quick) { v["num-processes"] = "4"; v["precollect-len"] = "240"; v["vae-batch-num-trajs"] = "4"; }
         return v;
     }
@@ -45,15 +59,17 @@ public static class VariBadReproduction
     /// Our RL2 (a GRU over observation, previous action, reward and done flag) with the PPO settings of the official
     /// config/gridworld/args_grid_rl2.py: 16 trials of 4 episodes per update, 2 epochs x 4 minibatches, clip 0.05,
     /// Adam 7e-4, entropy 0.01, value coefficient 0.5, gradient norm 0.5, gamma 0.95, GAE 0.95, a GRU of 64 units.
+    /// With <see cref="Official2020"/>, that config's 2020 version: entropy 0.1 and 1e8 frames (its Adam eps 1e-5 is
+    /// not a key of our RL2, which keeps PyTorch's 1e-8).
     /// </summary>
     public static Dictionary<string, string> Rl2Values(Options o)
     {
         var v = new Dictionary<string, string>
         {
-            ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 20 : PaperUpdates)}", ["optimizer"] = "ppo", ["episodes-per-trial"] = $"{Episodes}",
+            ["num-batches"] = Updates(o), ["optimizer"] = "ppo", ["episodes-per-trial"] = $"{Episodes}",
             ["batch-size"] = o.Quick ? "240" : "960", ["hidden-size"] = "64", ["lr"] = "7e-4", ["epochs"] = "2", ["minibatches"] = "4", ["clip"] = "0.05",
-            ["ent-coef"] = "0.01", ["vf-coef"] = "0.5", ["max-grad-norm"] = "0.5", ["gamma"] = "0.95", ["gae-lambda"] = "0.95",
-            ["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}",
+            ["ent-coef"] = o.Preset == Official2020 ? "0.1" : "0.01", ["vf-coef"] = "0.5", ["max-grad-norm"] = "0.5", ["gamma"] = "0.95", ["gae-lambda"] = "0.95",
+            ["keep-checkpoint-every"] = $"{KeepEvery(o)}",
         };
         return v;
     }
@@ -66,7 +82,7 @@ public static class VariBadReproduction
 
     public static string Run(Options o, TextWriter log)
     {
-        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Quick ? "-quick" : "")}");
+        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Preset is { } preset ? $"-{preset}" : "")}{(o.Quick ? "-quick" : "")}");
         var goals = GridWorldDistribution.TrainGoals.Cast<object>().ToList();
         var splits = new GridWorldDistribution().Splits();
         var curves = new List<List<AdaptationPoint>>();
@@ -212,6 +228,13 @@ public static class VariBadReproduction
         var bayes = GridWorldReference.BayesOptimalReturns(Episodes);
         var (bar1, barLater) = Bars();
         sb.AppendLine($"# variBAD on the 5x5 grid world: reproduction{(o.Quick ? " (quick mode: not the official settings)" : "")}");
+        sb.AppendLine();
+        sb.AppendLine(o.Preset == Official2020
+            ? "Settings: the official grid-world configs as they were on 2020-09-28 (lmzintgraf/varibad a36d251, preset official-2020): "
+              + "1e8 frames, entropy 0.1, KL weight 1, state embedding 32 and Adam eps 1e-5 for variBAD; RL2 with that config's entropy 0.1 on the "
+              + "same frames (its Adam eps 1e-5 is not a key of our RL2: 1e-8). The default reproduction trains today's configs (ff26cd4, 2e7 frames)."
+            : "Settings: the official grid-world configs of today (lmzintgraf/varibad ff26cd4, 2e7 frames) for variBAD and, for RL2's PPO, "
+              + "config/gridworld/args_grid_rl2.py; `--preset official-2020` trains those of 2020-09-28 (a36d251, 1e8 frames).");
         sb.AppendLine();
         sb.AppendLine($"Seed {o.Seed}. Each method is evaluated as the official code (utils/evaluation.py): one trial of {Episodes} episodes per goal, "
             + "the belief (or the GRU's state) from the prior, the most likely action at every step; every one of the 21 goals once (the goal "

@@ -542,6 +542,18 @@ public class ReproductionCliTests : IDisposable
         Assert.Contains("--method must be one of: varibad, rl2 (got 'pearl')", e2.ToString());
         Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "maml-2d-navigation", "--quick", "--method", "rl2", "--out", _root], new StringWriter(), e2));
         Assert.Contains("--method applies to varibad-gridworld", e2.ToString());
+
+        // --preset official-2020: the 2020 configs' values written into each run's config, in a directory of their own, named in the report.
+        Assert.Equal(0, MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--iterations", "1", "--preset", "official-2020", "--out", _root], new StringWriter(), e));
+        string dir2020 = Path.Combine(_root, "reproduce-varibad-gridworld-official-2020-quick");
+        string varibad2020 = File.ReadAllText(Path.Combine(dir2020, "varibad-seed1", "config.yaml"));
+        foreach (var line in new[] { "policy-entropy-coef: 0.1\n", "kl-weight: 1\n", "state-embedding-size: 32\n", "policy-eps: 1E-05\n", "num-batches: 1\n" })
+            Assert.Contains(line, varibad2020);
+        Assert.Contains("ent-coef: 0.1\n", File.ReadAllText(Path.Combine(dir2020, "rl2-seed1", "config.yaml")));
+        Assert.Contains("policy-entropy-coef: 0.01\n", File.ReadAllText(Path.Combine(dir, "varibad-seed1", "config.yaml")));
+        Assert.Contains("as they were on 2020-09-28", File.ReadAllText(Path.Combine(dir2020, "report.md")));
+        Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--preset", "paper", "--out", _root], new StringWriter(), e2));
+        Assert.Contains("--preset must be official-2020 (got 'paper')", e2.ToString());
     }
 
     [Fact]

@@ -43,12 +43,15 @@ public static class VariBadReproduction
     /// </summary>
     public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, IReadOnlyList<string>? Only = null, string? Preset = null);
 
-    static string Updates(Options o) => $"{o.Iterations ?? (o.Quick ? 20 : o.Preset == Official2020 ? 104167 : PaperUpdates)}";
+    static IReadOnlyDictionary<string, string> Preset(string name) => LearnerRegistry.Get("varibad").Presets[name];
+
+    /// <summary>Updates per run: --iterations, else quick mode's 20, else the preset's (1e8 frames for 2020's) or today's 2e7 frames.</summary>
+    static string Updates(Options o) => o.Iterations is { } n ? $"{n}" : o.Quick ? "20" : o.Preset is { } preset ? Preset(preset)["num-batches"] : $"{PaperUpdates}";
 
     public static Dictionary<string, string> VariBadValues(Options o)
     {
         // The preset's values are written out (not the preset's name), so that a run is resumed only with each of them.
-        var v = o.Preset is { } preset ? new Dictionary<string, string>(LearnerRegistry.Get("varibad").Presets[preset]) : [];
+        var v = o.Preset is { } preset ? new Dictionary<string, string>(Preset(preset)) : [];
         v["num-batches"] = Updates(o);
         v["keep-checkpoint-every"] = $"{KeepEvery(o)}";
         if (o.Quick) { v["num-processes"] = "4"; v["precollect-len"] = "240"; v["vae-batch-num-trajs"] = "4"; }

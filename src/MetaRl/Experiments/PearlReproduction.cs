@@ -139,13 +139,8 @@ public static class PearlReproduction
     public static List<Checkpoint> AcrossTraining(RunDirectory dir, int latestIteration, IReadOnlyList<object> heldOut, int budget, int exploration, IReadOnlyList<int> seeds)
     {
         var splits = new TaskSplits<object>([], heldOut, []);
-        var rows = new List<Checkpoint>();
-        foreach (int iteration in dir.KeptIterations().Where(i => i < latestIteration))
-        {
-            using var then = Trainer.Load(dir, iteration: iteration);
-            rows.Add(ToCheckpoint(then, MetaEvaluator.Evaluate("pearl", (Pearl)then.Learner, splits, budget, seeds, heldOut.Count), exploration, budget));
-        }
-        return rows;
+        return Trainer.AtKeptCheckpoints(dir, latestIteration, then =>
+            ToCheckpoint(then, MetaEvaluator.Evaluate("pearl", (Pearl)then.Learner, splits, budget, seeds, heldOut.Count), exploration, budget));
     }
 
     static Checkpoint ToCheckpoint(TrainingRun run, IEnumerable<AdaptationPoint> heldOut, int exploration, int budget)

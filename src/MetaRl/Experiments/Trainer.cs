@@ -47,6 +47,22 @@ public static class Trainer
     }
 
     /// <summary>
+    /// <paramref name="evaluate"/> applied to the run as it was at each checkpoint it kept before
+    /// <paramref name="latestIteration"/>, oldest first (a reproduction's "Across training" rows; the latest comes
+    /// from the run itself). Each checkpoint is loaded and disposed in turn, so one is in memory at a time.
+    /// </summary>
+    public static List<T> AtKeptCheckpoints<T>(RunDirectory dir, int latestIteration, Func<TrainingRun, T> evaluate)
+    {
+        var rows = new List<T>();
+        foreach (int iteration in dir.KeptIterations().Where(i => i < latestIteration))
+        {
+            using var then = Load(dir, iteration: iteration);
+            rows.Add(evaluate(then));
+        }
+        return rows;
+    }
+
+    /// <summary>
     /// Runs the remaining iterations. A non-finite loss stops the run before anything is written for that iteration, so the last checkpoint stays good.
     /// summary.json's <c>training_seconds</c> is the training loop's wall time over every session that trained the
     /// run, up to its last checkpoint (kept at each checkpoint with the iteration, env steps and last return there, so a

@@ -141,15 +141,8 @@ public static class VariBadReproduction
     /// the run kept (keep-checkpoint-every) before its latest, <paramref name="latestIteration"/>.
     /// </summary>
     public static List<Checkpoint> AcrossTraining(RunDirectory dir, int latestIteration, IReadOnlyList<object> goals, int evalSeed)
-    {
-        var rows = new List<Checkpoint>();
-        foreach (int iteration in dir.KeptIterations().Where(i => i < latestIteration))
-        {
-            using var then = Trainer.Load(dir, iteration: iteration);
-            rows.Add(new(then.Algorithm, iteration, then.EnvSteps, EpisodeMeans(Transpose(OfficialEvaluation(then)(goals, new Rng(evalSeed)).Returns))));
-        }
-        return rows;
-    }
+        => Trainer.AtKeptCheckpoints(dir, latestIteration, then =>
+            new Checkpoint(then.Algorithm, then.Iteration, then.EnvSteps, EpisodeMeans(Transpose(OfficialEvaluation(then)(goals, new Rng(evalSeed)).Returns))));
 
     static double[] EpisodeMeans(double[][] perGoal) => Enumerable.Range(0, Episodes).Select(e => perGoal.Average(g => g[e])).ToArray();
 

@@ -507,6 +507,9 @@ public class ReproductionCliTests : IDisposable
             Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, $"{method}-seed1", RunDirectory.ProgressFile)).Length);
         }
         Assert.Contains("| (4, 4) | -1.50 |", report); // the goal the optimal search leaves to episode 2
+        // The verdict on the paper's episode-1 claim is read from the main table's episode-1 returns.
+        double EpisodeOne(string method) => double.Parse(report.Split('\n').First(l => l.StartsWith($"| {method} | ")).Split('|', StringSplitOptions.TrimEntries)[2], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(VariBadReproduction.EpisodeOneVerdict([("varibad", EpisodeOne("varibad")), ("rl2", EpisodeOne("rl2"))], 4.0), report);
         // No policy beats the best episode 2 from what its own first episode left: each method's is at most that.
         var second = report.Split('\n').SkipWhile(l => !l.StartsWith("## Episode 2 against what episode 1 left")).Where(l => l.StartsWith("| varibad |") || l.StartsWith("| rl2 |")).ToList();
         Assert.Equal(2, second.Count);

@@ -148,8 +148,8 @@ public static class VariBadReproduction
 
     /// <summary>
     /// Whether ours agrees with the variBAD paper that variBAD is nearer Bayes-optimal than RL2 in episode 1, read from
-    /// each method's expected episode-1 return (its mean over the goals, as the report shows it: to 0.01), which is what
-    /// the paper's figure plots and what does not depend on which of the equally good first paths a learner took.
+    /// each method's expected episode-1 return (its mean over the goals, as the report shows it: to 0.01), which the bars
+    /// read too and which does not depend on which of the equally good first paths a learner took.
     /// </summary>
     public static string EpisodeOneVerdict(IReadOnlyList<(string Method, double MeanReturn)> episodeOne, double bayesOptimal)
     {

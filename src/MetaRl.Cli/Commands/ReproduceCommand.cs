@@ -21,8 +21,9 @@ public static partial class Cli
         var set = new Option<string[]>("--set") { Description = "RL2 tables, mt-point-conflict and mt-locomotion: set a config key for every run (mt-point-conflict, mt-locomotion: e.g. hidden-sizes=8,8, in the report and the output directory's name); RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
         var method = new Option<string[]>("--method") { Description = $"{VariBadReproduction.Name}: train and evaluate only this method, {string.Join(" or ", VariBadReproduction.Methods)} (repeatable; default both)" };
         var preset = new Option<string?>("--preset") { Description = $"{VariBadReproduction.Name}: {VariBadReproduction.Official2020}, the official grid-world configs as they were on 2020-09-28 (1e8 frames, entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5; RL2 with entropy 0.1 on the same frames); default: today's" };
+        var numEvals = new Option<int?>("--num-evals") { Description = $"{PearlReproduction.Name}: independent evaluations of each held-out goal (oyster's num_evals) [default: {PearlReproduction.OysterNumEvals}]; more narrow the readings' standard error" };
         var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
-        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, method, preset, trainOnly };
+        var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, method, preset, numEvals, trainOnly };
         cmd.SetAction(p =>
         {
             SetThreads(p.GetValue(threads));
@@ -41,6 +42,10 @@ public static partial class Cli
                 throw new UsageException($"--preset applies to {VariBadReproduction.Name}");
             if (presetName is not null && presetName != VariBadReproduction.Official2020)
                 throw new UsageException($"--preset must be {VariBadReproduction.Official2020} (got '{presetName}')");
+            int? evals = p.GetValue(numEvals);
+            if (evals is not null && experiment != PearlReproduction.Name)
+                throw new UsageException($"--num-evals applies to {PearlReproduction.Name}");
+            if (evals < 1) throw new UsageException($"--num-evals must be >= 1 (got {evals})");
             if (experiment == GradientStudy.Name)
             {
                 if (p.GetValue(jobs) != 1) throw new UsageException($"--jobs applies to the RL2 tables; {GradientStudy.Name} runs in one process");
@@ -70,7 +75,7 @@ public static partial class Cli
             {
                 if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
                     throw new UsageException($"--jobs and --set apply to the RL2 tables; {PearlReproduction.Name} trains the official settings");
-                string pearlRoot = PearlReproduction.Run(new PearlReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its), stdout);
+                string pearlRoot = PearlReproduction.Run(new PearlReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its, evals ?? PearlReproduction.OysterNumEvals), stdout);
                 foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(pearlRoot, "adaptation.csv")), Path.Combine(pearlRoot, "adaptation")))
                     stdout.WriteLine($"Plot: {f}");
                 var pearlRun = Trainer.Load(RunDirectory.At(Path.Combine(pearlRoot, $"pearl-seed{seedList[0]}")));

@@ -40,7 +40,21 @@ public static class PearlReproduction
     /// <summary>Iterations between the checkpoints the run keeps, for the report's "across training" table (each holds the replay buffers: 43 MB at iteration 120 of the reduced run, 79 MB at 230).</summary>
     const int KeepEvery = 50;
 
-    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null);
+    /// <summary>oyster's num_evals: independent evaluations of each held-out goal.</summary>
+    public const int OysterNumEvals = 2;
+
+    /// <summary>A reproduction's settings; NumEvals is the independent evaluations of each held-out goal (more than oyster's narrow the readings' standard error).</summary>
+    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, int NumEvals = OysterNumEvals);
+
+    /// <summary>
+    /// The evaluation seeds: evaluation streams 1 and 2 (the default's, so that its reports stay the same), then 5, 6, ...
+    /// (3 and 4 are the exploration-reach draws' and the exact posterior's).
+    /// </summary>
+    public static int[] EvaluationSeeds(int runSeed, int numEvals)
+    {
+        if (numEvals < 1) throw new ArgumentOutOfRangeException(nameof(numEvals), numEvals, "num-evals must be >= 1");
+        return Enumerable.Range(1, numEvals).Select(k => Seeds.Evaluation(runSeed, k <= 2 ? k : k + 2)).ToArray();
+    }
 
     public static Dictionary<string, string> Values(Options o)
     {
@@ -63,7 +77,7 @@ public static class PearlReproduction
         int episodes = o.Quick ? exploration + QuickExtraEpisodes : Math.Max(exploration + 1, OysterEvalSteps / run.Distribution.MaxEpisodeSteps), budget = episodes - 1;
         var splits = run.Distribution.Splits();
         int maxTasks = o.Quick ? 10 : 40;
-        int[] seeds = [Seeds.Evaluation(o.Seed, 1), Seeds.Evaluation(o.Seed, 2)];
+        int[] seeds = EvaluationSeeds(o.Seed, o.NumEvals);
         log.WriteLine("evaluating pearl ...");
         var curves = new List<List<AdaptationPoint>>
         {
@@ -164,7 +178,7 @@ public static class PearlReproduction
             + (changed.Count == 0 ? "." : $"; this run differs from it in {string.Join(", ", changed.Select(d => $"{d.Key} {d.Run} (oyster: {d.Reference})"))}."));
         sb.AppendLine();
         int episodes = points.Where(p => p.Method == "pearl").Max(p => p.Step) + 1;
-        sb.AppendLine($"Evaluation as oyster: on each held-out goal, {episodes} episodes with the most likely actions{(o.Quick ? "" : $" (oyster's {OysterEvalSteps} evaluation steps; oyster reports the last episode)")}; the first {exploration} with z from the prior, each later one with z from the posterior of every transition seen so far (sparse rewards in the context). Success: within 0.2 of the goal at some step. Mean over up to {(o.Quick ? 10 : 40)} goals per split and 2 evaluation seeds; CI over goals.");
+        sb.AppendLine($"Evaluation as oyster: on each held-out goal, {episodes} episodes with the most likely actions{(o.Quick ? "" : $" (oyster's {OysterEvalSteps} evaluation steps; oyster reports the last episode)")}; the first {exploration} with z from the prior, each later one with z from the posterior of every transition seen so far (sparse rewards in the context). Success: within 0.2 of the goal at some step. Mean over up to {(o.Quick ? 10 : 40)} goals per split and {o.NumEvals} evaluation seed{(o.NumEvals == 1 ? "" : "s")} (num-evals); CI over goals.");
         sb.AppendLine();
         foreach (var split in new[] { "test", "train", "ood" })
         {
@@ -195,11 +209,14 @@ public static class PearlReproduction
             double explorationBest = test.Take(exploration).Max(p => p.SuccessRate);
             bool rising = after[0].SuccessRate > explorationBest && after[^1].SuccessRate >= after[0].SuccessRate;
             var best = after.MaxBy(p => p.SuccessRate)!;
+            // Each goal-seed pair succeeds or not: one binomial standard error says how far a reading may move by chance.
+            int pairs = found.Reached + found.Missed;
+            string Se(double q) => FormattableString.Invariant($"± {100 * Math.Sqrt(q * (1 - q) / pairs):0} points");
             sb.AppendLine("## The bar");
             sb.AppendLine();
             sb.AppendLine($"Success after the {exploration} exploration episodes at least 70% and rising with context: episode {exploration + 1} {P(after[0].SuccessRate)} "
-                + $"({(after[0].SuccessRate >= 0.7 ? "at least 70%" : "below 70%")}; exploration episodes at most {P(explorationBest)}), episode {test.Count} (the last) {P(after[^1].SuccessRate)}, "
-                + $"highest {P(best.SuccessRate)} at episode {best.Step + 1}: {(after[0].SuccessRate >= 0.7 && rising ? "met" : "not met")}. "
+                + $"({Se(after[0].SuccessRate)}, {(after[0].SuccessRate >= 0.7 ? "at least 70%" : "below 70%")}; exploration episodes at most {P(explorationBest)}), episode {test.Count} (the last) {P(after[^1].SuccessRate)} ({Se(after[^1].SuccessRate)}), "
+                + $"highest {P(best.SuccessRate)} at episode {best.Step + 1}: {(after[0].SuccessRate >= 0.7 && rising ? "met" : "not met")} (standard errors: binomial, over {pairs} goal-seed pairs). "
                 + $"Posterior sampling at its best: episode {exploration + 1} {P(ideal[exploration])}, episode {ideal.Length} {P(ideal[^1])}"
                 + (ideal[exploration] < 0.7 ? $"; 70% right after {exploration} exploration episodes that each chase one goal from the prior is above what even the exact posterior reaches there." : "."));
             sb.AppendLine();

@@ -455,7 +455,8 @@ public class ReproductionCliTests : IDisposable
     public void QuickPearlReproductionReportsEveryEpisodeOfContextBesideTheGoalKnownReturn()
     {
         var o = new StringWriter(); var e = new StringWriter();
-        int code = MetaRl.Cli.Cli.Run(["reproduce", "pearl-point-robot", "--quick", "--iterations", "2", "--out", _root], o, e);
+        // Three evaluations of each goal instead of oyster's two (num-evals): every table below covers all three.
+        int code = MetaRl.Cli.Cli.Run(["reproduce", "pearl-point-robot", "--quick", "--iterations", "2", "--num-evals", "3", "--out", _root], o, e);
         Assert.True(code == 0, e.ToString());
         string dir = Path.Combine(_root, "reproduce-pearl-point-robot-quick");
         string report = File.ReadAllText(Path.Combine(dir, "report.md"));
@@ -472,13 +473,18 @@ public class ReproductionCliTests : IDisposable
         Assert.True(ideal.Success, report);
         Assert.InRange(int.Parse(ideal.Groups[1].Value), 10, 16);
         Assert.InRange(int.Parse(ideal.Groups[2].Value), 40, 60);
-        // The split by whether exploration found the goal covers every goal-seed pair (10 goals, 2 seeds) of the same
+        Assert.Contains("10 goals per split and 3 evaluation seeds (num-evals)", report);
+        // The split by whether exploration found the goal covers every goal-seed pair (10 goals, 3 seeds) of the same
         // episodes as the table: its successes after exploration are the table's episode-6 success on held-out goals.
-        var split = System.Text.RegularExpressions.Regex.Match(report, @"on (\d+) of 20 \([^)]*\) held-out goal-seed pairs an exploration episode reached it; episode 6 succeeded on (?:(\d+) of \d+ \([^)]*\)|-) of those and on (?:(\d+) of \d+ \([^)]*\)|-) of the others");
+        var split = System.Text.RegularExpressions.Regex.Match(report, @"on (\d+) of 30 \([^)]*\) held-out goal-seed pairs an exploration episode reached it; episode 6 succeeded on (?:(\d+) of \d+ \([^)]*\)|-) of those and on (?:(\d+) of \d+ \([^)]*\)|-) of the others");
         Assert.True(split.Success, report);
         int successes = (split.Groups[2].Success ? int.Parse(split.Groups[2].Value) : 0) + (split.Groups[3].Success ? int.Parse(split.Groups[3].Value) : 0);
         var episode6 = File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Select(l => l.Split(',')).Single(c => c[0] == "pearl" && c[1] == "test" && c[2] == "5");
-        Assert.Equal(double.Parse(episode6[6], System.Globalization.CultureInfo.InvariantCulture), successes / 20.0, 9);
+        double success6 = double.Parse(episode6[6], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(success6, successes / 30.0, 9);
+        // The bar's readings with their binomial standard error over those 30 pairs.
+        Assert.Contains(FormattableString.Invariant($"episode 6 {100 * success6:0}% (± {100 * Math.Sqrt(success6 * (1 - success6) / 30):0} points, "), report);
+        Assert.Contains("(standard errors: binomial, over 30 goal-seed pairs)", report);
         // Across training: the checkpoint kept at iteration 1, then the latest, whose row is the main table's.
         var across = report.Split('\n').SkipWhile(l => !l.StartsWith("## Across training")).Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\| \d+ \|")).ToList();
         Assert.Equal(["1", "2"], across.Select(l => l.Split('|', StringSplitOptions.TrimEntries)[1]));
@@ -488,6 +494,26 @@ public class ReproductionCliTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, "pearl-seed1", "checkpoints", "iteration-1.bin")));
         Assert.True(new FileInfo(Path.Combine(dir, "posterior.png")).Length > 1000);
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);
+
+        var e2 = new StringWriter();
+        Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "pearl-point-robot", "--quick", "--num-evals", "0", "--out", _root], new StringWriter(), e2));
+        Assert.Contains("--num-evals must be >= 1 (got 0)", e2.ToString());
+        Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--num-evals", "3", "--out", _root], new StringWriter(), e2));
+        Assert.Contains("--num-evals applies to pearl-point-robot", e2.ToString());
+    }
+
+    [Fact]
+    public void PearlEvaluationSeedsKeepOystersTwoAndStayApartFromTheOtherDraws()
+    {
+        // The default's seeds are the ones every earlier report used, so those reports reproduce to the digit.
+        Assert.Equal([Seeds.Evaluation(1, 1), Seeds.Evaluation(1, 2)], PearlReproduction.EvaluationSeeds(1, PearlReproduction.OysterNumEvals));
+        var ten = PearlReproduction.EvaluationSeeds(1, 10);
+        Assert.Equal(PearlReproduction.EvaluationSeeds(1, 2), ten[..2]);
+        Assert.Equal(10, ten.Distinct().Count());
+        // Streams 3 and 4 are the exploration-reach draws' and the exact posterior's.
+        Assert.DoesNotContain(Seeds.Evaluation(1, 3), ten);
+        Assert.DoesNotContain(Seeds.Evaluation(1, 4), ten);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PearlReproduction.EvaluationSeeds(1, 0));
     }
 
     [Fact]

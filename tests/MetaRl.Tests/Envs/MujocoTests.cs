@@ -307,7 +307,7 @@ public class MujocoVectorEnvTests
     }
 }
 
-/// <summary>The learners run on the MuJoCo families unchanged.</summary>
+/// <summary>The learners run on the MuJoCo families unchanged (each family of meta-RL, and SAC).</summary>
 public class MujocoLearnerTests
 {
     [Theory]
@@ -315,11 +315,25 @@ public class MujocoLearnerTests
     [InlineData("promp", "halfcheetah-vel")]
     [InlineData("reptile", "ant-goal")]
     [InlineData("rl2", "halfcheetah-dir")]
+    [InlineData("sac", "ant-goal")]
+    [InlineData("pearl", "halfcheetah-vel")]
+    [InlineData("pearl", "ant-goal")]
+    [InlineData("varibad", "halfcheetah-vel")]
+    [InlineData("varibad", "ant-goal")]
     public void ALearnerRunsAnIterationOnAMujocoFamily(string algorithm, string env)
     {
-        var values = new Dictionary<string, string> { ["hidden-sizes"] = "16,16" };
-        if (algorithm == "rl2") { values.Remove("hidden-sizes"); values["batch-size"] = "400"; values["hidden-size"] = "16"; values["episodes-per-trial"] = "2"; }
-        else { values["meta-batch-size"] = "2"; values["fast-batch-size"] = "2"; }
+        var values = algorithm switch
+        {
+            "rl2" => new Dictionary<string, string> { ["batch-size"] = "400", ["hidden-size"] = "16", ["episodes-per-trial"] = "2" },
+            "sac" => new() { ["hidden-sizes"] = "16,16", ["learning-starts"] = "100", ["episodes-per-iteration"] = "1", ["batch-size"] = "16" },
+            "pearl" => new()
+            {
+                ["hidden-sizes"] = "16,16", ["encoder-hidden-sizes"] = "16", ["num-train-tasks"] = "3", ["num-initial-steps"] = "50", ["num-tasks-sample"] = "2",
+                ["num-steps-prior"] = "50", ["num-extra-rl-steps-posterior"] = "50", ["num-train-steps-per-itr"] = "3", ["meta-batch"] = "2", ["batch-size"] = "16", ["embedding-batch-size"] = "16",
+            },
+            "varibad" => new() { ["preset"] = "mujoco", ["num-processes"] = "2", ["policy-layers"] = "16,16", ["encoder-gru-hidden-size"] = "16" },
+            _ => new() { ["hidden-sizes"] = "16,16", ["meta-batch-size"] = "2", ["fast-batch-size"] = "2" },
+        };
         using var run = new TrainingRun(algorithm, env, values, seed: 1);
         var r = run.RunIteration();
         Assert.True(double.IsFinite(r.MeanReturn));

@@ -20,7 +20,7 @@ public static partial class Cli
         var jobs = new Option<int>("--jobs") { Description = "RL2 tables: settings trained side by side, one worker process (one libtorch thread) each; 2 uses both cores of a 2-core machine", DefaultValueFactory = _ => 1 };
         var set = new Option<string[]>("--set") { Description = "RL2 tables, mt-point-conflict and mt-locomotion: set a config key for every run (mt-point-conflict, mt-locomotion: e.g. hidden-sizes=8,8, in the report and the output directory's name); RL2 tables: set an RL2 config key for every setting, e.g. --set batch-size=240000 (repeatable; the keys of docs/algorithms/rl2.md); the report lists it", AllowMultipleArgumentsPerToken = false };
         var method = new Option<string[]>("--method") { Description = $"{VariBadReproduction.Name}: train and evaluate only this method, {string.Join(" or ", VariBadReproduction.Methods)} (repeatable; default both)" };
-        var preset = new Option<string?>("--preset") { Description = $"{VariBadReproduction.Name}: {VariBadReproduction.Official2020}, the official grid-world configs as they were on 2020-09-28 (1e8 frames, entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5; RL2 with entropy 0.1 on the same frames); default: today's" };
+        var preset = new Option<string?>("--preset") { Description = $"{VariBadReproduction.Name}: {VariBadReproduction.Official2020}, the official grid-world configs as they were on 2020-09-28 (1e8 frames, entropy 0.1, KL weight 1, state embedding 32, Adam eps 1e-5; RL2 with entropy 0.1 on the same frames); default: today's. {PearlReproduction.Name}: {PearlReproduction.Reduced}, the scale of this project's reports (3 x 128 networks, context batch 256, 500 gradient steps per iteration: about 30 s an iteration, 5 minutes at oyster's); default: oyster's" };
         var numEvals = new Option<int?>("--num-evals") { Description = $"{PearlReproduction.Name}: independent evaluations of each held-out goal (oyster's num_evals) [default: {PearlReproduction.OysterNumEvals}]; more narrow the readings' standard error" };
         var trainOnly = new Option<bool>("--train-only") { Description = "RL2 tables: train the settings' RL2 runs and stop (what a --jobs worker runs)", Hidden = true };
         var cmd = new Command("reproduce", "Reproduce a paper's experiment beside the reference numbers (resumes what already exists)") { name, seeds, iterations, quick, full, setting, testTrials, outDir, threads, jobs, set, method, preset, numEvals, trainOnly };
@@ -38,10 +38,16 @@ public static partial class Cli
             if (methods.FirstOrDefault(m => !VariBadReproduction.Methods.Contains(m)) is { } unknown)
                 throw new UsageException($"--method must be one of: {string.Join(", ", VariBadReproduction.Methods)} (got '{unknown}')");
             string? presetName = p.GetValue(preset);
-            if (presetName is not null && experiment != VariBadReproduction.Name)
-                throw new UsageException($"--preset applies to {VariBadReproduction.Name}");
-            if (presetName is not null && presetName != VariBadReproduction.Official2020)
-                throw new UsageException($"--preset must be {VariBadReproduction.Official2020} (got '{presetName}')");
+            if (presetName is not null)
+            {
+                string allowed = experiment switch
+                {
+                    VariBadReproduction.Name => VariBadReproduction.Official2020,
+                    PearlReproduction.Name => PearlReproduction.Reduced,
+                    _ => throw new UsageException($"--preset applies to {VariBadReproduction.Name} and {PearlReproduction.Name}"),
+                };
+                if (presetName != allowed) throw new UsageException($"--preset must be {allowed} for {experiment} (got '{presetName}')");
+            }
             int? evals = p.GetValue(numEvals);
             if (evals is not null && experiment != PearlReproduction.Name)
                 throw new UsageException($"--num-evals applies to {PearlReproduction.Name}");
@@ -74,8 +80,8 @@ public static partial class Cli
             if (experiment == PearlReproduction.Name)
             {
                 if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
-                    throw new UsageException($"--jobs and --set apply to the RL2 tables; {PearlReproduction.Name} trains the official settings");
-                string pearlRoot = PearlReproduction.Run(new PearlReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its, evals ?? PearlReproduction.OysterNumEvals), stdout);
+                    throw new UsageException($"--jobs and --set apply to the RL2 tables; {PearlReproduction.Name} trains oyster's settings (or --preset {PearlReproduction.Reduced})");
+                string pearlRoot = PearlReproduction.Run(new PearlReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its, evals ?? PearlReproduction.OysterNumEvals, presetName), stdout);
                 foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(pearlRoot, "adaptation.csv")), Path.Combine(pearlRoot, "adaptation")))
                     stdout.WriteLine($"Plot: {f}");
                 var pearlRun = Trainer.Load(RunDirectory.At(Path.Combine(pearlRoot, $"pearl-seed{seedList[0]}")));

@@ -90,7 +90,10 @@ public static class LearnerRegistry
         new("pearl", "probabilistic", "PEARL: off-policy SAC on (s, z), z from a product-of-Gaussians posterior over context, posterior sampling at test time (Rakelly et al. 2019)",
             // oyster's networks: 3 x 300 ReLU for the actor and critics, 500 iterations
             () => [new CommonConfig { HiddenSizes = [300, 300, 300], Nonlinearity = Activation.Relu, NumBatches = 500 }, new PearlConfig()],
-            c => new Pearl.Pearl(c.Distribution, c.SquashedGaussianPolicy("pearl", c.Get<PearlConfig>().LatentSize), c.Get<PearlConfig>(), c.Common, c.Rng)),
+            c => new Pearl.Pearl(c.Distribution, c.SquashedGaussianPolicy("pearl", c.Get<PearlConfig>().LatentSize), c.Get<PearlConfig>(), c.Common, c.Rng))
+        {
+            Presets = new Dictionary<string, IReadOnlyDictionary<string, string>> { ["reduced"] = PearlConfig.ReducedPreset },
+        },
         new("varibad", "probabilistic", "variBAD: a GRU belief q(m | trajectory) trained as a VAE (reward decoder, ELBO over past and future) and a PPO policy on state and belief (Zintgraf et al. 2020)",
             // the official grid-world discount and GAE (policy_gamma 0.95, policy_tau 0.95); a checkpoint every 100 updates
             // (about 10 s on the grid world): one holds the VAE's buffer of trials (120 MB once full), and every 10 updates

@@ -43,8 +43,14 @@ public static class PearlReproduction
     /// <summary>oyster's num_evals: independent evaluations of each held-out goal.</summary>
     public const int OysterNumEvals = 2;
 
-    /// <summary>A reproduction's settings; NumEvals is the independent evaluations of each held-out goal (more than oyster's narrow the readings' standard error).</summary>
-    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, int NumEvals = OysterNumEvals);
+    /// <summary>PEARL's preset of this project's reduced runs (<see cref="PearlConfig.ReducedPreset"/>), the one `--preset` takes here.</summary>
+    public const string Reduced = "reduced";
+
+    /// <summary>
+    /// A reproduction's settings; NumEvals is the independent evaluations of each held-out goal (more than oyster's
+    /// narrow the readings' standard error); Preset is null (oyster's scale) or <see cref="Reduced"/>.
+    /// </summary>
+    public sealed record Options(int Seed, bool Quick, string OutRoot, int? Iterations = null, int NumEvals = OysterNumEvals, string? Preset = null);
 
     /// <summary>
     /// The evaluation seeds: evaluation streams 1 and 2 (the default's, so that its reports stay the same), then 5, 6, ...
@@ -58,7 +64,10 @@ public static class PearlReproduction
 
     public static Dictionary<string, string> Values(Options o)
     {
-        var v = new Dictionary<string, string> { ["num-batches"] = $"{o.Iterations ?? (o.Quick ? 3 : PaperIterations)}", ["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}" };
+        // The preset's values are written out (not its name), so that a run is resumed only with each of them.
+        var v = o.Preset is { } preset ? new Dictionary<string, string>(LearnerRegistry.Get("pearl").Presets[preset]) : [];
+        v["num-batches"] = $"{o.Iterations ?? (o.Quick ? 3 : PaperIterations)}";
+        v["keep-checkpoint-every"] = $"{(o.Quick ? 1 : KeepEvery)}";
         if (o.Quick)
             foreach (var (k, x) in new[] { ("hidden-sizes", "32,32"), ("encoder-hidden-sizes", "32,32"), ("num-train-steps-per-itr", "20"), ("meta-batch", "4"),
                 ("batch-size", "32"), ("embedding-batch-size", "64"), ("num-tasks-sample", "2"), ("num-steps-posterior", "100") })
@@ -68,7 +77,7 @@ public static class PearlReproduction
 
     public static string Run(Options o, TextWriter log)
     {
-        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Quick ? "-quick" : "")}");
+        string root = Path.Combine(o.OutRoot, $"reproduce-{Name}{(o.Preset is { } preset ? $"-{preset}" : "")}{(o.Quick ? "-quick" : "")}");
         string runPath = Path.Combine(root, $"pearl-seed{o.Seed}");
         var trained = Reproduction.TrainOrResume("pearl", "sparse-point-robot", Values(o), o.Seed, runPath, "pearl", log);
         var run = trained.Run;
@@ -174,7 +183,7 @@ public static class PearlReproduction
         sb.AppendLine($"# PEARL on the sparse point robot: reproduction{(o.Quick ? " (quick mode: not the official settings)" : "")}");
         sb.AppendLine();
         sb.AppendLine(FormattableString.Invariant($"Seed {o.Seed}; {run.Iteration} iteration{(run.Iteration == 1 ? "" : "s")} of {c.NumTrainStepsPerItr} gradient steps, {run.EnvSteps:N0} env steps, {seconds / 60:0} min of training ({seconds / Math.Max(1, run.Iteration):0.0} s per iteration)."));
-        sb.AppendLine(FormattableString.Invariant($"Settings: oyster's configs/sparse-point-robot.json (meta-batch {c.MetaBatch}, context batch {c.EmbeddingBatchSize}, reward scale {c.RewardScale}, kl-lambda {c.KlLambda}, gamma {run.Common.Gamma}, {c.NumTrainTasks} training tasks){(o.Quick ? " shrunk for the quick mode" : "")}")
+        sb.AppendLine(FormattableString.Invariant($"Settings: oyster's configs/sparse-point-robot.json (meta-batch {c.MetaBatch}, context batch {c.EmbeddingBatchSize}, reward scale {c.RewardScale}, kl-lambda {c.KlLambda}, gamma {run.Common.Gamma}, {c.NumTrainTasks} training tasks){(o.Quick ? " shrunk for the quick mode" : o.Preset is { } preset ? $" at the {preset} preset's scale (--preset {preset})" : "")}")
             + (changed.Count == 0 ? "." : $"; this run differs from it in {string.Join(", ", changed.Select(d => $"{d.Key} {d.Run} (oyster: {d.Reference})"))}."));
         sb.AppendLine();
         int episodes = points.Where(p => p.Method == "pearl").Max(p => p.Step) + 1;

@@ -428,6 +428,32 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void PearlsReducedPresetIsTheScaleOfTheReportsRuns()
+    {
+        // The committed point-robot run's config is what the preset gives, to the line, with the run's length and checkpointing.
+        var values = new Dictionary<string, string> { ["preset"] = "reduced", ["num-batches"] = "500", ["checkpoint-every"] = "10", ["keep-checkpoint-every"] = "10" };
+        string committed = File.ReadAllText(Path.Combine(Repo.Root, "docs", "results", "pearl-point-robot", "reduced-seed1", "config.yaml"));
+        Assert.Equal(committed.ReplaceLineEndings("\n").TrimEnd(), new TrainingRun("pearl", "sparse-point-robot", values, seed: 1).ConfigYaml().ReplaceLineEndings("\n").TrimEnd());
+        // Under the values given (which win), over oyster's config for the family (which it overrides only in its own keys).
+        var run = new TrainingRun("pearl", "halfcheetah-vel", new Dictionary<string, string> { ["preset"] = "reduced", ["embedding-batch-size"] = "100" }, seed: 1);
+        var c = run.Get<MetaRl.Algorithms.Pearl.PearlConfig>();
+        Assert.Equal((500, 100, 600, 2), (c.NumTrainStepsPerItr, c.EmbeddingBatchSize, c.NumExtraRlStepsPosterior, c.NumExpTrajEval));
+        Assert.Equal([128, 128, 128], run.Common.HiddenSizes);
+
+        // `reproduce pearl-point-robot --preset reduced` writes the preset's values into the run's config, in a directory of its own.
+        var v = PearlReproduction.Values(new PearlReproduction.Options(1, Quick: false, "runs", Preset: PearlReproduction.Reduced));
+        foreach (var (key, value) in MetaRl.Algorithms.Pearl.PearlConfig.ReducedPreset) Assert.Equal(value, v[key]);
+        Assert.Equal("500", v["num-batches"]);
+        Assert.DoesNotContain("hidden-sizes", PearlReproduction.Values(new PearlReproduction.Options(1, Quick: false, "runs")).Keys);
+        var (code, _, err) = Run("reproduce", "pearl-point-robot", "--preset", "official-2020");
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--preset must be reduced for pearl-point-robot (got 'official-2020')", err);
+        (code, _, err) = Run("reproduce", "maml-2d-navigation", "--preset", "reduced");
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--preset applies to varibad-gridworld and pearl-point-robot", err);
+    }
+
+    [Fact]
     public void ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint()
     {
         string outDir = Path.Combine(_root, "nan");
@@ -582,7 +608,7 @@ public class ReproductionCliTests : IDisposable
         Assert.Contains("policy-entropy-coef: 0.01\n", File.ReadAllText(Path.Combine(dir, "varibad-seed1", "config.yaml")));
         Assert.Contains("as they were on 2020-09-28", File.ReadAllText(Path.Combine(dir2020, "report.md")));
         Assert.Equal(2, MetaRl.Cli.Cli.Run(["reproduce", "varibad-gridworld", "--quick", "--preset", "paper", "--out", _root], new StringWriter(), e2));
-        Assert.Contains("--preset must be official-2020 (got 'paper')", e2.ToString());
+        Assert.Contains("--preset must be official-2020 for varibad-gridworld (got 'paper')", e2.ToString());
     }
 
     [Fact]

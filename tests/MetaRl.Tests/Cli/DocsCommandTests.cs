@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 
 namespace MetaRl.Tests.Cli;
@@ -22,9 +21,9 @@ public class DocsCommandTests : IDisposable
     [InlineData("docs/guide.md")]
     public async Task EveryShellCommandOfTheDocumentRuns(string document)
     {
-        var blocks = Blocks(File.ReadAllText(Path.Combine(Root(), document))).ToList();
+        var blocks = Blocks(File.ReadAllText(Path.Combine(Repo.Root, document))).ToList();
         Assert.NotEmpty(blocks);
-        string cli = Path.Combine(Root(), "src", "MetaRl.Cli", "bin", "Release", "net10.0", "MetaRl.Cli.dll");
+        string cli = Path.Combine(Repo.Root, "src", "MetaRl.Cli", "bin", "Release", "net10.0", "MetaRl.Cli.dll");
         Assert.True(File.Exists(cli), $"build the tool first: {cli}");
         int n = 0;
         foreach (string block in blocks)
@@ -32,7 +31,7 @@ public class DocsCommandTests : IDisposable
             var lines = block.Split('\n').Where(l => l.Trim() != "./scripts/test.sh")
                 .Select(l => l.StartsWith("./metarl ", StringComparison.Ordinal) ? Shorten(l) : l)
                 // Packing from the clone: the clone is elsewhere, and the test suite's Release build is what is packed.
-                .Select(l => l.StartsWith("dotnet pack MetaRl.slnx", StringComparison.Ordinal) ? l.Replace("MetaRl.slnx", $"'{Path.Combine(Root(), "MetaRl.slnx")}' --no-build") : l);
+                .Select(l => l.StartsWith("dotnet pack MetaRl.slnx", StringComparison.Ordinal) ? l.Replace("MetaRl.slnx", $"'{Path.Combine(Repo.Root, "MetaRl.slnx")}' --no-build") : l);
             string script = $"set -euo pipefail\nmetarl() {{ dotnet '{cli}' \"$@\"; }}\n" + string.Join("\n", lines).Replace("./metarl ", "metarl ") + "\n";
             string file = Path.Combine(_work, $"block{n++}.sh");
             File.WriteAllText(file, script);
@@ -98,6 +97,4 @@ public class DocsCommandTests : IDisposable
         Regex.Matches(markdown.Replace("\r", ""), "```bash\n(.*?)\n```", RegexOptions.Singleline).Select(m => m.Groups[1].Value);
 
     static string Tail(string text) => text.Length > 4000 ? text[^4000..] : text;
-
-    static string Root([CallerFilePath] string path = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", ".."));
 }

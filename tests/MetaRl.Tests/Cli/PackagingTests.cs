@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 
 namespace MetaRl.Tests.Cli;
 
@@ -19,7 +18,7 @@ public class PackagingTests : IDisposable
     {
         string packages = Path.Combine(_work, "nupkg"), tools = Path.Combine(_work, "tools");
         // --no-build: the Release build this test runs from (the test suite's build) is what is packed.
-        Run("dotnet", "pack", Path.Combine(Root(), "MetaRl.slnx"), "-c", "Release", "--no-build", "-o", packages);
+        Run("dotnet", "pack", Path.Combine(Repo.Root, "MetaRl.slnx"), "-c", "Release", "--no-build", "-o", packages);
         var packed = Directory.GetFiles(packages, "*.nupkg").Select(Path.GetFileName).Order().ToList();
         Assert.Contains(packed, f => f!.StartsWith("MetaRl.0.", StringComparison.Ordinal));
         Assert.Contains(packed, f => f!.StartsWith("MetaRl.Cli.0.", StringComparison.Ordinal));
@@ -41,6 +40,4 @@ public class PackagingTests : IDisposable
         Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)} failed (exit {p.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
         return stdout.Result;
     }
-
-    static string Root([CallerFilePath] string path = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", ".."));
 }

@@ -9,17 +9,10 @@ namespace MetaRl.Tests.Envs;
 /// <summary>The MuJoCo binding: layout, version, errors, instabilities. scripts/test.sh installs libmujoco; nothing here is skipped.</summary>
 public class MujocoBindingTests
 {
-    static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MetaRl.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
-
     [Fact]
     public void TheCommittedLayoutIsWhatGccComputesFromTheInstalledHeaders()
     {
-        string root = RepoRoot();
+        string root = Repo.Root;
         var start = new ProcessStartInfo("bash", [Path.Combine(root, "scripts", "mujoco-layout.sh"), "--print"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(start)!;
         string generated = p.StandardOutput.ReadToEnd();

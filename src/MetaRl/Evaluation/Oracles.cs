@@ -50,8 +50,14 @@ public static class Oracles
         return new AdaptationResult(Enumerable.Repeat(returns, budget + 1).ToArray(), Enumerable.Repeat(success, budget + 1).ToArray(), 1);
     }
 
-    /// <summary>One episode of the goal-known agent of <paramref name="heading"/> on the task whose goal is <paramref name="goal"/>: its return and whether it came within the goal radius.</summary>
-    public static (double Return, bool Success) SparsePointRobotHeadingFor(GoalTask heading, GoalTask goal, int maxEpisodeSteps = 20)
+    /// <summary>One transition: the observation, the action the env applied, the reward and the next observation.</summary>
+    public delegate void Transition(ReadOnlySpan<float> observation, ReadOnlySpan<float> action, float reward, ReadOnlySpan<float> next);
+
+    /// <summary>
+    /// One episode of the goal-known agent of <paramref name="heading"/> on the task whose goal is <paramref name="goal"/>:
+    /// its return and whether it came within the goal radius; <paramref name="onStep"/>, if given, sees each transition.
+    /// </summary>
+    public static (double Return, bool Success) SparsePointRobotHeadingFor(GoalTask heading, GoalTask goal, int maxEpisodeSteps = 20, Transition? onStep = null)
     {
         var obs = new float[2];
         var env = new SparsePointRobotEnv(goal, maxEpisodeSteps);
@@ -60,7 +66,10 @@ public static class Oracles
         bool success = false;
         for (int t = 0; t < maxEpisodeSteps; t++)
         {
-            var r = env.Step([heading.GoalX - obs[0], heading.GoalY - obs[1]], obs);
+            float x = obs[0], y = obs[1], ax = heading.GoalX - x, ay = heading.GoalY - y;
+            var r = env.Step([ax, ay], obs);
+            const float m = SparsePointRobotEnv.MaxStep; // the env moves by the action clipped to its box
+            onStep?.Invoke([x, y], [Math.Clamp(ax, -m, m), Math.Clamp(ay, -m, m)], r.Reward, obs);
             ret += r.Reward;
             success |= r.Success;
             if (r.Done) break;

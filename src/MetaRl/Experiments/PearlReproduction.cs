@@ -97,13 +97,14 @@ public static class PearlReproduction
         File.WriteAllText(Path.Combine(root, "adaptation.csv"), MetaEvaluator.ToCsv(points));
         var heldOut = splits.Test.Take(maxTasks).ToList();
         var found = ExplorationSplit(pearl, heldOut, exploration, seeds);
+        var read = ReadContexts(pearl, heldOut, exploration, seeds);
         var reach = Reach(pearl, heldOut, exploration, o.Quick ? 5 : ReachDraws, Seeds.Evaluation(o.Seed, 3));
         var ideal = Oracles.SparsePointRobotPosteriorSampling(heldOut.Cast<GoalTask>().ToList(), exploration, episodes, o.Quick ? 20 : IdealTrials, new Rng(Seeds.Evaluation(o.Seed, 4)));
         var changed = Reproduction.DifferencesFromReference(run.Algorithm, run.Distribution.Name, Config.Values(run.Configs));
         // The latest row is the main table's held-out evaluation, not run again.
         var history = AcrossTraining(RunDirectory.At(runPath), run.Iteration, heldOut, budget, exploration, seeds);
-        history.Add(ToCheckpoint(run, points.Where(p => p.Method == "pearl" && p.Split == "test"), exploration, budget));
-        string report = Report(points, found, reach, ideal, changed, history, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
+        history.Add(ToCheckpoint(run, points.Where(p => p.Method == "pearl" && p.Split == "test"), read, exploration, budget));
+        string report = Report(points, found, read, reach, ideal, changed, history, run, trained.TrainingSeconds, exploration, o) + Reproduction.Notes(root);
         File.WriteAllText(Path.Combine(root, "report.md"), report);
         log.WriteLine(report);
         log.WriteLine($"Results: {root} (report.md, adaptation.csv, the run directory)");
@@ -152,8 +153,47 @@ public static class PearlReproduction
         return (p.Average(), p.Average(Found), ideal.Average(), ideal.Average(Found));
     }
 
-    /// <summary>One row of the "across training" table: held-out success right after exploration and in the last episode, and the last episode's return.</summary>
-    public sealed record Checkpoint(int Iteration, long EnvSteps, double SuccessAfterExploration, double SuccessLast, double ReturnLast);
+    /// <summary>
+    /// What the learnt posterior makes of a context: successes of one episode with z at the posterior's mean (most likely
+    /// actions) after it. <c>Found</c> goal-seed pairs whose exploration episodes (the main table's) reached the goal, so
+    /// that the context holds its reward; of those, successes from the exploration's whole context and from its rewarded
+    /// transitions alone. And over the <c>Goals</c>, successes from the context of one goal-known episode (straight to
+    /// the goal, then stay): what the encoder and the actor do with a clean context.
+    /// </summary>
+    public sealed record ContextReading(int Found, int FromExploration, int FromRewarded, int Goals, int FromGoalKnown);
+
+    public static ContextReading ReadContexts(Pearl pearl, IReadOnlyList<object> tasks, int exploration, IReadOnlyList<int> seeds)
+    {
+        int size = pearl.ContextSize, reward = pearl.ContextRewardIndex;
+        IEnumerable<int> Rewarded(IReadOnlyList<float> c) => Enumerable.Range(0, c.Count / size).Where(row => c[row * size + reward] > 0);
+        int found = 0, fromExploration = 0, fromRewarded = 0;
+        foreach (int seed in seeds)
+        {
+            pearl.AdaptTo(tasks, exploration - 1, new Rng(seed), out var contexts);
+            var hit = Enumerable.Range(0, tasks.Count).Where(k => Rewarded(contexts[k]).Any()).ToList();
+            if (hit.Count == 0) continue;
+            var hitTasks = hit.Select(k => tasks[k]).ToList();
+            int Successes(Func<int, IReadOnlyList<float>> context) =>
+                pearl.SucceedsWith(hitTasks, hit.SelectMany(k => pearl.PosteriorMean(context(k))).ToArray(), new Rng(seed)).Count(x => x);
+            found += hit.Count;
+            fromExploration += Successes(k => contexts[k]);
+            fromRewarded += Successes(k => Rewarded(contexts[k]).SelectMany(row => contexts[k].Skip(row * size).Take(size)).ToList());
+        }
+        var known = tasks.Select(t =>
+        {
+            var c = new List<float>();
+            Oracles.SparsePointRobotHeadingFor((GoalTask)t, (GoalTask)t, onStep: (s, a, r, next) => pearl.AppendContextRow(s, a, r, next, c));
+            return c;
+        }).ToList();
+        int fromKnown = pearl.SucceedsWith(tasks, known.SelectMany(pearl.PosteriorMean).ToArray(), new Rng(seeds[0])).Count(x => x);
+        return new ContextReading(found, fromExploration, fromRewarded, tasks.Count, fromKnown);
+    }
+
+    /// <summary>
+    /// One row of the "across training" table: held-out success right after exploration and in the last episode, the
+    /// last episode's return, and what the posterior makes of the exploration's context (<see cref="ReadContexts"/>).
+    /// </summary>
+    public sealed record Checkpoint(int Iteration, long EnvSteps, double SuccessAfterExploration, double SuccessLast, double ReturnLast, ContextReading Read);
 
     /// <summary>
     /// How the run's adaptation grew with training: the held-out evaluation (the same goals, seeds and protocol as the
@@ -163,16 +203,16 @@ public static class PearlReproduction
     {
         var splits = new TaskSplits<object>([], heldOut, []);
         return Trainer.AtKeptCheckpoints(dir, latestIteration, then =>
-            ToCheckpoint(then, MetaEvaluator.Evaluate("pearl", (Pearl)then.Learner, splits, budget, seeds, heldOut.Count), exploration, budget));
+            ToCheckpoint(then, MetaEvaluator.Evaluate("pearl", (Pearl)then.Learner, splits, budget, seeds, heldOut.Count), ReadContexts((Pearl)then.Learner, heldOut, exploration, seeds), exploration, budget));
     }
 
-    static Checkpoint ToCheckpoint(TrainingRun run, IEnumerable<AdaptationPoint> heldOut, int exploration, int budget)
+    static Checkpoint ToCheckpoint(TrainingRun run, IEnumerable<AdaptationPoint> heldOut, ContextReading read, int exploration, int budget)
     {
         var byStep = heldOut.ToDictionary(p => p.Step);
-        return new Checkpoint(run.Iteration, run.EnvSteps, byStep[exploration].SuccessRate, byStep[budget].SuccessRate, byStep[budget].MeanReturn);
+        return new Checkpoint(run.Iteration, run.EnvSteps, byStep[exploration].SuccessRate, byStep[budget].SuccessRate, byStep[budget].MeanReturn, read);
     }
 
-    static string Report(List<AdaptationPoint> points, (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) found,
+    static string Report(List<AdaptationPoint> points, (int Reached, int SuccessWhereReached, int Missed, int SuccessWhereMissed) found, ContextReading read,
         (double Episode, double Exploration, double IdealEpisode, double IdealExploration) reach, double[] ideal, IReadOnlyList<(string Key, string Run, string Reference)> changed,
         IReadOnlyList<Checkpoint> history, TrainingRun run, double seconds, int exploration, Options o)
     {
@@ -242,15 +282,21 @@ public static class PearlReproduction
                 + $"{P(reach.IdealExploration)} of the goals in {exploration} episodes: where exploration episodes each chase one sampled goal, success in episode {exploration + 1} "
                 + "exceeds this only where that episode finds a goal exploration missed.");
             sb.AppendLine();
+            sb.AppendLine($"What the posterior makes of the context (one episode with z at the posterior's mean, most likely actions): where exploration reached the goal, "
+                + $"{Share(read.FromExploration, read.Found)} succeed from the exploration's whole context and {Share(read.FromRewarded, read.Found)} from its rewarded transitions alone; "
+                + $"from the context of one goal-known episode (straight to the goal, then stay), {Share(read.FromGoalKnown, read.Goals)} held-out goals. "
+                + "Where the first two differ, the transitions without a reward pull the posterior off a goal the context holds.");
+            sb.AppendLine();
             sb.AppendLine("## Across training");
             sb.AppendLine();
             sb.AppendLine("Held-out goals, the same evaluation at every checkpoint the run kept (keep-checkpoint-every) and at its latest:");
             sb.AppendLine();
-            sb.AppendLine($"| iteration | env steps | success, episode {exploration + 1} | success, episode {test.Count} | return, episode {test.Count} |");
-            sb.AppendLine("|---|---|---|---|---|");
+            sb.AppendLine($"| iteration | env steps | success, episode {exploration + 1} | success, episode {test.Count} | return, episode {test.Count} | where exploration found the goal, posterior mean from its context / its rewarded transitions |");
+            sb.AppendLine("|---|---|---|---|---|---|");
+            string Of(int n, int of) => of == 0 ? "-" : P((double)n / of);
             foreach (var h in history)
-                sb.AppendLine(FormattableString.Invariant($"| {h.Iteration} | {h.EnvSteps:N0} | {P(h.SuccessAfterExploration)} | {P(h.SuccessLast)} | {F(h.ReturnLast)} |"));
-            sb.AppendLine($"| posterior sampling at its best | | {P(ideal[exploration])} | {P(ideal[^1])} | |");
+                sb.AppendLine(FormattableString.Invariant($"| {h.Iteration} | {h.EnvSteps:N0} | {P(h.SuccessAfterExploration)} | {P(h.SuccessLast)} | {F(h.ReturnLast)} | {Of(h.Read.FromExploration, h.Read.Found)} / {Of(h.Read.FromRewarded, h.Read.Found)} |"));
+            sb.AppendLine($"| posterior sampling at its best | | {P(ideal[exploration])} | {P(ideal[^1])} | | |");
         }
         return sb.ToString();
     }

@@ -508,6 +508,13 @@ public class ReproductionCliTests : IDisposable
         var episode6 = File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Select(l => l.Split(',')).Single(c => c[0] == "pearl" && c[1] == "test" && c[2] == "5");
         double success6 = double.Parse(episode6[6], System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(success6, successes / 30.0, 9);
+        // What the posterior makes of the context: on the same pairs where exploration reached the goal (the same episodes
+        // as the split above), from the whole context and from its rewarded transitions; and from a goal-known episode on each of the 10 goals.
+        var read = System.Text.RegularExpressions.Regex.Match(report, @"where exploration reached the goal, (?:(\d+) of (\d+) \([^)]*\)|-) succeed from the exploration's whole context and (?:(\d+) of (\d+) \([^)]*\)|-) from its rewarded transitions alone; from the context of one goal-known episode \(straight to the goal, then stay\), (\d+) of 10 \(");
+        Assert.True(read.Success, report);
+        int reached = int.Parse(split.Groups[1].Value);
+        Assert.Equal(reached, read.Groups[2].Success ? int.Parse(read.Groups[2].Value) : 0);
+        Assert.Equal(reached, read.Groups[4].Success ? int.Parse(read.Groups[4].Value) : 0);
         // The bar's readings with their binomial standard error over those 30 pairs.
         Assert.Contains(FormattableString.Invariant($"episode 6 {100 * success6:0}% (± {100 * Math.Sqrt(success6 * (1 - success6) / 30):0} points, "), report);
         Assert.Contains("(standard errors: binomial, over 30 goal-seed pairs)", report);
@@ -517,6 +524,9 @@ public class ReproductionCliTests : IDisposable
         var episode8 = File.ReadAllLines(Path.Combine(dir, "adaptation.csv")).Select(l => l.Split(',')).Single(c => c[0] == "pearl" && c[1] == "test" && c[2] == "7");
         string Percent(string[] csv) => $"{100 * double.Parse(csv[6], System.Globalization.CultureInfo.InvariantCulture):0}%";
         Assert.Equal([Percent(episode6), Percent(episode8)], across[1].Split('|', StringSplitOptions.TrimEntries)[3..5]);
+        // ... and the latest row's context reading is the sentence's.
+        string Of(int g) => read.Groups[g].Success ? $"{100 * ((double)int.Parse(read.Groups[g].Value) / int.Parse(read.Groups[g + 1].Value)):0}%" : "-";
+        Assert.Equal($"{Of(1)} / {Of(3)}", across[1].Split('|', StringSplitOptions.TrimEntries)[6]);
         Assert.True(File.Exists(Path.Combine(dir, "pearl-seed1", "checkpoints", "iteration-1.bin")));
         Assert.True(new FileInfo(Path.Combine(dir, "posterior.png")).Length > 1000);
         Assert.True(new FileInfo(Path.Combine(dir, "adaptation-test.png")).Length > 1000);

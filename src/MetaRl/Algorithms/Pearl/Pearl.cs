@@ -121,6 +121,9 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
     /// <summary>Floats per context transition: (s, a, r), and s' with use-next-obs-in-context.</summary>
     public int ContextSize => _obs + _act + 1 + (_config.UseNextObsInContext ? _obs : 0);
 
+    /// <summary>Where the reward sits in a context row.</summary>
+    public int ContextRewardIndex => _obs + _act;
+
     // ---- Algorithm 1, lines 3-10: data collection ----
 
     protected override Collection Collect()
@@ -309,7 +312,10 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
     /// from the prior, each later one with z from the posterior of every transition seen in the task so far. Step j's
     /// return is episode j + 1's, after j episodes of context.
     /// </summary>
-    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng)
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng) => AdaptTo(tasks, budget, rng, out _);
+
+    /// <summary>As <see cref="AdaptTo(IReadOnlyList{object}, int, Rng)"/>, and each task's context at the end: every transition seen, as context rows.</summary>
+    public AdaptationResult AdaptTo(IReadOnlyList<object> tasks, int budget, Rng rng, out IReadOnlyList<float>[] contexts)
     {
         using var guard = IterationGuard.Enter();
         using var scope = NewDisposeScope();
@@ -340,7 +346,27 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
                 Encoder.Sample(mean, variance, noise).data<float>().CopyTo(ze);
             }
         }
+        contexts = context;
         return new AdaptationResult(returns, success, EpisodesPerStep: 1);
+    }
+
+    /// <summary>The mean of the posterior over z given one task's context rows (<see cref="ContextSize"/> floats each); the prior's, zero, for none.</summary>
+    public float[] PosteriorMean(IReadOnlyList<float> context)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var c = tensor(context.ToArray(), [1, context.Count / ContextSize, ContextSize]);
+        return Encoder.Posterior(c).Mean.data<float>().ToArray();
+    }
+
+    /// <summary>One episode on each task, task k's with z[k * latent ..], most likely actions (as adaptation): success of each.</summary>
+    public bool[] SucceedsWith(IReadOnlyList<object> tasks, float[] z, Rng rng)
+    {
+        using var guard = IterationGuard.Enter();
+        using var envs = _distribution.CreateVectorEnv(tasks);
+        var batch = new EpisodeBatch(_horizon, tasks.Count, _obs, _act, Enumerable.Range(0, tasks.Count).ToArray());
+        new Collector().RunEpisodes(envs, new LatentAgent(Policy, z, _obs, _latent, deterministic: true), 1, _horizon, rng, batch);
+        return batch.Success;
     }
 
     /// <summary>What the posterior does after <paramref name="ContextEpisodes"/> episodes of context: the episodes of the agent that z samples drawn from it run (observations, start to end).</summary>
@@ -348,7 +374,7 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
 
     /// <summary>
     /// PEARL's posterior made visible (the paper's point-robot figure): on one task, the agent collects context episodes
-    /// as in <see cref="AdaptTo"/> (the first with z from the prior, each later one with z from the posterior of what
+    /// as in <see cref="AdaptTo(IReadOnlyList{object}, int, Rng)"/> (the first with z from the prior, each later one with z from the posterior of what
     /// it has seen), and after 0, 1, ..., <paramref name="maxContextEpisodes"/> of them <paramref name="samples"/>
     /// draws of z from the posterior of that context (the prior for 0) each run one episode, most likely actions.
     /// </summary>
@@ -394,13 +420,19 @@ public sealed class Pearl : OffPolicyLearner, IMetaLearner
         int n = batch.Episodes;
         for (int t = 0; t < batch.Lengths[e]; t++)
         {
-            into.AddRange(batch.Observations.AsSpan((t * n + e) * _obs, _obs));
-            Policy.AppendNormalised(batch.Actions.AsSpan((t * n + e) * _act, _act), into);
-            into.Add(batch.Rewards[t * n + e]);
-            if (!_config.UseNextObsInContext) continue;
             bool last = t + 1 == batch.Lengths[e];
-            into.AddRange(last ? batch.FinalObservations.AsSpan(e * _obs, _obs) : batch.Observations.AsSpan(((t + 1) * n + e) * _obs, _obs));
+            AppendContextRow(batch.Observations.AsSpan((t * n + e) * _obs, _obs), batch.Actions.AsSpan((t * n + e) * _act, _act), batch.Rewards[t * n + e],
+                last ? batch.FinalObservations.AsSpan(e * _obs, _obs) : batch.Observations.AsSpan(((t + 1) * n + e) * _obs, _obs), into);
         }
+    }
+
+    /// <summary>One transition (s, a in the env's box, r, s') as a context row: s, a mapped to [-1, 1], r, and s' with use-next-obs-in-context.</summary>
+    public void AppendContextRow(ReadOnlySpan<float> observation, ReadOnlySpan<float> action, float reward, ReadOnlySpan<float> nextObservation, List<float> into)
+    {
+        into.AddRange(observation);
+        Policy.AppendNormalised(action, into);
+        into.Add(reward);
+        if (_config.UseNextObsInContext) into.AddRange(nextObservation);
     }
 
     protected override void Save(BinaryWriter w)

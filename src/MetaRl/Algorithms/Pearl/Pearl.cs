@@ -39,7 +39,7 @@ public sealed class PearlConfig
     /// `--preset reduced`: the scale of this project's PEARL runs (docs/results/pearl-point-robot, pearl-halfcheetah-vel),
     /// oyster's otherwise. Networks of 3 x 128 (oyster: 300, and 200 for the encoder), a context batch of 256 (the
     /// point robot's 1,024; other families' are smaller and should be set back) and 500 gradient steps per iteration
-    /// (1,000 to 4,000): on the point robot about 30 s an iteration on two cores against oyster scale's 5 minutes.
+    /// (1,000 to 4,000): on the point robot about 35 s an iteration on two cores against oyster scale's 5 minutes.
     /// </summary>
     public static IReadOnlyDictionary<string, string> ReducedPreset { get; } = new Dictionary<string, string>
     {

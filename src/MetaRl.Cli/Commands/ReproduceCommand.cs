@@ -9,7 +9,7 @@ public static partial class Cli
         var name = new Argument<string>("experiment") { Description = $"{MamlReproduction.Name}, {Rl2Reproduction.Bandits} (RL2 Table 1), {Rl2Reproduction.Mdps} (RL2 Table 2), {VariBadReproduction.Name} (variBAD and RL2 beside the Bayes-optimal returns) {PearlReproduction.Name} (PEARL's posterior sampling on the sparse point robot) {GradientStudy.Name} (MT-PPO's summed gradient, PCGrad and GradNorm on a suite built to conflict), {LocomotionStudy.Name} (MT-SAC, MT-SAC + PCGrad and one SAC per task on locomotion-10), {InContextStudy.Bandits} (the in-context learner against RL2 on 10-armed bandits, n = 100) or {InContextStudy.Context} (the in-context learner's return against its context length)" };
         name.AcceptOnlyFromAmong(MamlReproduction.Name, Rl2Reproduction.Bandits, Rl2Reproduction.Mdps, VariBadReproduction.Name, PearlReproduction.Name, GradientStudy.Name, LocomotionStudy.Name,
             InContextStudy.Bandits, InContextStudy.Context);
-        var seeds = new Option<string>("--seeds") { Description = "comma-separated seeds (RL2 tables: the first is used)", DefaultValueFactory = _ => "1,2,3" };
+        var seeds = new Option<string>("--seeds") { Description = $"comma-separated seeds (RL2 tables: the first is used; {PearlReproduction.Name}: one seed, 1 unless given)", DefaultValueFactory = _ => "1,2,3" };
         var iterations = new Option<int?>("--iterations") { Description = "training iterations per run (default: the experiment's)" };
         var quick = new Option<bool>("--quick") { Description = "a few minutes: tiny training, one seed (a smoke test, not the reference settings)" };
         var full = new Option<bool>("--full") { Description = "RL2 tables: every setting (default: the settings the bars name)" };
@@ -81,6 +81,9 @@ public static partial class Cli
             {
                 if (p.GetValue(jobs) != 1 || (p.GetValue(set) ?? []).Length > 0)
                     throw new UsageException($"--jobs and --set apply to the RL2 tables; {PearlReproduction.Name} trains oyster's settings (or --preset {PearlReproduction.Reduced})");
+                // One seed's run, report and plots fill the directory: a second seed would overwrite the first's report.
+                if (seedList.Length > 1 && p.GetResult(seeds) is { Implicit: false })
+                    throw new UsageException($"--seeds takes one seed for {PearlReproduction.Name} (got '{p.GetValue(seeds)}'); run it once per seed, each with its own --out");
                 string pearlRoot = PearlReproduction.Run(new PearlReproduction.Options(seedList[0], isQuick, p.GetValue(outDir)!, its, evals ?? PearlReproduction.OysterNumEvals, presetName), stdout);
                 foreach (var f in AdaptationPlot.Write(MetaEvaluator.FromCsv(Path.Combine(pearlRoot, "adaptation.csv")), Path.Combine(pearlRoot, "adaptation")))
                     stdout.WriteLine($"Plot: {f}");

@@ -432,8 +432,11 @@ public class CliTests : IDisposable
     {
         // The committed point-robot run's config is what the preset gives, to the line, with the run's length and checkpointing.
         var values = new Dictionary<string, string> { ["preset"] = "reduced", ["num-batches"] = "500", ["checkpoint-every"] = "10", ["keep-checkpoint-every"] = "10" };
-        string committed = File.ReadAllText(Path.Combine(Repo.Root, "docs", "results", "pearl-point-robot", "reduced-seed1", "config.yaml"));
-        Assert.Equal(committed.ReplaceLineEndings("\n").TrimEnd(), new TrainingRun("pearl", "sparse-point-robot", values, seed: 1).ConfigYaml().ReplaceLineEndings("\n").TrimEnd());
+        foreach (int seed in new[] { 1, 2 })
+        {
+            string committed = File.ReadAllText(Path.Combine(Repo.Root, "docs", "results", "pearl-point-robot", $"reduced-seed{seed}", "config.yaml"));
+            Assert.Equal(committed.ReplaceLineEndings("\n").TrimEnd(), new TrainingRun("pearl", "sparse-point-robot", values, seed).ConfigYaml().ReplaceLineEndings("\n").TrimEnd());
+        }
         // Under the values given (which win), over oyster's config for the family (which it overrides only in its own keys).
         var run = new TrainingRun("pearl", "halfcheetah-vel", new Dictionary<string, string> { ["preset"] = "reduced", ["embedding-batch-size"] = "100" }, seed: 1);
         var c = run.Get<MetaRl.Algorithms.Pearl.PearlConfig>();
@@ -451,6 +454,10 @@ public class CliTests : IDisposable
         (code, _, err) = Run("reproduce", "maml-2d-navigation", "--preset", "reduced");
         Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
         Assert.Contains("--preset applies to varibad-gridworld and pearl-point-robot", err);
+        // One seed per call: a second seed's report would overwrite the first's.
+        (code, _, err) = Run("reproduce", "pearl-point-robot", "--seeds", "1,2", "--iterations", "1", "--out", Path.Combine(_root, "pearl-two-seeds"));
+        Assert.Equal(global::MetaRl.Cli.Cli.UsageError, code);
+        Assert.Contains("--seeds takes one seed for pearl-point-robot (got '1,2')", err);
     }
 
     [Fact]

@@ -430,7 +430,7 @@ public class CliTests : IDisposable
     [Fact]
     public void PearlsReducedPresetIsTheScaleOfTheReportsRuns()
     {
-        // The committed point-robot run's config is what the preset gives, to the line, with the run's length and checkpointing.
+        // The committed point-robot runs' configs are what the preset gives, to the line, with the runs' length and checkpointing.
         var values = new Dictionary<string, string> { ["preset"] = "reduced", ["num-batches"] = "500", ["checkpoint-every"] = "10", ["keep-checkpoint-every"] = "10" };
         foreach (int seed in new[] { 1, 2 })
         {

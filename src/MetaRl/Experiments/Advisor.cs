@@ -15,6 +15,7 @@ public sealed record Scenario
     public bool? TestTasksMayBeOutOfDistribution { get; init; }
     public int? NumTrainingTasks { get; init; }
     public string? MetaTrainingBudget { get; init; }                   // tight | ample: compute and time for meta-training
+    public string? ActionSpace { get; init; }                          // continuous | discrete
     public string? Description { get; init; }
 
     /// <summary>Every field with its allowed values (as the error for a bad one lists them).</summary>
@@ -30,6 +31,7 @@ public sealed record Scenario
         ["test_tasks_may_be_out_of_distribution"] = ["true", "false"],
         ["num_training_tasks"] = ["a positive integer"],
         ["meta_training_budget"] = ["tight", "ample"],
+        ["action_space"] = ["continuous", "discrete"],
         ["description"] = ["free text"],
     };
 
@@ -71,6 +73,7 @@ public sealed record Scenario
             TestTasksMayBeOutOfDistribution = Bool("test_tasks_may_be_out_of_distribution"),
             NumTrainingTasks = count,
             MetaTrainingBudget = Enum("meta_training_budget"),
+            ActionSpace = Enum("action_space"),
             Description = values.GetValueOrDefault("description"),
         };
     }
@@ -118,7 +121,9 @@ public sealed record Advice(string Setting, string? Family, string Variant, stri
 /// RL2: by running a recurrent or in-context model; PEARL: by inferring a posterior over a task latent), a field that
 /// rules a family out removes it, and the best score wins (ties in the order PEARL, RL2, MAML: the most sample-efficient
 /// meta-training first); the runner-up is the next in the same order, never a family ruled out. Every score change is
-/// a reason naming its field; a field left out moves no score and rules nothing out.
+/// a reason naming its field; a field left out moves no score and rules nothing out. Discrete actions rule out the
+/// learners built on SAC's tanh-Gaussian actor (MT-SAC, PEARL): the probabilistic family is then variBAD, on-policy,
+/// so sample efficiency and logged data no longer favour it.
 /// </summary>
 public static class Advisor
 {
@@ -129,12 +134,20 @@ public static class Advisor
         var reasons = new List<string>();
         var caveats = new List<string>();
         bool ood = s.TestTasksMayBeOutOfDistribution == true;
+        bool discrete = s.ActionSpace == "discrete"; // SAC, and so MT-SAC and PEARL, act in a box
         if (s.TasksAtTest == "same" && s.TaskIdentityAtTest == "known")
         {
             reasons.Add("tasks_at_test: same and task_identity_at_test: known: the policy is told which training task it faces, so nothing is left to adapt or infer: multi-task RL, one task-conditioned policy trained on every task (metarl train mt-ppo|mt-sac --suite ...)");
             string variant = "MT-PPO";
-            if (s.OffPolicyDataAvailable == true) { variant = "MT-SAC"; reasons.Add("off_policy_data_available: true: MT-SAC learns from replayed (and logged) transitions; MT-PPO only from its own fresh ones"); }
-            else if (s.SampleEfficiencyCritical == true) { variant = "MT-SAC"; reasons.Add("sample_efficiency_critical: true: MT-SAC, off-policy, reuses every transition many times"); }
+            if (discrete)
+                reasons.Add("action_space: discrete: MT-PPO, since MT-SAC's tanh-Gaussian actor needs continuous actions" +
+                    (s.OffPolicyDataAvailable == true || s.SampleEfficiencyCritical == true ? " (off_policy_data_available or sample_efficiency_critical would otherwise favour it)" : ""));
+            else
+            {
+                if (s.ActionSpace == "continuous") reasons.Add("action_space: continuous: both MT-PPO and MT-SAC take it");
+                if (s.OffPolicyDataAvailable == true) { variant = "MT-SAC"; reasons.Add("off_policy_data_available: true: MT-SAC learns from replayed (and logged) transitions; MT-PPO only from its own fresh ones"); }
+                else if (s.SampleEfficiencyCritical == true) { variant = "MT-SAC"; reasons.Add("sample_efficiency_critical: true: MT-SAC, off-policy, reuses every transition many times"); }
+            }
             if (s.NumTrainingTasks is >= 10) reasons.Add($"num_training_tasks: {s.NumTrainingTasks}: with many tasks their gradients are more likely to conflict: watch the logged cosines (metarl plot --conflict) and try gradient=pcgrad, and task-sampling if the tasks' data or rewards are unbalanced");
             caveats.Add("Negative transfer: check each task against a single-task policy on the same budget (metarl transfer); widen the network where the multi-task one falls behind (a capacity problem).");
             if (ood) caveats.Add("test_tasks_may_be_out_of_distribution: true does not fit this setting: a task the policy was not trained on has no identity to give it; if such tasks come, the problem is meta-RL (tasks_at_test: new).");
@@ -150,6 +163,10 @@ public static class Advisor
         var score = new Dictionary<string, double> { [Maml] = 0, [Rl2] = 0, [Pearl] = 0 };
         var ruledOut = new HashSet<string>();
         void Move(string family, double by, string reason) { score[family] += by; reasons.Add(reason); }
+
+        if (s.ActionSpace == "continuous") reasons.Add("action_space: continuous: every family takes it, PEARL's off-policy SAC included");
+        else if (discrete)
+            reasons.Add("action_space: discrete: PEARL's off-policy SAC needs continuous actions, so the probabilistic family's member is variBAD (PPO, on-policy); MAML and RL2 take discrete actions as they are");
 
         if (s.TestTimeGradientUpdates == "not_allowed") { ruledOut.Add(Maml); reasons.Add("test_time_gradient_updates: not_allowed rules out MAML: it adapts by gradient steps at test time; RL2 and PEARL adapt by forward passes"); }
         else if (s.TestTimeGradientUpdates == "allowed") Move(Maml, 1, "test_time_gradient_updates: allowed: MAML's gradient steps are possible, and they keep improving with more data of the task");
@@ -179,11 +196,18 @@ public static class Advisor
         }
         if (s.SampleEfficiencyCritical == true)
         {
-            Move(Pearl, 2, "sample_efficiency_critical: true: PEARL meta-trains off-policy (the PEARL paper reports 20-100x fewer meta-training samples than MAML and RL2)");
-            score[Maml] -= 1; score[Rl2] -= 1;
+            if (discrete) reasons.Add("sample_efficiency_critical: true moves no score with action_space: discrete: the off-policy meta-learner, PEARL, needs continuous actions, and variBAD, RL2 and MAML all meta-train on-policy");
+            else
+            {
+                Move(Pearl, 2, "sample_efficiency_critical: true: PEARL meta-trains off-policy (the PEARL paper reports 20-100x fewer meta-training samples than MAML and RL2)");
+                score[Maml] -= 1; score[Rl2] -= 1;
+            }
         }
         if (s.OffPolicyDataAvailable == true)
-            Move(Pearl, 2, "off_policy_data_available: true: PEARL's actor, critics and encoder learn from replayed transitions, logged ones included; MAML and RL2 need fresh on-policy episodes");
+        {
+            if (discrete) reasons.Add("off_policy_data_available: true moves no score with action_space: discrete: PEARL, the learner that uses such data, needs continuous actions; variBAD, RL2 and MAML need fresh on-policy episodes");
+            else Move(Pearl, 2, "off_policy_data_available: true: PEARL's actor, critics and encoder learn from replayed transitions, logged ones included; MAML and RL2 need fresh on-policy episodes");
+        }
         if (ood)
         {
             Move(Maml, 2, "test_tasks_may_be_out_of_distribution: true: MAML's gradient steps keep improving on a task however far it is from training (a consistent learner); a learned inference (RL2, PEARL) may fail outside what it was trained on");
@@ -229,6 +253,11 @@ public static class Advisor
                 if (s.NumTrainingTasks is >= 100) reasons.Add("variant: RL2 rather than the in-context learner: a transformer costs more per step than a GRU (meta_training_budget: tight)");
                 return "RL2 (the in-context transformer learner, icl, with 100 or more training tasks and a budget that is not tight)";
             default:
+                if (s.ActionSpace == "discrete")
+                {
+                    reasons.Add("variant: variBAD, the probabilistic-context learner for discrete actions (action_space: discrete; PEARL needs continuous ones)");
+                    return "variBAD";
+                }
                 if (s.NeedsUncertainty == true && s.AdaptationLatency == "realtime" && s.SampleEfficiencyCritical != true && s.OffPolicyDataAvailable != true)
                 {
                     reasons.Add("variant: variBAD, whose belief is updated at every step and whose policy is trained to act Bayes-optimally on it, exploring within the first episode (needs_uncertainty: true, adaptation_latency: realtime)");

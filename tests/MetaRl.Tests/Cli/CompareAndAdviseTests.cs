@@ -35,6 +35,10 @@ public class CompareAndAdviseTests : IDisposable
     [InlineData("new", "unknown", new[] { "--sample-efficiency-critical", "true", "--off-policy-data-available", "true" }, "meta-rl", "PEARL")]
     [InlineData("new", "unknown", new[] { "--test-time-gradient-updates", "allowed", "--num-training-tasks", "8" }, "meta-rl", "MAML")]
     [InlineData("new", "known", new[] { "--adaptation-latency", "seconds", "--num-training-tasks", "500" }, "meta-rl", "RL2")]
+    [InlineData("new", "unknown", new[] { "--needs-uncertainty", "true", "--action-space", "discrete" }, "meta-rl", "PEARL")]
+    [InlineData("new", "unknown", new[] { "--sample-efficiency-critical", "true", "--adaptation-latency", "realtime", "--action-space", "discrete" }, "meta-rl", "RL2")]
+    [InlineData("same", "known", new[] { "--off-policy-data-available", "true", "--action-space", "discrete" }, "multi-task", null)]
+    [InlineData("new", "unknown", new[] { "--sample-efficiency-critical", "true", "--action-space", "continuous" }, "meta-rl", "PEARL")]
     public void TheRubricAnswersAsTheGuideSays(string tasks, string identity, string[] more, string setting, string? family)
     {
         var json = AdviseJson(["--tasks-at-test", tasks, "--task-identity-at-test", identity, .. more]);
@@ -80,6 +84,36 @@ public class CompareAndAdviseTests : IDisposable
             .GetProperty("variant").GetString()!;
         Assert.StartsWith(maml + " (", Variant("--test-time-gradient-updates", "allowed", "--num-training-tasks", "8") + " (");
         Assert.StartsWith(rl2, Variant("--adaptation-latency", "realtime", "--num-training-tasks", "500"));
+    }
+
+    [Fact]
+    public void DiscreteActionsNeverGetALearnerThatNeedsContinuousOnes()
+    {
+        // PEARL and MT-SAC act through SAC's tanh-Gaussian actor: `metarl train pearl --env gridworld` refuses. Every
+        // combination of the fields that favour them, with discrete actions, and the same with continuous ones.
+        foreach (var (tasks, identity) in new[] { ("same", "known"), ("new", "unknown") })
+            foreach (var efficient in new[] { "true", "false" })
+                foreach (var logged in new[] { "true", "false" })
+                    foreach (var uncertain in new[] { "true", "false" })
+                        foreach (var latency in new[] { "realtime", "seconds" })
+                        {
+                            Advice For(string actions) => Advisor.Advise(Scenario.From(new Dictionary<string, string>
+                            {
+                                ["tasks_at_test"] = tasks, ["task_identity_at_test"] = identity, ["sample_efficiency_critical"] = efficient,
+                                ["off_policy_data_available"] = logged, ["needs_uncertainty"] = uncertain, ["adaptation_latency"] = latency, ["action_space"] = actions,
+                            }));
+                            var discrete = For("discrete");
+                            Assert.DoesNotMatch("^(PEARL|MT-SAC)", discrete.Variant);
+                            if (discrete.Family == Advisor.Pearl) Assert.Equal("variBAD", discrete.Variant);
+                            Assert.Contains(discrete.Reasons, r => r.StartsWith("action_space: discrete", StringComparison.Ordinal));
+                            // With continuous actions the off-policy learners come back where the fields favour them.
+                            var continuous = For("continuous");
+                            if (efficient == "true" || logged == "true")
+                                Assert.Matches(tasks == "same" ? "^MT-SAC" : "^PEARL", continuous.Variant);
+                        }
+        var (code, _, err) = Run("advise", "--tasks-at-test", "new", "--task-identity-at-test", "unknown", "--action-space", "pixels");
+        Assert.Equal(2, code);
+        Assert.Contains("'action_space' must be one of continuous, discrete; got 'pixels'", err);
     }
 
     [Fact]

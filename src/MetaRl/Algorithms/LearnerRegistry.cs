@@ -29,7 +29,8 @@ public sealed class LearnerContext(ITaskDistribution distribution, IReadOnlyList
     public TanhGaussianPolicy SquashedGaussianPolicy(string algorithm, int extraInputs = 0)
     {
         if (distribution.ActionSpace is not Box box)
-            throw new UsageException($"{algorithm} needs continuous (box) actions; {distribution.Name} has {distribution.ActionSpace}");
+            throw new UsageException($"{algorithm} needs continuous (box) actions; {distribution.Name} has {distribution.ActionSpace}" +
+                (algorithm == "pearl" ? " (variBAD is the probabilistic-context learner for discrete actions: metarl train varibad)" : " (ppo, trpo and vpg take discrete actions)"));
         var policy = new TanhGaussianPolicy(distribution.ObservationSpace.FlatSize + extraInputs, box, Common.HiddenSizes, rng.Split(), Common.Nonlinearity);
         Policy = policy;
         return policy;
@@ -113,16 +114,7 @@ public static class LearnerRegistry
                 {
                     ["num-batches"] = "104167", ["policy-entropy-coef"] = "0.1", ["kl-weight"] = "1", ["state-embedding-size"] = "32", ["policy-eps"] = "1e-5",
                 },
-                ["mujoco"] = new Dictionary<string, string>
-                {
-                    ["num-batches"] = "15625", ["max-rollouts-per-task"] = "2", ["num-processes"] = "16", ["gamma"] = "0.97", ["gae-lambda"] = "0.9",
-                    ["policy-layers"] = "128,128", ["policy-state-embedding-dim"] = "64", ["policy-latent-embedding-dim"] = "64",
-                    ["ppo-num-epochs"] = "2", ["ppo-num-minibatch"] = "8", ["ppo-clip-param"] = "0.1", ["lr-policy"] = "0.0007",
-                    ["size-vae-buffer"] = "10000", ["precollect-len"] = "5000", ["vae-batch-num-trajs"] = "10", ["num-vae-updates"] = "1", ["kl-weight"] = "0.1",
-                    ["vae-subsample-elbos"] = "50", ["vae-subsample-decodes"] = "50", ["latent-dim"] = "5", ["encoder-gru-hidden-size"] = "128",
-                    ["action-embedding-size"] = "16", ["state-embedding-size"] = "32", ["reward-embedding-size"] = "16",
-                    ["reward-decoder-layers"] = "64,32", ["multihead-for-reward"] = "false",
-                },
+                ["mujoco"] = new Dictionary<string, string>(VariBadConfig.OfficialCheetahVel) { ["num-batches"] = "15625" },
             },
         },
         new("mt-ppo", "multi-task", "multi-task PPO: one task-conditioned policy on every task of a suite, with PCGrad or GradNorm for the shared weights and the tasks' gradient conflict logged",

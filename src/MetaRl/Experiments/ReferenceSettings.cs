@@ -47,6 +47,24 @@ public static class ReferenceSettings
             ("num-exp-traj-eval", "2"), ("embedding-batch-size", "256"), ("kl-lambda", "1.0"));
         Pearl("walker-params", "walker_rand_params", ("num-train-tasks", "40"), ("use-next-obs-in-context", "true"), ("meta-batch", "10"), ("num-extra-rl-steps-posterior", "600"),
             ("num-train-steps-per-itr", "4000"), ("num-exp-traj-eval", "2"), ("embedding-batch-size", "100"));
+        // variBAD: the official config/mujoco/args_<env>_varibad.py (lmzintgraf/varibad at 57e1795), the keys MetaRl has,
+        // as changes to the cheetah-vel config; the run's length stays the learner's default (`--preset mujoco` is 1e8
+        // frames). Not carried: ant-goal's orthogonal initialisation and annealed learning rate; walker's state decoder
+        // (its config decodes states, not rewards; MetaRl's variBAD decodes rewards, with walker's reward-decoder layers).
+        void VariBad(string env, string config, params (string Key, string Value)[] changes)
+        {
+            var values = new Dictionary<string, string>(MetaRl.Algorithms.VariBad.VariBadConfig.OfficialCheetahVel);
+            foreach (var (key, value) in changes) values[key] = value;
+            table[("varibad", env)] = new($"lmzintgraf/varibad config/mujoco/args_{config}_varibad.py", values);
+        }
+        VariBad("halfcheetah-vel", "cheetah_vel");
+        VariBad("halfcheetah-dir", "cheetah_dir", ("ppo-num-epochs", "16"), ("ppo-num-minibatch", "4"));
+        VariBad("ant-dir", "ant_dir", ("ppo-num-minibatch", "1"));
+        VariBad("ant-dir-2d", "ant_dir", ("ppo-num-minibatch", "1"));
+        VariBad("ant-goal", "ant_goal", ("norm-latent-for-policy", "false"), ("ppo-num-minibatch", "1"), ("ppo-clip-param", "0.05"), ("lr-policy", "0.001"),
+            ("vae-subsample-elbos", "0"), ("vae-subsample-decodes", "0"), ("num-vae-updates", "5"), ("latent-dim", "10"));
+        VariBad("walker-params", "walker", ("ppo-num-minibatch", "2"), ("ppo-clip-param", "0.05"), ("kl-weight", "1.0"), ("action-embedding-size", "32"),
+            ("reward-embedding-size", "32"), ("latent-dim", "10"), ("reward-decoder-layers", "256,64"));
         return table;
     }
 

@@ -44,6 +44,24 @@ public sealed class VariBadConfig
     [Key("vae-avg-elbo-terms", "average the ELBO terms instead of summing them")] public bool VaeAvgElboTerms { get; set; }
     [Key("vae-avg-reconstruction-terms", "average the decoded rewards of an ELBO term instead of summing them")] public bool VaeAvgReconstructionTerms { get; set; }
     [Key("multihead-for-reward", "where states are cells: one Bernoulli output per cell from the latent alone (else a regression from latent and state)")] public bool MultiheadForReward { get; set; } = true;
+
+    /// <summary>
+    /// The official half-cheetah velocity config (config/mujoco/args_cheetah_vel_varibad.py), the keys MetaRl has, the
+    /// run's length aside: 2 episodes a trial, 128-unit GRU and policy, 10 trajectories a VAE update, the ELBO subsampled
+    /// to 50 prefixes x 50 decoded rewards. What `--preset mujoco` sets and what the other MuJoCo families' official
+    /// configs change a few keys of (ReferenceSettings); the grid world's defaults on MuJoCo trials decode every reward
+    /// of 4 x 200 steps from every prefix of 25 trials, about 12 GB.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> OfficialCheetahVel { get; } = new Dictionary<string, string>
+    {
+        ["max-rollouts-per-task"] = "2", ["num-processes"] = "16", ["gamma"] = "0.97", ["gae-lambda"] = "0.9",
+        ["policy-layers"] = "128,128", ["policy-state-embedding-dim"] = "64", ["policy-latent-embedding-dim"] = "64",
+        ["ppo-num-epochs"] = "2", ["ppo-num-minibatch"] = "8", ["ppo-clip-param"] = "0.1", ["lr-policy"] = "0.0007",
+        ["size-vae-buffer"] = "10000", ["precollect-len"] = "5000", ["vae-batch-num-trajs"] = "10", ["num-vae-updates"] = "1", ["kl-weight"] = "0.1",
+        ["vae-subsample-elbos"] = "50", ["vae-subsample-decodes"] = "50", ["latent-dim"] = "5", ["encoder-gru-hidden-size"] = "128",
+        ["action-embedding-size"] = "16", ["state-embedding-size"] = "32", ["reward-embedding-size"] = "16",
+        ["reward-decoder-layers"] = "64,32", ["multihead-for-reward"] = "false",
+    };
 }
 
 /// <summary>A family whose states are cells of a finite set (grid worlds): variBAD's multi-head reward decoder predicts the reward of every cell.</summary>

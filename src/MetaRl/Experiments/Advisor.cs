@@ -190,7 +190,7 @@ public static class Advisor
 
         if (s.NeedsUncertainty == true)
         {
-            Move(Pearl, 3, "needs_uncertainty: true: PEARL keeps an explicit posterior over the task (its variance says how unsure it is), and explores by sampling from it");
+            Move(Pearl, 3, "needs_uncertainty: true: the probabilistic family (PEARL, variBAD) keeps an explicit posterior over the task (its variance says how unsure it is); PEARL explores by sampling from it, variBAD acts on the whole belief");
             Move(Rl2, -1, "needs_uncertainty: true: RL2's belief is implicit in its hidden state (no variance to read)");
             score[Maml] -= 1;
         }

@@ -176,7 +176,7 @@ public class VariBadTests : IDisposable
     public void OnMujocoFamiliesVariBadTakesTheOfficialMujocoConfigsNotTheGridWorlds()
     {
         // The grid world's defaults on an ant trial (4 x 200 steps) decode every reward from every prefix of 25 trials:
-        // one iteration held about 12 GB. The official ant-goal config: 2 episodes a trial, 10 trials a VAE update, the
+        // its first iteration passed 11 GB. The official ant-goal config: 2 episodes a trial, 10 trials a VAE update, the
         // whole ELBO (its own choice), 5 VAE updates, a 10-dimensional latent, clip 0.05, gamma 0.97.
         var goal = new TrainingRun("varibad", "ant-goal", new Dictionary<string, string>(), seed: 1);
         var c = goal.Get<VariBadConfig>();

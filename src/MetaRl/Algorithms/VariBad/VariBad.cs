@@ -50,7 +50,7 @@ public sealed class VariBadConfig
     /// run's length aside: 2 episodes a trial, 128-unit GRU and policy, 10 trajectories a VAE update, the ELBO subsampled
     /// to 50 prefixes x 50 decoded rewards. What `--preset mujoco` sets and what the other MuJoCo families' official
     /// configs change a few keys of (ReferenceSettings); the grid world's defaults on MuJoCo trials decode every reward
-    /// of 4 x 200 steps from every prefix of 25 trials, about 12 GB.
+    /// of 4 x 200 steps from every prefix of 25 trials: over 11 GB on ant-goal.
     /// </summary>
     public static IReadOnlyDictionary<string, string> OfficialCheetahVel { get; } = new Dictionary<string, string>
     {

@@ -50,7 +50,9 @@ public static class ReferenceSettings
         // variBAD: the official config/mujoco/args_<env>_varibad.py (lmzintgraf/varibad at 57e1795), the keys MetaRl has,
         // as changes to the cheetah-vel config; the run's length stays the learner's default (`--preset mujoco` is 1e8
         // frames). Not carried: ant-goal's orthogonal initialisation and annealed learning rate; walker's state decoder
-        // (its config decodes states, not rewards; MetaRl's variBAD decodes rewards, with walker's reward-decoder layers).
+        // (its config decodes states, not rewards; MetaRl's variBAD decodes rewards, with walker's reward-decoder layers);
+        // the update's length: ours collects one whole trial per process, the official 400 steps for cheetah-vel (one
+        // trial), 800 for cheetah-dir (two) and 200 for ant and walker (half a trial, the belief carried into the next).
         void VariBad(string env, string config, params (string Key, string Value)[] changes)
         {
             var values = new Dictionary<string, string>(MetaRl.Algorithms.VariBad.VariBadConfig.OfficialCheetahVel);

@@ -29,8 +29,8 @@ public sealed class LearnerContext(ITaskDistribution distribution, IReadOnlyList
     public TanhGaussianPolicy SquashedGaussianPolicy(string algorithm, int extraInputs = 0)
     {
         if (distribution.ActionSpace is not Box box)
-            throw new UsageException($"{algorithm} needs continuous (box) actions; {distribution.Name} has {distribution.ActionSpace}" +
-                (algorithm == "pearl" ? " (variBAD is the probabilistic-context learner for discrete actions: metarl train varibad)" : " (ppo, trpo and vpg take discrete actions)"));
+            throw new UsageException($"{algorithm} needs continuous (box) actions; {distribution.Name} has {distribution.ActionSpace} " +
+                "(for discrete actions: ppo, trpo or vpg on one task; maml, rl2 or varibad to meta-learn)");
         var policy = new TanhGaussianPolicy(distribution.ObservationSpace.FlatSize + extraInputs, box, Common.HiddenSizes, rng.Split(), Common.Nonlinearity);
         Policy = policy;
         return policy;

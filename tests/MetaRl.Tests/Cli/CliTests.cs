@@ -238,8 +238,8 @@ public class CliTests : IDisposable
     [InlineData("config key 'max-kl' takes a number; got 'big'", "train", "trpo", "--set", "max-kl=big")]
     [InlineData("config key 'nonlinearity' must be one of tanh, relu; got 'gelu'", "train", "ppo", "--set", "nonlinearity=gelu")]
     [InlineData("--set takes key=value, got 'lr'", "train", "ppo", "--set", "lr")]
-    [InlineData("pearl needs continuous (box) actions; gridworld has Discrete(5) (variBAD is the probabilistic-context learner for discrete actions: metarl train varibad)", "train", "pearl", "--env", "gridworld")]
-    [InlineData("sac needs continuous (box) actions; bandit-k5 has Discrete(5) (ppo, trpo and vpg take discrete actions)", "train", "sac", "--env", "bandit-k5")]
+    [InlineData("pearl needs continuous (box) actions; gridworld has Discrete(5) (for discrete actions: ppo, trpo or vpg on one task; maml, rl2 or varibad to meta-learn)", "train", "pearl", "--env", "gridworld")]
+    [InlineData("sac needs continuous (box) actions; bandit-k5 has Discrete(5) (for discrete actions", "train", "sac", "--env", "bandit-k5")]
     [InlineData("is not a run directory", "eval", "/nonexistent/run")]
     public void UserMistakesGetOneClearLineAndExitCode2(string message, params string[] args)
     {

@@ -16,6 +16,8 @@ public sealed record Scenario
     public int? NumTrainingTasks { get; init; }
     public string? MetaTrainingBudget { get; init; }                   // tight | ample: compute and time for meta-training
     public string? ActionSpace { get; init; }                          // continuous | discrete
+    /// <summary>Discrete actions: the learners built on SAC's tanh-Gaussian actor (MT-SAC, PEARL) cannot take them.</summary>
+    public bool DiscreteActions => ActionSpace == "discrete";
     public string? Description { get; init; }
 
     /// <summary>Every field with its allowed values (as the error for a bad one lists them).</summary>
@@ -134,7 +136,7 @@ public static class Advisor
         var reasons = new List<string>();
         var caveats = new List<string>();
         bool ood = s.TestTasksMayBeOutOfDistribution == true;
-        bool discrete = s.ActionSpace == "discrete"; // SAC, and so MT-SAC and PEARL, act in a box
+        bool discrete = s.DiscreteActions;
         if (s.TasksAtTest == "same" && s.TaskIdentityAtTest == "known")
         {
             reasons.Add("tasks_at_test: same and task_identity_at_test: known: the policy is told which training task it faces, so nothing is left to adapt or infer: multi-task RL, one task-conditioned policy trained on every task (metarl train mt-ppo|mt-sac --suite ...)");
@@ -253,7 +255,7 @@ public static class Advisor
                 if (s.NumTrainingTasks is >= 100) reasons.Add("variant: RL2 rather than the in-context learner: a transformer costs more per step than a GRU (meta_training_budget: tight)");
                 return "RL2 (the in-context transformer learner, icl, with 100 or more training tasks and a budget that is not tight)";
             default:
-                if (s.ActionSpace == "discrete")
+                if (s.DiscreteActions)
                 {
                     reasons.Add("variant: variBAD, the probabilistic-context learner for discrete actions (action_space: discrete; PEARL needs continuous ones)");
                     return "variBAD";

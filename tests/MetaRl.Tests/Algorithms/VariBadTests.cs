@@ -178,21 +178,25 @@ public class VariBadTests : IDisposable
         // The grid world's defaults on an ant trial (4 x 200 steps) decode every reward from every prefix of 25 trials:
         // its first iteration passed 11 GB. The official ant-goal config: 2 episodes a trial, 10 trials a VAE update, the
         // whole ELBO (its own choice), 5 VAE updates, a 10-dimensional latent, clip 0.05, gamma 0.97.
-        var goal = new TrainingRun("varibad", "ant-goal", new Dictionary<string, string>(), seed: 1);
+        using var goal = new TrainingRun("varibad", "ant-goal", new Dictionary<string, string>(), seed: 1);
         var c = goal.Get<VariBadConfig>();
         Assert.Equal((2, 10, 0, 0, 5, 10, 0.05, false), (c.MaxRolloutsPerTask, c.VaeBatchNumTrajs, c.VaeSubsampleElbos, c.VaeSubsampleDecodes, c.NumVaeUpdates, c.LatentDim, c.PpoClipParam, c.NormLatentForPolicy));
         Assert.Equal(0.97, goal.Common.Gamma);
-        Assert.Equal(3, new TrainingRun("varibad", "ant-goal", new Dictionary<string, string> { ["latent-dim"] = "3" }, 1).Get<VariBadConfig>().LatentDim); // the values given win
+        using (var given = new TrainingRun("varibad", "ant-goal", new Dictionary<string, string> { ["latent-dim"] = "3" }, 1))
+            Assert.Equal(3, given.Get<VariBadConfig>().LatentDim); // the values given win
 
         // Half-cheetah velocity: `--preset mujoco` is its official config, so the two differ only in the run's length.
         static string[] Lines(TrainingRun run) => run.ConfigYaml().ReplaceLineEndings("\n").Split('\n').Where(l => !l.StartsWith("num-batches:", StringComparison.Ordinal)).ToArray();
-        var vel = new TrainingRun("varibad", "halfcheetah-vel", new Dictionary<string, string>(), 1);
-        Assert.Equal(Lines(new TrainingRun("varibad", "halfcheetah-vel", new Dictionary<string, string> { ["preset"] = "mujoco" }, 1)), Lines(vel));
+        using var vel = new TrainingRun("varibad", "halfcheetah-vel", new Dictionary<string, string>(), 1);
+        using var preset = new TrainingRun("varibad", "halfcheetah-vel", new Dictionary<string, string> { ["preset"] = "mujoco" }, 1);
+        Assert.Equal(Lines(preset), Lines(vel));
         Assert.Equal((2, 50, 50), (vel.Get<VariBadConfig>().MaxRolloutsPerTask, vel.Get<VariBadConfig>().VaeSubsampleElbos, vel.Get<VariBadConfig>().VaeSubsampleDecodes));
-        Assert.Equal(16, new TrainingRun("varibad", "halfcheetah-dir", new Dictionary<string, string>(), 1).Get<VariBadConfig>().PpoNumEpochs);
+        using (var dir = new TrainingRun("varibad", "halfcheetah-dir", new Dictionary<string, string>(), 1))
+            Assert.Equal(16, dir.Get<VariBadConfig>().PpoNumEpochs);
 
         // The grid world keeps its own official config.
-        var grid = new TrainingRun("varibad", "gridworld", new Dictionary<string, string>(), 1).Get<VariBadConfig>();
+        using var gridRun = new TrainingRun("varibad", "gridworld", new Dictionary<string, string>(), 1);
+        var grid = gridRun.Get<VariBadConfig>();
         Assert.Equal((4, 25, 0), (grid.MaxRolloutsPerTask, grid.VaeBatchNumTrajs, grid.VaeSubsampleElbos));
     }
 
